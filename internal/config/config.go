@@ -1,0 +1,109 @@
+// Package config holds the server's typed configuration: its defaults, the
+// environment variables that override them, and validation without side
+// effects. It does not parse flags (the CLI does) and never holds a secret
+// itself: secrets are named by file path.
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Config is everything `credflow serve` needs.
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string
+	// DataDir holds the SQLite database, the master key and the initial
+	// admin token.
+	DataDir string
+	// Database is a postgres:// URL, or "" for SQLite in DataDir.
+	Database string
+	// MasterKeyFile is the built-in store's master key; "" means
+	// DataDir/master.key.
+	MasterKeyFile string
+	// Prefix starts generated environment-variable schema names.
+	Prefix string
+	// TLSCertFile and TLSKeyFile, when both set, make the server speak HTTPS.
+	TLSCertFile string
+	TLSKeyFile  string
+}
+
+// Environment variables that override the defaults (flags override them).
+const (
+	EnvAddr          = "CREDFLOW_ADDR"
+	EnvDataDir       = "CREDFLOW_DATA_DIR"
+	EnvDatabase      = "CREDFLOW_DATABASE"
+	EnvMasterKeyFile = "CREDFLOW_MASTER_KEY_FILE"
+	EnvPrefix        = "CREDFLOW_PREFIX"
+	EnvTLSCertFile   = "CREDFLOW_TLS_CERT_FILE"
+	EnvTLSKeyFile    = "CREDFLOW_TLS_KEY_FILE"
+)
+
+// Defaults returns the embedded defaults: loopback, ./credflow-data, SQLite.
+func Defaults() Config {
+	return Config{
+		Addr:    "127.0.0.1:8080",
+		DataDir: "credflow-data",
+		Prefix:  "cf",
+	}
+}
+
+// FromEnv returns the defaults overridden by the CREDFLOW_* variables that
+// getenv reports as set.
+func FromEnv(getenv func(string) string) Config {
+	c := Defaults()
+	for _, o := range []struct {
+		env string
+		dst *string
+	}{
+		{EnvAddr, &c.Addr},
+		{EnvDataDir, &c.DataDir},
+		{EnvDatabase, &c.Database},
+		{EnvMasterKeyFile, &c.MasterKeyFile},
+		{EnvPrefix, &c.Prefix},
+		{EnvTLSCertFile, &c.TLSCertFile},
+		{EnvTLSKeyFile, &c.TLSKeyFile},
+	} {
+		if v := getenv(o.env); v != "" {
+			*o.dst = v
+		}
+	}
+	return c
+}
+
+// KeyFile is the master key's path.
+func (c Config) KeyFile() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return filepath.Join(c.DataDir, "master.key")
+}
+
+// TLS reports whether the server serves HTTPS.
+func (c Config) TLS() bool { return c.TLSCertFile != "" }
+
+var prefixRule = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,19}$`)
+
+// Validate checks the configuration without touching the file system or the
+// network.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("addr %q: want host:port (for example 127.0.0.1:8080)", c.Addr)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("data-dir: must not be empty")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("database: want a postgres:// URL, or nothing for SQLite in the data directory")
+	}
+	if !prefixRule.MatchString(c.Prefix) {
+		return fmt.Errorf("prefix %q: want a letter followed by up to 19 letters or digits", c.Prefix)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("tls-cert-file and tls-key-file: give both or neither")
+	}
+	return nil
+}

@@ -1,0 +1,475 @@
+// Package envvar holds environment variables: named values that automation
+// reads. A text variable holds a plain value; a secret variable holds only a
+// reference to a secret in a secret store, checked against the store when it
+// is saved. The package owns the naming rules (schema names, generated
+// names), the validation of every field, and the dependency rule that a
+// variable used by a credential cannot be deleted. It never reads or returns
+// a secret value.
+package envvar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	ErrNotFound  = errors.New("environment variable not found")
+	ErrNameTaken = errors.New("schema name already taken")
+)
+
+// Type is a variable's type.
+type Type string
+
+// The variable types.
+const (
+	TypeText   Type = "text"
+	TypeSecret Type = "secret"
+)
+
+// SecretRef points at a secret in a store.
+type SecretRef struct {
+	StoreID string
+	Store   string // the store's name
+	Ref     string // the store-specific reference
+}
+
+// Variable is an environment variable.
+type Variable struct {
+	ID          string
+	SchemaName  string
+	DisplayName string
+	Description string
+	Type        Type
+	Value       string     // text variables only
+	Secret      *SecretRef // secret variables only
+	OwnerID     string
+	Owner       string // the owner's name, filled by the repository
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Named identifies an object that depends on a variable.
+type Named struct {
+	ID   string
+	Name string
+}
+
+// Dependencies are the objects that use a variable.
+type Dependencies struct {
+	Credentials []Named
+	Connections []Named
+}
+
+// InUseError says a variable cannot be deleted because credentials use it.
+type InUseError struct {
+	SchemaName  string
+	Credentials []Named
+}
+
+func (e *InUseError) Error() string {
+	names := make([]string, len(e.Credentials))
+	for i, c := range e.Credentials {
+		names[i] = c.Name
+	}
+	return fmt.Sprintf("environment variable %s is used by credentials: %s", e.SchemaName, strings.Join(names, ", "))
+}
+
+// SecretCheckError says the store did not confirm a secret variable's
+// reference. Err wraps the store's sentinel (secretstore.ErrNotFound,
+// ErrForbidden, ErrStoreNotFound, ...).
+type SecretCheckError struct {
+	Store string
+	Ref   string
+	Err   error
+}
+
+func (e *SecretCheckError) Error() string {
+	return fmt.Sprintf("check secret %q in store %q: %v", e.Ref, e.Store, e.Err)
+}
+
+func (e *SecretCheckError) Unwrap() error { return e.Err }
+
+// ListQuery selects a page of variables.
+type ListQuery struct {
+	Type  Type   // "" for all
+	After string // id of the last variable of the previous page
+	Limit int
+}
+
+// Repository is the storage the service needs.
+type Repository interface {
+	// Create inserts v; a taken schema name is an error wrapping ErrNameTaken.
+	Create(ctx context.Context, v Variable) error
+	// SchemaNamesWithPrefix lists schema names starting with prefix,
+	// compared case-insensitively.
+	SchemaNamesWithPrefix(ctx context.Context, prefix string) ([]string, error)
+	// Get finds a variable by id or by schema name (case-insensitive).
+	Get(ctx context.Context, idOrName string) (Variable, error)
+	List(ctx context.Context, q ListQuery) ([]Variable, error)
+	Update(ctx context.Context, v Variable) error
+	// Delete removes a variable, or returns *InUseError when credentials
+	// use it.
+	Delete(ctx context.Context, id string) error
+	Dependencies(ctx context.Context, id string) (Dependencies, error)
+}
+
+// Stores finds a secret store by name; *secretstore.Registry implements it.
+type Stores interface {
+	Lookup(name string) (secretstore.Store, secretstore.Info, error)
+}
+
+// Service applies the rules for environment variables.
+type Service struct {
+	repo   Repository
+	stores Stores
+	prefix string
+	now    func() time.Time
+}
+
+// NewService returns a Service. prefix starts generated schema names.
+func NewService(repo Repository, stores Stores, prefix string) *Service {
+	return &Service{repo: repo, stores: stores, prefix: prefix, now: time.Now}
+}
+
+// Limits of the fields.
+const (
+	MaxNameLen        = 100
+	MaxDescriptionLen = 2000
+	MaxTextValueLen   = 4000
+	MaxRefLen         = 1024
+)
+
+var schemaNameRule = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// CreateInput is what a caller gives to create a variable. Pointer fields
+// distinguish "absent" from "empty".
+type CreateInput struct {
+	SchemaName  string
+	DisplayName string
+	Description string
+	Type        Type
+	Value       *string
+	Secret      *SecretInput
+}
+
+// SecretInput names a secret by store name and reference.
+type SecretInput struct {
+	Store string
+	Ref   string
+}
+
+// Create validates in, checks a secret reference against its store, and
+// saves the variable owned by ownerID.
+func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (Variable, error) {
+	var ve validation.Error
+	if in.SchemaName != "" {
+		checkSchemaName(&ve, in.SchemaName)
+	}
+	checkDisplayName(&ve, in.DisplayName)
+	checkDescription(&ve, in.Description)
+	switch in.Type {
+	case TypeText:
+		if in.Value == nil {
+			ve.Add("value", "is required for a text variable")
+		} else {
+			checkTextValue(&ve, *in.Value)
+		}
+		if in.Secret != nil {
+			ve.Add("secretRef", "is only for secret variables")
+		}
+	case TypeSecret:
+		if in.Value != nil {
+			ve.Add("value", "a secret variable holds no value: give secretRef, and put the value in the store")
+		}
+		if in.Secret == nil {
+			ve.Add("secretRef", "is required for a secret variable")
+		} else {
+			checkSecretInput(&ve, *in.Secret)
+		}
+	case "":
+		ve.Add("type", "is required: text or secret")
+	default:
+		ve.Add("type", fmt.Sprintf("must be text or secret, not %q", in.Type))
+	}
+	base := ""
+	if in.SchemaName == "" && in.DisplayName != "" {
+		base = s.generatedBase(in.DisplayName)
+		if base == "" {
+			ve.Add("displayName", "must contain a letter or digit to generate a schema name; or give schemaName")
+		}
+	}
+	if err := ve.Err(); err != nil {
+		return Variable{}, err
+	}
+
+	now := s.now().UTC()
+	v := Variable{
+		ID:          uuid.Must(uuid.NewV7()).String(),
+		SchemaName:  in.SchemaName,
+		DisplayName: in.DisplayName,
+		Description: in.Description,
+		Type:        in.Type,
+		OwnerID:     ownerID,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if in.Type == TypeText {
+		v.Value = *in.Value
+	} else {
+		ref, err := s.checkSecret(ctx, *in.Secret)
+		if err != nil {
+			return Variable{}, err
+		}
+		v.Secret = &ref
+	}
+	if in.SchemaName != "" {
+		if err := s.repo.Create(ctx, v); err != nil {
+			return Variable{}, fmt.Errorf("create environment variable %s: %w", v.SchemaName, err)
+		}
+		return s.repo.Get(ctx, v.ID)
+	}
+	// A generated name takes the smallest free suffix; a concurrent create
+	// may take it first, so try again with a fresh look.
+	for attempt := 0; ; attempt++ {
+		name, err := s.freeName(ctx, base)
+		if err != nil {
+			return Variable{}, err
+		}
+		v.SchemaName = name
+		err = s.repo.Create(ctx, v)
+		if err == nil {
+			return s.repo.Get(ctx, v.ID)
+		}
+		if !errors.Is(err, ErrNameTaken) || attempt == 4 {
+			return Variable{}, fmt.Errorf("create environment variable %s: %w", name, err)
+		}
+	}
+}
+
+// generatedBase is the prefix, "_", and the display name without anything
+// outside [A-Za-z0-9]; "" when nothing is left of the display name.
+func (s *Service) generatedBase(displayName string) string {
+	var b strings.Builder
+	for _, r := range displayName {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	base := s.prefix + "_" + b.String()
+	if len(base) > MaxNameLen {
+		base = base[:MaxNameLen]
+	}
+	return base
+}
+
+// freeName returns base if it is free, else base followed by the smallest
+// free number from 2 up, shortened so the result stays within MaxNameLen.
+func (s *Service) freeName(ctx context.Context, base string) (string, error) {
+	taken, err := s.repo.SchemaNamesWithPrefix(ctx, base)
+	if err != nil {
+		return "", fmt.Errorf("generate schema name: %w", err)
+	}
+	used := make(map[string]bool, len(taken))
+	for _, n := range taken {
+		used[strings.ToLower(n)] = true
+	}
+	if !used[strings.ToLower(base)] {
+		return base, nil
+	}
+	for n := 2; ; n++ {
+		suffix := strconv.Itoa(n)
+		stem := base
+		if len(stem)+len(suffix) > MaxNameLen {
+			stem = stem[:MaxNameLen-len(suffix)]
+			// A shortened stem is a new base whose own names were not listed.
+			more, err := s.repo.SchemaNamesWithPrefix(ctx, stem)
+			if err != nil {
+				return "", fmt.Errorf("generate schema name: %w", err)
+			}
+			for _, m := range more {
+				used[strings.ToLower(m)] = true
+			}
+		}
+		if !used[strings.ToLower(stem+suffix)] {
+			return stem + suffix, nil
+		}
+	}
+}
+
+// checkSecret asks the store whether the referenced secret exists and may be
+// read, without keeping its value.
+func (s *Service) checkSecret(ctx context.Context, in SecretInput) (SecretRef, error) {
+	store, info, err := s.stores.Lookup(in.Store)
+	if err != nil {
+		return SecretRef{}, &SecretCheckError{Store: in.Store, Ref: in.Ref, Err: err}
+	}
+	ref, err := store.ParseRef(in.Ref)
+	if err != nil {
+		var re *secretstore.RefError
+		if errors.As(err, &re) {
+			return SecretRef{}, validation.Field("secretRef.ref", re.Rule)
+		}
+		return SecretRef{}, validation.Field("secretRef.ref", "is not a valid reference for this store")
+	}
+	if st, ok := store.(secretstore.Stater); ok {
+		_, err = st.Stat(ctx, ref)
+	} else {
+		_, err = store.Get(ctx, ref)
+	}
+	if err != nil {
+		return SecretRef{}, &SecretCheckError{Store: info.Name, Ref: in.Ref, Err: err}
+	}
+	return SecretRef{StoreID: info.ID, Store: info.Name, Ref: in.Ref}, nil
+}
+
+// Get returns a variable by id or schema name.
+func (s *Service) Get(ctx context.Context, idOrName string) (Variable, error) {
+	return s.repo.Get(ctx, idOrName)
+}
+
+// List returns a page of variables ordered by creation.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]Variable, error) {
+	if q.Type != "" && q.Type != TypeText && q.Type != TypeSecret {
+		return nil, validation.Field("type", fmt.Sprintf("must be text or secret, not %q", q.Type))
+	}
+	return s.repo.List(ctx, q)
+}
+
+// UpdateInput changes a variable; nil fields stay as they are. SchemaName
+// and Type cannot change: giving a different one is an ImmutableError.
+type UpdateInput struct {
+	SchemaName  *string
+	Type        *Type
+	DisplayName *string
+	Description *string
+	Value       *string
+	Secret      *SecretInput
+}
+
+// Update applies in to the variable idOrName.
+func (s *Service) Update(ctx context.Context, idOrName string, in UpdateInput) (Variable, error) {
+	v, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return Variable{}, err
+	}
+	if in.SchemaName != nil && !strings.EqualFold(*in.SchemaName, v.SchemaName) {
+		return Variable{}, &validation.ImmutableError{Field: "schemaName", Hint: "A schema name is fixed at creation; create a new variable instead."}
+	}
+	if in.Type != nil && *in.Type != v.Type {
+		return Variable{}, &validation.ImmutableError{Field: "type", Hint: "A variable's type is fixed at creation; create a new variable instead."}
+	}
+	var ve validation.Error
+	if in.DisplayName != nil {
+		checkDisplayName(&ve, *in.DisplayName)
+		v.DisplayName = *in.DisplayName
+	}
+	if in.Description != nil {
+		checkDescription(&ve, *in.Description)
+		v.Description = *in.Description
+	}
+	if in.Value != nil {
+		if v.Type != TypeText {
+			ve.Add("value", "a secret variable holds no value: change secretRef, or put a new version in the store")
+		} else {
+			checkTextValue(&ve, *in.Value)
+			v.Value = *in.Value
+		}
+	}
+	if in.Secret != nil {
+		if v.Type != TypeSecret {
+			ve.Add("secretRef", "is only for secret variables")
+		} else {
+			checkSecretInput(&ve, *in.Secret)
+		}
+	}
+	if err := ve.Err(); err != nil {
+		return Variable{}, err
+	}
+	if in.Secret != nil {
+		ref, err := s.checkSecret(ctx, *in.Secret)
+		if err != nil {
+			return Variable{}, err
+		}
+		v.Secret = &ref
+	}
+	v.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(ctx, v); err != nil {
+		return Variable{}, fmt.Errorf("update environment variable %s: %w", v.SchemaName, err)
+	}
+	return s.repo.Get(ctx, v.ID)
+}
+
+// Delete removes a variable no credential uses.
+func (s *Service) Delete(ctx context.Context, idOrName string) error {
+	v, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return err
+	}
+	return s.repo.Delete(ctx, v.ID)
+}
+
+// Dependencies lists what uses a variable.
+func (s *Service) Dependencies(ctx context.Context, idOrName string) (Dependencies, error) {
+	v, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return Dependencies{}, err
+	}
+	return s.repo.Dependencies(ctx, v.ID)
+}
+
+func checkSchemaName(ve *validation.Error, n string) {
+	switch {
+	case len(n) > MaxNameLen:
+		ve.Add("schemaName", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	case !schemaNameRule.MatchString(n):
+		ve.Add("schemaName", "must start with a letter and contain only letters, digits and '_'")
+	}
+}
+
+func checkDisplayName(ve *validation.Error, n string) {
+	switch {
+	case strings.TrimSpace(n) == "":
+		ve.Add("displayName", "is required")
+	case utf8.RuneCountInString(n) > MaxNameLen:
+		ve.Add("displayName", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	}
+}
+
+func checkDescription(ve *validation.Error, d string) {
+	if utf8.RuneCountInString(d) > MaxDescriptionLen {
+		ve.Add("description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
+	}
+}
+
+func checkTextValue(ve *validation.Error, v string) {
+	if utf8.RuneCountInString(v) > MaxTextValueLen {
+		ve.Add("value", fmt.Sprintf("must be at most %d characters", MaxTextValueLen))
+	}
+}
+
+func checkSecretInput(ve *validation.Error, in SecretInput) {
+	if strings.TrimSpace(in.Store) == "" {
+		ve.Add("secretRef.store", "is required")
+	}
+	switch {
+	case strings.TrimSpace(in.Ref) == "":
+		ve.Add("secretRef.ref", "is required")
+	case len(in.Ref) > MaxRefLen:
+		ve.Add("secretRef.ref", fmt.Sprintf("must be at most %d characters", MaxRefLen))
+	}
+}

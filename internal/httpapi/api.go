@@ -1,0 +1,151 @@
+// Package httpapi is credflow's REST API: one route table, handlers per
+// resource, strict JSON decoding, authentication and authorization on every
+// route that is not declared public, and one place (problem.go) where errors
+// become RFC 9457 problem responses. It calls domain services and never
+// reaches SQL or a store's SDK itself.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/credential"
+	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/secretstore"
+)
+
+// Pinger checks that the metadata database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// API holds what the handlers need. Every field is required.
+type API struct {
+	Access      *access.Service
+	Variables   *envvar.Service
+	Credentials *credential.Service
+	Stores      *secretstore.Registry
+	DB          Pinger
+	Log         *slog.Logger
+	Version     string
+}
+
+type principalKey struct{}
+
+// principal returns the authenticated caller of a non-public route.
+func principal(r *http.Request) access.Principal {
+	p, _ := r.Context().Value(principalKey{}).(access.Principal)
+	return p
+}
+
+type requestIDKey struct{}
+
+var requestIDRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Handler returns the API's HTTP handler.
+func (a *API) Handler() http.Handler {
+	routes := a.routes()
+	mux := http.NewServeMux()
+	// byPath answers, for a request no route matched, whether its path exists
+	// with other methods (405) or not at all (404).
+	byPath := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, a.wrap(rt))
+		if _, ok := allowed[rt.path]; !ok {
+			byPath.Handle(rt.path, http.NotFoundHandler())
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rid := r.Header.Get("X-Request-Id")
+		if !requestIDRule.MatchString(rid) {
+			rid = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", rid)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(rec, r)
+		} else if _, p := byPath.Handler(r); p != "" {
+			rec.Header().Set("Allow", strings.Join(allowed[p], ", "))
+			a.fail(rec, r, &requestError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+				detail: r.Method + " is not allowed here; use " + strings.Join(allowed[p], " or ") + "."})
+		} else {
+			a.fail(rec, r, &requestError{status: http.StatusNotFound, code: "not_found", detail: "No such API route: " + r.URL.Path})
+		}
+		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
+			slog.String("requestId", rid))
+	})
+}
+
+// wrap adds authentication, authorization and error rendering to a route.
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.public {
+			p, err := a.authenticate(r)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			if err := a.Access.Authorize(p, rt.perm); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+		}
+		if err := rt.handle(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (access.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return access.Principal{}, access.ErrUnauthenticated
+	}
+	return a.Access.Authenticate(r.Context(), strings.TrimSpace(token))
+}
+
+// fail renders err as a problem; errors the API does not know are logged.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p, known := problemFor(err)
+	rid, _ := r.Context().Value(requestIDKey{}).(string)
+	p.RequestID = rid
+	if !known {
+		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("requestId", rid), slog.String("error", err.Error()))
+	} else if errors.Is(err, access.ErrUnauthenticated) {
+		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid))
+	}
+	writeProblem(w, p)
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/credflow/credflow/internal/credential"
+)
+
+type credentialJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Store       string    `json:"store"`
+	Username    string    `json:"username"`
+	Password    string    `json:"password"`
+	Owner       string    `json:"owner"`
+	Enabled     bool      `json:"enabled"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+type credentialList struct {
+	Items      []credentialJSON `json:"items"`
+	NextCursor string           `json:"nextCursor,omitempty"`
+}
+
+type createCredentialRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+}
+
+type updateCredentialRequest struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Username    *string `json:"username,omitempty"`
+	Password    *string `json:"password,omitempty"`
+}
+
+type credentialDependenciesJSON struct {
+	Connections []namedJSON `json:"connections"`
+}
+
+func toCredentialJSON(c credential.Credential) credentialJSON {
+	return credentialJSON{
+		ID: c.ID, Name: c.Name, Description: c.Description, Store: c.Store,
+		Username: c.Username, Password: c.Password, Owner: c.Owner, Enabled: c.Enabled,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+func (a *API) createCredential(w http.ResponseWriter, r *http.Request) error {
+	var req createCredentialRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	c, err := a.Credentials.Create(r.Context(), principal(r).ID, credential.CreateInput{
+		Name: req.Name, Description: req.Description, Username: req.Username, Password: req.Password,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/credentials/"+c.ID)
+	writeJSON(w, http.StatusCreated, toCredentialJSON(c))
+	return nil
+}
+
+func (a *API) listCredentials(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(r)
+	if err != nil {
+		return err
+	}
+	creds, err := a.Credentials.List(r.Context(), after, limit+1)
+	if err != nil {
+		return err
+	}
+	out := credentialList{Items: []credentialJSON{}}
+	for i, c := range creds {
+		if i == limit {
+			out.NextCursor = encodeCursor(creds[i-1].ID)
+			break
+		}
+		out.Items = append(out.Items, toCredentialJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getCredential(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.Credentials.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toCredentialJSON(c))
+	return nil
+}
+
+func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) error {
+	var req updateCredentialRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	c, err := a.Credentials.Update(r.Context(), r.PathValue("id"), credential.UpdateInput{
+		Name: req.Name, Description: req.Description, Username: req.Username, Password: req.Password,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toCredentialJSON(c))
+	return nil
+}
+
+func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Credentials.Delete(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) credentialDependencies(w http.ResponseWriter, r *http.Request) error {
+	d, err := a.Credentials.Dependencies(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, credentialDependenciesJSON{Connections: toNamedJSON(d.Connections)})
+	return nil
+}

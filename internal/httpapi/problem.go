@@ -1,0 +1,208 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/credential"
+	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail"`
+	Code      string       `json:"code"`
+	Errors    []FieldError `json:"errors,omitempty"`
+	RequestID string       `json:"requestId"`
+	// RetryAfter is set, in seconds, when a store asked credflow to wait.
+	RetryAfter int `json:"retryAfter,omitempty"`
+}
+
+// FieldError names a field of the request and the rule it breaks.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// problemTypeBase starts every problem's type URI; the code completes it.
+const problemTypeBase = "urn:credflow:problem:"
+
+func newProblem(status int, code, detail string) Problem {
+	return Problem{Type: problemTypeBase + code, Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+// requestError is a problem found in the request itself (its body, headers
+// or query), before any domain rule runs.
+type requestError struct {
+	status int
+	code   string
+	detail string
+	field  string
+}
+
+func (e *requestError) Error() string { return e.detail }
+
+func badRequest(field, detail string) error {
+	return &requestError{status: http.StatusBadRequest, code: "invalid_request", detail: detail, field: field}
+}
+
+// sentinelProblems maps the domain's and the stores' sentinel errors to HTTP.
+// The first match wins, so more specific errors come first.
+var sentinelProblems = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{access.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{access.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{envvar.ErrNotFound, http.StatusNotFound, "not_found"},
+	{credential.ErrNotFound, http.StatusNotFound, "not_found"},
+	{envvar.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{credential.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{credential.ErrPasswordMustBeSecret, http.StatusUnprocessableEntity, "password_must_be_secret"},
+	{secretstore.ErrStoreNotFound, http.StatusNotFound, "not_found"},
+	{secretstore.ErrNotFound, http.StatusNotFound, "not_found"},
+	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
+	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
+}
+
+// unauthenticatedDetail is the one body every authentication failure gets,
+// whatever its cause.
+const unauthenticatedDetail = "A valid bearer token is required."
+
+// problemFor decides the HTTP status and body of an error: the one place
+// where errors meet HTTP. Unknown errors are 500s whose detail reveals
+// nothing; the caller logs them.
+func problemFor(err error) (Problem, bool) {
+	var (
+		re  *requestError
+		ve  *validation.Error
+		ie  *validation.ImmutableError
+		iu  *envvar.InUseError
+		sce *envvar.SecretCheckError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return newProblem(http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("The request body is larger than %d bytes.", mbe.Limit)), true
+	case errors.As(err, &re):
+		p := newProblem(re.status, re.code, re.detail)
+		if re.field != "" {
+			p.Errors = []FieldError{{Field: re.field, Message: re.detail}}
+		}
+		return p, true
+	case errors.As(err, &ve):
+		p := newProblem(http.StatusUnprocessableEntity, "validation_failed", "")
+		msgs := make([]string, len(ve.Fields))
+		for i, f := range ve.Fields {
+			p.Errors = append(p.Errors, FieldError{Field: f.Field, Message: f.Message})
+			msgs[i] = f.Field + " " + f.Message
+		}
+		p.Detail = "The request breaks these rules: " + strings.Join(msgs, "; ") + "."
+		return p, true
+	case errors.As(err, &ie):
+		p := newProblem(http.StatusConflict, "immutable_field", ie.Hint)
+		p.Errors = []FieldError{{Field: ie.Field, Message: "cannot be changed after creation"}}
+		return p, true
+	case errors.As(err, &iu):
+		return newProblem(http.StatusConflict, "in_use", sentence(iu.Error())+" Delete or change those credentials first."), true
+	case errors.As(err, &sce):
+		return secretCheckProblem(sce), true
+	case errors.Is(err, access.ErrUnauthenticated):
+		return newProblem(http.StatusUnauthorized, "unauthenticated", unauthenticatedDetail), true
+	}
+	var te *secretstore.ThrottledError
+	if errors.As(err, &te) {
+		p := newProblem(http.StatusServiceUnavailable, "store_throttled", "The secret store is throttling requests; try again later.")
+		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
+		return p, true
+	}
+	for _, m := range sentinelProblems {
+		if errors.Is(err, m.err) {
+			return newProblem(m.status, m.code, sentence(nearest(err, m.err))), true
+		}
+	}
+	return newProblem(http.StatusInternalServerError, "internal_error",
+		"The server failed to handle the request. The server log has the details under this request id."), false
+}
+
+// secretCheckProblem explains why a store did not confirm a secret reference.
+func secretCheckProblem(e *envvar.SecretCheckError) Problem {
+	withField := func(p Problem, field, msg string) Problem {
+		p.Errors = []FieldError{{Field: field, Message: msg}}
+		return p
+	}
+	switch {
+	case errors.Is(e.Err, secretstore.ErrStoreNotFound):
+		return withField(newProblem(http.StatusUnprocessableEntity, "store_not_found",
+			fmt.Sprintf("There is no secret store named %q.", e.Store)), "secretRef.store", "names no registered store")
+	case errors.Is(e.Err, secretstore.ErrNotFound):
+		return withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
+			fmt.Sprintf("The secret %q was not found in store %q.", e.Ref, e.Store)), "secretRef.ref", "names no secret in the store")
+	case errors.Is(e.Err, secretstore.ErrForbidden):
+		return newProblem(http.StatusForbidden, "store_access_denied",
+			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", e.Ref))
+	case errors.Is(e.Err, secretstore.ErrDisabled):
+		return withField(newProblem(http.StatusUnprocessableEntity, "secret_disabled",
+			fmt.Sprintf("The secret %q is disabled in store %q.", e.Ref, e.Store)), "secretRef.ref", "names a disabled secret")
+	case errors.Is(e.Err, secretstore.ErrSealed):
+		return newProblem(http.StatusServiceUnavailable, "store_sealed",
+			fmt.Sprintf("Store %q is sealed: its master key is not available, so the secret cannot be checked.", e.Store))
+	case errors.Is(e.Err, secretstore.ErrTimeout):
+		return newProblem(http.StatusGatewayTimeout, "store_timeout", fmt.Sprintf("Store %q did not answer in time.", e.Store))
+	}
+	var te *secretstore.ThrottledError
+	if errors.As(e.Err, &te) {
+		p := newProblem(http.StatusServiceUnavailable, "store_throttled", fmt.Sprintf("Store %q is throttling requests; try again later.", e.Store))
+		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
+		return p
+	}
+	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached to check the secret.", e.Store))
+}
+
+// nearest returns the message of the error in err's chain that directly
+// wraps target: the context closest to the fact, without the operations
+// stacked above it.
+func nearest(err, target error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if errors.Unwrap(e) == target {
+			return e.Error()
+		}
+	}
+	return target.Error()
+}
+
+// sentence capitalises msg and ends it with a full stop.
+func sentence(msg string) string {
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="credflow"`)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(p.RetryAfter))
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+type storeJSON struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+}
+
+type storeList struct {
+	Items []storeJSON `json:"items"`
+}
+
+type putSecretRequest struct {
+	Value string `json:"value"`
+}
+
+type secretVersionJSON struct {
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+type secretJSON struct {
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	Versions  int       `json:"versions"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+type secretList struct {
+	Items      []secretJSON `json:"items"`
+	NextCursor string       `json:"nextCursor,omitempty"`
+}
+
+func (a *API) toStoreJSON(info secretstore.Info) storeJSON {
+	return storeJSON{ID: info.ID, Name: info.Name, Kind: info.Kind, Status: a.storeStatus(info)}
+}
+
+func (a *API) listStores(w http.ResponseWriter, r *http.Request) error {
+	out := storeList{Items: []storeJSON{}}
+	for _, info := range a.Stores.List() {
+		out.Items = append(out.Items, a.toStoreJSON(info))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getStore(w http.ResponseWriter, r *http.Request) error {
+	_, info, err := a.Stores.Lookup(r.PathValue("store"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.toStoreJSON(info))
+	return nil
+}
+
+// storeWith finds the path's store and checks it has capability T.
+func storeWith[T any](a *API, r *http.Request) (T, secretstore.Info, error) {
+	var zero T
+	s, info, err := a.Stores.Lookup(r.PathValue("store"))
+	if err != nil {
+		return zero, info, err
+	}
+	c, ok := s.(T)
+	if !ok {
+		return zero, info, fmt.Errorf("%w: %s (kind %s) is managed outside credflow", secretstore.ErrReadOnly, info.Name, info.Kind)
+	}
+	return c, info, nil
+}
+
+func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
+	wr, _, err := storeWith[secretstore.Writer](a, r)
+	if err != nil {
+		return err
+	}
+	var req putSecretRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Value == "" {
+		return badRequest("value", "Field value must not be empty.")
+	}
+	name := r.PathValue("name")
+	meta, err := wr.Put(r.Context(), name, secretstore.NewValue(req.Value))
+	if err != nil {
+		return secretPathError(err, "name")
+	}
+	status := http.StatusOK
+	if meta.Version == "1" {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, secretVersionJSON{Name: name, Version: meta.Version, UpdatedAt: meta.UpdatedAt})
+	return nil
+}
+
+func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
+	l, _, err := storeWith[secretstore.Lister](a, r)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(r)
+	if err != nil {
+		return err
+	}
+	entries, err := l.List(r.Context(), after, limit+1)
+	if err != nil {
+		return err
+	}
+	out := secretList{Items: []secretJSON{}}
+	for i, e := range entries {
+		if i == limit {
+			out.NextCursor = encodeCursor(entries[i-1].Name)
+			break
+		}
+		out.Items = append(out.Items, secretJSON{Name: e.Name, Version: e.Version, Versions: e.Versions, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) error {
+	d, _, err := storeWith[secretstore.Deleter](a, r)
+	if err != nil {
+		return err
+	}
+	if err := d.Delete(r.Context(), r.PathValue("name")); err != nil {
+		return secretPathError(err, "name")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// secretPathError turns an invalid secret name in the path into a
+// validation error on that path parameter.
+func secretPathError(err error, field string) error {
+	var re *secretstore.RefError
+	if errors.As(err, &re) {
+		return validation.Field(field, re.Rule)
+	}
+	return err
+}

@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"time"
+
+	"github.com/credflow/credflow/internal/envvar"
+)
+
+type secretRefJSON struct {
+	Store string `json:"store"`
+	Ref   string `json:"ref"`
+}
+
+type variableJSON struct {
+	ID          string         `json:"id"`
+	SchemaName  string         `json:"schemaName"`
+	DisplayName string         `json:"displayName"`
+	Description string         `json:"description"`
+	Type        string         `json:"type"`
+	Value       *string        `json:"value,omitempty"`
+	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
+	Owner       string         `json:"owner"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
+}
+
+type variableList struct {
+	Items      []variableJSON `json:"items"`
+	NextCursor string         `json:"nextCursor,omitempty"`
+}
+
+type createVariableRequest struct {
+	SchemaName  string         `json:"schemaName,omitempty"`
+	DisplayName string         `json:"displayName"`
+	Description string         `json:"description,omitempty"`
+	Type        string         `json:"type"`
+	Value       *string        `json:"value,omitempty"`
+	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
+}
+
+type updateVariableRequest struct {
+	SchemaName  *string        `json:"schemaName,omitempty"`
+	Type        *string        `json:"type,omitempty"`
+	DisplayName *string        `json:"displayName,omitempty"`
+	Description *string        `json:"description,omitempty"`
+	Value       *string        `json:"value,omitempty"`
+	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
+}
+
+type namedJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type variableDependenciesJSON struct {
+	Credentials []namedJSON `json:"credentials"`
+	Connections []namedJSON `json:"connections"`
+}
+
+func toVariableJSON(v envvar.Variable) variableJSON {
+	out := variableJSON{
+		ID: v.ID, SchemaName: v.SchemaName, DisplayName: v.DisplayName, Description: v.Description,
+		Type: string(v.Type), Owner: v.Owner, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+	}
+	if v.Type == envvar.TypeText {
+		val := v.Value
+		out.Value = &val
+	}
+	if v.Secret != nil {
+		out.SecretRef = &secretRefJSON{Store: v.Secret.Store, Ref: v.Secret.Ref}
+	}
+	return out
+}
+
+func toSecretInput(r *secretRefJSON) *envvar.SecretInput {
+	if r == nil {
+		return nil
+	}
+	return &envvar.SecretInput{Store: r.Store, Ref: r.Ref}
+}
+
+func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {
+	var req createVariableRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	v, err := a.Variables.Create(r.Context(), principal(r).ID, envvar.CreateInput{
+		SchemaName: req.SchemaName, DisplayName: req.DisplayName, Description: req.Description,
+		Type: envvar.Type(req.Type), Value: req.Value, Secret: toSecretInput(req.SecretRef),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/environment-variables/"+v.ID)
+	writeJSON(w, http.StatusCreated, toVariableJSON(v))
+	return nil
+}
+
+func (a *API) listVariables(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(r)
+	if err != nil {
+		return err
+	}
+	vars, err := a.Variables.List(r.Context(), envvar.ListQuery{Type: envvar.Type(r.URL.Query().Get("type")), After: after, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	out := variableList{Items: []variableJSON{}}
+	for i, v := range vars {
+		if i == limit {
+			out.NextCursor = encodeCursor(vars[i-1].ID)
+			break
+		}
+		out.Items = append(out.Items, toVariableJSON(v))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getVariable(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.Variables.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toVariableJSON(v))
+	return nil
+}
+
+func (a *API) updateVariable(w http.ResponseWriter, r *http.Request) error {
+	var req updateVariableRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	in := envvar.UpdateInput{
+		SchemaName: req.SchemaName, DisplayName: req.DisplayName, Description: req.Description,
+		Value: req.Value, Secret: toSecretInput(req.SecretRef),
+	}
+	if req.Type != nil {
+		t := envvar.Type(*req.Type)
+		in.Type = &t
+	}
+	v, err := a.Variables.Update(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toVariableJSON(v))
+	return nil
+}
+
+func (a *API) deleteVariable(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Variables.Delete(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) variableDependencies(w http.ResponseWriter, r *http.Request) error {
+	d, err := a.Variables.Dependencies(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, variableDependenciesJSON{Credentials: toNamedJSON(d.Credentials), Connections: toNamedJSON(d.Connections)})
+	return nil
+}
+
+func toNamedJSON(in []envvar.Named) []namedJSON {
+	out := make([]namedJSON, len(in))
+	for i, n := range in {
+		out[i] = namedJSON{ID: n.ID, Name: n.Name}
+	}
+	return out
+}
+
+// Cursors are opaque to clients: the last item's sort key, encoded.
+func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func decodeCursor(r *http.Request) (string, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) > 200 {
+		return "", badRequest("cursor", "Query parameter cursor is not a cursor this API returned.")
+	}
+	return string(b), nil
+}

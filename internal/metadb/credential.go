@@ -1,0 +1,111 @@
+package metadb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/credflow/credflow/internal/credential"
+)
+
+// Credentials implements credential.Repository.
+type Credentials struct{ db *DB }
+
+var _ credential.Repository = Credentials{}
+
+// Credentials returns the credential repository.
+func (db *DB) Credentials() Credentials { return Credentials{db} }
+
+const credentialColumns = `
+	c.id, c.name, c.description, c.username_var_id, uv.schema_name, c.password_var_id, pv.schema_name,
+	COALESCE(s.name, ''), c.owner_id, u.name, c.enabled, c.created_at, c.updated_at
+	FROM credentials c
+	JOIN environment_variables uv ON uv.id = c.username_var_id
+	JOIN environment_variables pv ON pv.id = c.password_var_id
+	LEFT JOIN stores s ON s.id = pv.store_id
+	JOIN users u ON u.id = c.owner_id`
+
+func scanCredential(row interface{ Scan(...any) error }) (credential.Credential, error) {
+	var c credential.Credential
+	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.UsernameVarID, &c.Username, &c.PasswordVarID, &c.Password,
+		&c.Store, &c.OwnerID, &c.Owner, &c.Enabled, &c.CreatedAt, &c.UpdatedAt)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, err
+}
+
+// Create implements credential.Repository.
+func (r Credentials) Create(ctx context.Context, c credential.Credential) error {
+	_, err := r.db.sql.ExecContext(ctx, r.db.q(`
+		INSERT INTO credentials (id, name, description, username_var_id, password_var_id, owner_id, enabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+		c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("insert credential: %w", err)
+	}
+	return nil
+}
+
+// Get implements credential.Repository.
+func (r Credentials) Get(ctx context.Context, idOrName string) (credential.Credential, error) {
+	c, err := scanCredential(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+credentialColumns+`
+		WHERE c.id = $1 OR lower(c.name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("%w: %q", credential.ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read credential: %w", err)
+	}
+	return c, nil
+}
+
+// List implements credential.Repository.
+func (r Credentials) List(ctx context.Context, after string, limit int) ([]credential.Credential, error) {
+	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+credentialColumns+`
+		WHERE c.id > $1 ORDER BY c.id LIMIT $2`), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []credential.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list credentials: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Update implements credential.Repository.
+func (r Credentials) Update(ctx context.Context, c credential.Credential) error {
+	res, err := r.db.sql.ExecContext(ctx, r.db.q(`
+		UPDATE credentials SET name = $2, description = $3, enabled = $4, updated_at = $5 WHERE id = $1`),
+		c.ID, c.Name, c.Description, c.Enabled, c.UpdatedAt)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("update credential: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: %q", credential.ErrNotFound, c.Name))
+}
+
+// Delete implements credential.Repository.
+func (r Credentials) Delete(ctx context.Context, id string) error {
+	res, err := r.db.sql.ExecContext(ctx, r.db.q(`DELETE FROM credentials WHERE id = $1`), id)
+	if err != nil {
+		return fmt.Errorf("delete credential: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: %s", credential.ErrNotFound, id))
+}
+
+// Dependencies implements credential.Repository. Connections arrive with
+// the runtime; until then nothing can depend on a credential.
+func (r Credentials) Dependencies(ctx context.Context, id string) (credential.Dependencies, error) {
+	return credential.Dependencies{Connections: []credential.Named{}}, nil
+}

@@ -1,0 +1,203 @@
+package metadb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/credflow/credflow/internal/envvar"
+)
+
+// Variables implements envvar.Repository.
+type Variables struct{ db *DB }
+
+var _ envvar.Repository = Variables{}
+
+// Variables returns the environment-variable repository.
+func (db *DB) Variables() Variables { return Variables{db} }
+
+const variableColumns = `
+	v.id, v.schema_name, v.display_name, v.description, v.type, v.value,
+	v.store_id, s.name, v.secret_ref, v.owner_id, u.name, v.created_at, v.updated_at
+	FROM environment_variables v
+	JOIN users u ON u.id = v.owner_id
+	LEFT JOIN stores s ON s.id = v.store_id`
+
+func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) {
+	var (
+		v                         envvar.Variable
+		typ                       string
+		value, storeID, storeName sql.NullString
+		ref                       sql.NullString
+	)
+	if err := row.Scan(&v.ID, &v.SchemaName, &v.DisplayName, &v.Description, &typ, &value,
+		&storeID, &storeName, &ref, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt); err != nil {
+		return v, err
+	}
+	v.Type = envvar.Type(typ)
+	v.Value = value.String
+	if storeID.Valid {
+		v.Secret = &envvar.SecretRef{StoreID: storeID.String, Store: storeName.String, Ref: ref.String}
+	}
+	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
+	return v, nil
+}
+
+// variableColumnsFor splits v into the value/store/ref columns.
+func variableColumnsFor(v envvar.Variable) (value, storeID, ref any) {
+	if v.Type == envvar.TypeText {
+		return v.Value, nil, nil
+	}
+	return nil, v.Secret.StoreID, v.Secret.Ref
+}
+
+// Create implements envvar.Repository.
+func (r Variables) Create(ctx context.Context, v envvar.Variable) error {
+	value, storeID, ref := variableColumnsFor(v)
+	_, err := r.db.sql.ExecContext(ctx, r.db.q(`
+		INSERT INTO environment_variables
+		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
+	}
+	if err != nil {
+		return fmt.Errorf("insert environment variable: %w", err)
+	}
+	return nil
+}
+
+// SchemaNamesWithPrefix implements envvar.Repository.
+func (r Variables) SchemaNamesWithPrefix(ctx context.Context, prefix string) ([]string, error) {
+	// Schema names hold only letters, digits and '_'; '_' is LIKE's
+	// one-character wildcard, so escape it.
+	pattern := strings.ReplaceAll(strings.ToLower(prefix), "_", `\_`) + "%"
+	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT schema_name FROM environment_variables WHERE lower(schema_name) LIKE $1 ESCAPE '\'`), pattern)
+	if err != nil {
+		return nil, fmt.Errorf("list schema names: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list schema names: %w", err)
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// Get implements envvar.Repository.
+func (r Variables) Get(ctx context.Context, idOrName string) (envvar.Variable, error) {
+	v, err := scanVariable(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+variableColumns+`
+		WHERE v.id = $1 OR lower(v.schema_name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, fmt.Errorf("%w: %q", envvar.ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return v, fmt.Errorf("read environment variable: %w", err)
+	}
+	return v, nil
+}
+
+// List implements envvar.Repository.
+func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Variable, error) {
+	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+variableColumns+`
+		WHERE v.id > $1 AND ($2 = '' OR v.type = $2)
+		ORDER BY v.id LIMIT $3`), q.After, string(q.Type), q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list environment variables: %w", err)
+	}
+	defer rows.Close()
+	var out []envvar.Variable
+	for rows.Next() {
+		v, err := scanVariable(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list environment variables: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Update implements envvar.Repository.
+func (r Variables) Update(ctx context.Context, v envvar.Variable) error {
+	value, storeID, ref := variableColumnsFor(v)
+	res, err := r.db.sql.ExecContext(ctx, r.db.q(`
+		UPDATE environment_variables
+		SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7
+		WHERE id = $1`), v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("update environment variable: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, v.SchemaName))
+}
+
+// Delete implements envvar.Repository.
+func (r Variables) Delete(ctx context.Context, id string) error {
+	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+		creds, err := credentialsUsing(ctx, r.db, tx, id)
+		if err != nil {
+			return err
+		}
+		if len(creds) > 0 {
+			var name string
+			if err := tx.QueryRowContext(ctx, r.db.q(`SELECT schema_name FROM environment_variables WHERE id = $1`), id).Scan(&name); err != nil {
+				return fmt.Errorf("read environment variable: %w", err)
+			}
+			return &envvar.InUseError{SchemaName: name, Credentials: creds}
+		}
+		res, err := r.db.exec(ctx, tx, `DELETE FROM environment_variables WHERE id = $1`, id)
+		if isForeignKeyViolation(err) {
+			// A credential appeared between the check and the delete.
+			return &envvar.InUseError{SchemaName: id}
+		}
+		if err != nil {
+			return fmt.Errorf("delete environment variable: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, id))
+	})
+}
+
+// Dependencies implements envvar.Repository.
+func (r Variables) Dependencies(ctx context.Context, id string) (envvar.Dependencies, error) {
+	creds, err := credentialsUsing(ctx, r.db, r.db.sql, id)
+	if err != nil {
+		return envvar.Dependencies{}, err
+	}
+	return envvar.Dependencies{Credentials: creds, Connections: []envvar.Named{}}, nil
+}
+
+func credentialsUsing(ctx context.Context, db *DB, q queryer, varID string) ([]envvar.Named, error) {
+	rows, err := q.QueryContext(ctx, db.q(`
+		SELECT id, name FROM credentials WHERE username_var_id = $1 OR password_var_id = $1 ORDER BY lower(name)`), varID)
+	if err != nil {
+		return nil, fmt.Errorf("list dependent credentials: %w", err)
+	}
+	defer rows.Close()
+	out := []envvar.Named{}
+	for rows.Next() {
+		var n envvar.Named
+		if err := rows.Scan(&n.ID, &n.Name); err != nil {
+			return nil, fmt.Errorf("list dependent credentials: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// mustAffect returns notFound when res changed no row.
+func mustAffect(res sql.Result, notFound error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}

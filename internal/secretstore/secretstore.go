@@ -1,0 +1,191 @@
+// Package secretstore defines how credflow reads secrets from the stores that
+// hold them: the Store contract every kind implements, the optional
+// capabilities a kind may add (writing, listing, deleting, metadata look-ups,
+// sealing), the redacting Value type, and the sentinel errors callers match
+// with errors.Is.
+//
+// It knows secrets, never credentials, variables or users: the domain
+// packages depend on it, not the other way round. The kinds themselves live in
+// child packages (builtin, ...); the conformance suite every kind must pass is
+// storetest.
+package secretstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with context (fmt.Errorf("...:
+// %w", ErrNotFound)); callers check them with errors.Is. None of them, nor any
+// error a store returns, may carry a secret value.
+var (
+	// ErrNotFound: the secret, or the pinned version of it, does not exist.
+	ErrNotFound = errors.New("secretstore: secret not found")
+	// ErrForbidden: the store refused credflow's identity access to the secret.
+	ErrForbidden = errors.New("secretstore: access denied")
+	// ErrDisabled: the secret exists but is disabled in the store.
+	ErrDisabled = errors.New("secretstore: secret disabled")
+	// ErrSealed: the store cannot decrypt (its key is missing); it refuses to read.
+	ErrSealed = errors.New("secretstore: store is sealed")
+	// ErrUnavailable: the store could not be reached or answered with a failure.
+	ErrUnavailable = errors.New("secretstore: store unavailable")
+	// ErrTimeout: the store did not answer within the call's deadline.
+	ErrTimeout = errors.New("secretstore: store timed out")
+	// ErrThrottled: the store asked credflow to slow down. See ThrottledError.
+	ErrThrottled = errors.New("secretstore: store throttled")
+	// ErrInvalidRef: a reference does not follow the kind's syntax. See RefError.
+	ErrInvalidRef = errors.New("secretstore: invalid secret reference")
+	// ErrCorrupt: stored data failed its integrity check (for example a
+	// ciphertext that does not belong to the row it was read from).
+	ErrCorrupt = errors.New("secretstore: stored secret failed its integrity check")
+	// ErrStoreNotFound: no store of that name is registered.
+	ErrStoreNotFound = errors.New("secretstore: store not found")
+	// ErrReadOnly: the store does not accept writes through credflow.
+	ErrReadOnly = errors.New("secretstore: store is read-only")
+)
+
+// ThrottledError carries how long the store asked credflow to wait. It
+// matches ErrThrottled with errors.Is.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", ErrThrottled, e.RetryAfter)
+}
+
+// Is reports whether target is ErrThrottled.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// RefError explains why a reference string is not valid for a store. It
+// matches ErrInvalidRef with errors.Is. Rule is written for people and never
+// contains a secret value.
+type RefError struct {
+	Ref  string
+	Rule string
+}
+
+func (e *RefError) Error() string {
+	return fmt.Sprintf("secretstore: invalid secret reference %q: %s", e.Ref, e.Rule)
+}
+
+// Is reports whether target is ErrInvalidRef.
+func (e *RefError) Is(target error) bool { return target == ErrInvalidRef }
+
+// Ref names one secret inside one store. Version "" means the latest version
+// at the time of each read.
+type Ref struct {
+	Name    string
+	Version string
+}
+
+// String renders the reference for messages; it never holds a value.
+func (r Ref) String() string {
+	if r.Version == "" {
+		return r.Name
+	}
+	return r.Name + "/" + r.Version
+}
+
+// Meta is what a store knows about a secret without its value.
+type Meta struct {
+	Version   string
+	Enabled   bool
+	ExpiresAt time.Time // zero when the secret does not expire
+	NotBefore time.Time // zero when not set
+	UpdatedAt time.Time
+}
+
+// Secret is one version of a secret with its value.
+type Secret struct {
+	Value Value
+	Meta
+}
+
+// Store reads secrets. Every kind implements it.
+type Store interface {
+	// ParseRef checks a reference string in the kind's own syntax and returns
+	// the parsed Ref, or an error matching ErrInvalidRef.
+	ParseRef(ref string) (Ref, error)
+	// Get reads the secret's value: the pinned version, or the latest.
+	Get(ctx context.Context, ref Ref) (Secret, error)
+}
+
+// Optional capabilities, found with a type assertion.
+
+// Stater looks a secret up without reading its value, where the store can.
+type Stater interface {
+	Stat(ctx context.Context, ref Ref) (Meta, error)
+}
+
+// Writer stores a new version of a secret and returns its version.
+type Writer interface {
+	Put(ctx context.Context, name string, v Value) (Meta, error)
+}
+
+// Entry describes a stored secret in a listing: never its value.
+type Entry struct {
+	Name      string
+	Version   string // latest version
+	Versions  int    // number of versions kept
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Lister lists the secrets a store holds, ordered by name, starting after the
+// given name, at most limit entries.
+type Lister interface {
+	List(ctx context.Context, after string, limit int) ([]Entry, error)
+}
+
+// Deleter removes a secret with all its versions.
+type Deleter interface {
+	Delete(ctx context.Context, name string) error
+}
+
+// Sealable is implemented by stores that can be sealed (unable to decrypt).
+type Sealable interface {
+	Sealed() bool
+}
+
+// Value is a secret value. It redacts itself wherever it could be printed,
+// logged or marshalled; the raw string comes out only through Reveal, which
+// is called at the few places that hand a value to its rightful user.
+type Value struct {
+	s string
+}
+
+// NewValue wraps a raw secret.
+func NewValue(s string) Value { return Value{s: s} }
+
+const redacted = "[redacted]"
+
+// Reveal returns the raw secret.
+func (v Value) Reveal() string { return v.s }
+
+// Len is the value's length in bytes.
+func (v Value) Len() int { return len(v.s) }
+
+// IsZero reports whether the value is empty.
+func (v Value) IsZero() bool { return v.s == "" }
+
+// String implements fmt.Stringer.
+func (Value) String() string { return redacted }
+
+// GoString implements fmt.GoStringer.
+func (Value) GoString() string { return redacted }
+
+// Format implements fmt.Formatter, so that every verb prints the redaction.
+func (Value) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
+// MarshalJSON implements json.Marshaler.
+func (Value) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText implements encoding.TextMarshaler.
+func (Value) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// LogValue implements slog.LogValuer.
+func (Value) LogValue() slog.Value { return slog.StringValue(redacted) }

@@ -1,0 +1,208 @@
+// Package server is credflow's composition root: configuration -> database ->
+// secret stores -> domain services -> HTTP server, with graceful shutdown.
+// It is the only package that knows every concrete type.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/config"
+	"github.com/credflow/credflow/internal/credential"
+	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/httpapi"
+	"github.com/credflow/credflow/internal/metadb"
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/builtin"
+)
+
+// Version is the build's version, set with -ldflags "-X ...server.Version=v1.2.3".
+var Version = "dev"
+
+// InitialTokenFile is the name, inside the data directory, of the file that
+// receives the first admin token.
+const InitialTokenFile = "initial-admin-token"
+
+// Server is a fully wired credflow instance, not yet listening.
+type Server struct {
+	cfg     config.Config
+	db      *metadb.DB
+	log     *slog.Logger
+	handler http.Handler
+	// InitialToken is the admin token created on this start, or "".
+	InitialToken string
+}
+
+// New opens the database, unseals the built-in store when its master key is
+// there, creates the first admin token on an empty database, and wires the
+// API. Close releases what it opened.
+func New(ctx context.Context, cfg config.Config, stderr io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := metadb.Open(ctx, cfg.Database, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, db: db, log: log}
+	if err := s.wire(ctx, stderr); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
+	stores := secretstore.NewRegistry()
+	local, err := s.openBuiltin(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := s.db.Stores().Ensure(ctx, builtin.DefaultName, builtin.Kind)
+	if err != nil {
+		return err
+	}
+	stores.Add(info, local)
+
+	acc := access.NewService(s.db.Access())
+	token, created, err := acc.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	if created {
+		s.InitialToken = token
+		s.announceToken(stderr, token)
+	}
+
+	vars := envvar.NewService(s.db.Variables(), stores, s.cfg.Prefix)
+	api := &httpapi.API{
+		Access:      acc,
+		Variables:   vars,
+		Credentials: credential.NewService(s.db.Credentials(), vars),
+		Stores:      stores,
+		DB:          s.db,
+		Log:         s.log,
+		Version:     Version,
+	}
+	s.handler = api.Handler()
+	return nil
+}
+
+// openBuiltin loads the master key and opens the built-in store. A missing
+// or wrong key leaves the store sealed rather than stopping the server; a
+// key is generated only for a database that has never had one.
+func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, error) {
+	repo := s.db.BuiltinSecrets()
+	bound, isBound, err := repo.BoundKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	path := s.cfg.KeyFile()
+	key, created, err := builtin.LoadOrCreateKey(path, !isBound)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.log.Warn("master key file is missing: the built-in store is sealed until it is restored",
+			slog.String("file", path), slog.String("boundKeyId", bound))
+		return builtin.New(repo, nil)
+	case err != nil:
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if created {
+		s.log.Info("created master key; back it up: without it the built-in store cannot be read", slog.String("file", path))
+	}
+	st, err := builtin.Open(ctx, repo, key)
+	if errors.Is(err, builtin.ErrWrongKey) {
+		s.log.Warn("master key does not match the database: the built-in store is sealed", slog.String("file", path), slog.String("error", err.Error()))
+		return builtin.New(repo, nil)
+	}
+	return st, err
+}
+
+// announceToken shows the first admin token once and keeps it in a 0600
+// file in the data directory, so that a server started in the background can
+// still be reached.
+func (s *Server) announceToken(stderr io.Writer, token string) {
+	path := filepath.Join(s.cfg.DataDir, InitialTokenFile)
+	fmt.Fprintf(stderr, "\ncredflow: created the first admin API token (shown once; also written to %s):\n\n    %s\n\n", path, token)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		s.log.Error("could not write the initial admin token file", slog.String("file", path), slog.String("error", err.Error()))
+	}
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// DB is the metadata database, for tests that must reach under the API.
+func (s *Server) DB() *metadb.DB { return s.db }
+
+// Close releases the database.
+func (s *Server) Close() error { return s.db.Close() }
+
+// Run serves until ctx is cancelled, then shuts down gracefully. Logs, and
+// the initial admin token on a first start, go to stderr.
+func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	s, err := New(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled, then drains requests for up to
+// 15 seconds.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if s.cfg.TLS() {
+		scheme = "https"
+	}
+	s.log.Info("credflow listening", slog.String("url", scheme+"://"+ln.Addr().String()), slog.String("version", Version),
+		slog.String("database", string(s.db.Dialect())))
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLS() {
+			errc <- hs.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
