@@ -17,8 +17,8 @@ package storetest
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 

@@ -1,0 +1,22 @@
+package httpapi
+
+// RouteKeys lists "METHOD path" of every route, for the external tests.
+func RouteKeys() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
+
+// UndeclaredRoutes lists routes that are neither public nor declare a
+// permission.
+func UndeclaredRoutes() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		if !rt.public && rt.perm == "" {
+			out = append(out, rt.method+" "+rt.path)
+		}
+	}
+	return out
+}
