@@ -102,20 +102,41 @@ func (r *BuiltinRepo) List(ctx context.Context, after string, limit int) ([]buil
 	return out, nil
 }
 
-// Delete removes every version of name.
+// Delete removes every version of name and remembers its last version.
 func (r *BuiltinRepo) Delete(ctx context.Context, name string) error {
-	res, err := r.db.exec(ctx, r.db.sql, `DELETE FROM builtin_secrets WHERE name = $1`, name)
+	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+		var last sql.NullInt64
+		if err := tx.QueryRowContext(ctx, r.db.q(`SELECT max(version) FROM builtin_secrets WHERE name = $1`), name).Scan(&last); err != nil {
+			return fmt.Errorf("delete builtin secret %q: %w", name, err)
+		}
+		if !last.Valid {
+			return fmt.Errorf("builtin secret %q: %w", name, secretstore.ErrNotFound)
+		}
+		if _, err := r.db.exec(ctx, tx, `INSERT INTO builtin_deleted (name, last_version) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version`, name, last.Int64); err != nil {
+			return fmt.Errorf("delete builtin secret %q: %w", name, err)
+		}
+		if _, err := r.db.exec(ctx, tx, `DELETE FROM builtin_secrets WHERE name = $1`, name); err != nil {
+			return fmt.Errorf("delete builtin secret %q: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// NextVersion returns the version the next write of name gets: one more than
+// the highest it has, or had before it was deleted.
+func (r *BuiltinRepo) NextVersion(ctx context.Context, name string) (int, error) {
+	var next int
+	err := r.db.sql.QueryRowContext(ctx, r.db.q(`
+		SELECT 1 + max(v) FROM (
+			SELECT COALESCE(max(version), 0) AS v FROM builtin_secrets WHERE name = $1
+			UNION ALL
+			SELECT COALESCE(max(last_version), 0) FROM builtin_deleted WHERE name = $1
+		) AS versions`), name).Scan(&next)
 	if err != nil {
-		return fmt.Errorf("delete builtin secret %q: %w", name, err)
+		return 0, fmt.Errorf("next version of builtin secret %q: %w", name, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete builtin secret %q: %w", name, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("builtin secret %q: %w", name, secretstore.ErrNotFound)
-	}
-	return nil
+	return next, nil
 }
 
 // builtinKeyID is the meta key holding the ID of the built-in store's master

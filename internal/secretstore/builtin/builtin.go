@@ -164,8 +164,8 @@ func meta(r Record) secretstore.Meta {
 	return secretstore.Meta{Version: strconv.Itoa(r.Version), Enabled: true, UpdatedAt: r.CreatedAt}
 }
 
-// Put stores v as the next version of name: 1 for a new secret, else the
-// highest version plus one.
+// Put stores v as the next version of name: 1 for a new secret, else one
+// more than the highest version it has, or had before it was deleted.
 func (s *Store) Put(ctx context.Context, name string, v secretstore.Value) (secretstore.Meta, error) {
 	if err := ctx.Err(); err != nil {
 		return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
@@ -182,16 +182,13 @@ func (s *Store) Put(ctx context.Context, name string, v secretstore.Value) (secr
 	plaintext := []byte(v.Reveal())
 	defer clear(plaintext)
 	for range putAttempts {
-		latest, err := s.repo.Get(ctx, name, 0)
-		switch {
-		case errors.Is(err, secretstore.ErrNotFound):
-			latest.Version = 0
-		case err != nil:
+		next, err := s.repo.NextVersion(ctx, name)
+		if err != nil {
 			return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
 		}
 		rec := Record{
 			Name:    name,
-			Version: latest.Version + 1,
+			Version: next,
 			KeyID:   s.keyID,
 			// Microseconds are what every engine keeps, so that the time
 			// Put returns equals the one read back.

@@ -42,8 +42,13 @@ type Repository interface {
 	// ordered by name, at most limit of them.
 	List(ctx context.Context, after string, limit int) ([]Summary, error)
 	// Delete removes every version of a secret, or returns an error matching
-	// secretstore.ErrNotFound when there was none.
+	// secretstore.ErrNotFound when there was none. The repository remembers
+	// the deleted secret's last version for NextVersion.
 	Delete(ctx context.Context, name string) error
+	// NextVersion returns the version the next write of a secret gets: one
+	// more than the highest it has or had, so that versions are never reused
+	// after a delete.
+	NextVersion(ctx context.Context, name string) (int, error)
 	// BindKey records keyID as the master key's ID unless one is recorded
 	// already, and returns the recorded one.
 	BindKey(ctx context.Context, keyID string) (bound string, err error)

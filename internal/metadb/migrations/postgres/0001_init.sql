@@ -44,6 +44,14 @@ CREATE TABLE builtin_secrets (
   PRIMARY KEY (name, version)
 );
 
+-- The last version a deleted secret had, so that a secret written again
+-- under the same name continues the numbering: a reference pinned to an old
+-- version never silently reaches a new value.
+CREATE TABLE builtin_deleted (
+  name         TEXT PRIMARY KEY,
+  last_version INTEGER NOT NULL
+);
+
 CREATE TABLE environment_variables (
   id           TEXT PRIMARY KEY,
   schema_name  TEXT NOT NULL,
