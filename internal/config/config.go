@@ -29,6 +29,15 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile, when both set, make the server speak HTTPS.
 	TLSCertFile string
 	TLSKeyFile  string
+
+	// OIDCIssuer, when set, makes the server accept JWTs from that OpenID
+	// Connect issuer as bearer tokens, for OIDCAudience.
+	OIDCIssuer      string
+	OIDCAudience    string
+	OIDCUserClaim   string // default preferred_username (then email, then sub)
+	OIDCGroupsClaim string // default groups
+	// OIDCAutoCreate creates a verified user unknown to credflow as a maker.
+	OIDCAutoCreate bool
 }
 
 // Environment variables that override the defaults (flags override them).
@@ -40,14 +49,20 @@ const (
 	EnvPrefix        = "CREDFLOW_PREFIX"
 	EnvTLSCertFile   = "CREDFLOW_TLS_CERT_FILE"
 	EnvTLSKeyFile    = "CREDFLOW_TLS_KEY_FILE"
+	EnvOIDCIssuer    = "CREDFLOW_OIDC_ISSUER"
+	EnvOIDCAudience  = "CREDFLOW_OIDC_AUDIENCE"
+	EnvOIDCUser      = "CREDFLOW_OIDC_USER_CLAIM"
+	EnvOIDCGroups    = "CREDFLOW_OIDC_GROUPS_CLAIM"
+	EnvOIDCAuto      = "CREDFLOW_OIDC_AUTO_CREATE"
 )
 
 // Defaults returns the embedded defaults: loopback, ./credflow-data, SQLite.
 func Defaults() Config {
 	return Config{
-		Addr:    "127.0.0.1:8080",
-		DataDir: "credflow-data",
-		Prefix:  "cf",
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "credflow-data",
+		Prefix:         "cf",
+		OIDCAutoCreate: true,
 	}
 }
 
@@ -66,10 +81,17 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvPrefix, &c.Prefix},
 		{EnvTLSCertFile, &c.TLSCertFile},
 		{EnvTLSKeyFile, &c.TLSKeyFile},
+		{EnvOIDCIssuer, &c.OIDCIssuer},
+		{EnvOIDCAudience, &c.OIDCAudience},
+		{EnvOIDCUser, &c.OIDCUserClaim},
+		{EnvOIDCGroups, &c.OIDCGroupsClaim},
 	} {
 		if v := getenv(o.env); v != "" {
 			*o.dst = v
 		}
+	}
+	if v := getenv(EnvOIDCAuto); v != "" {
+		c.OIDCAutoCreate = v == "true" || v == "1"
 	}
 	return c
 }
@@ -104,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return fmt.Errorf("tls-cert-file and tls-key-file: give both or neither")
+	}
+	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
+		return fmt.Errorf("oidc-issuer and oidc-audience: give both or neither")
 	}
 	return nil
 }

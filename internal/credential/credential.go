@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/validation"
 )
@@ -51,34 +53,65 @@ type Dependencies struct {
 	Connections []Named
 }
 
-// Repository is the storage the service needs.
+// Repository is the storage the service needs. Every change is written in
+// one transaction with the share and audit entry that go with it.
 type Repository interface {
-	// Create inserts c; a taken name is an error wrapping ErrNameTaken.
-	Create(ctx context.Context, c Credential) error
+	// Create inserts c and its owner's share; a taken name is an error
+	// wrapping ErrNameTaken.
+	Create(ctx context.Context, c Credential, owner access.Share, e audit.Entry) error
 	// Get finds a credential by id or by name (case-insensitive).
 	Get(ctx context.Context, idOrName string) (Credential, error)
-	// List returns up to limit credentials created after the one with id after.
-	List(ctx context.Context, after string, limit int) ([]Credential, error)
-	Update(ctx context.Context, c Credential) error
-	Delete(ctx context.Context, id string) error
+	// List returns up to limit credentials the viewer may see, created
+	// after the one with id after.
+	List(ctx context.Context, v access.Viewer, after string, limit int) ([]Credential, error)
+	Update(ctx context.Context, c Credential, e audit.Entry) error
+	// Delete removes a credential and its shares (its variables stay).
+	Delete(ctx context.Context, id string, e audit.Entry) error
 	Dependencies(ctx context.Context, id string) (Dependencies, error)
 }
 
-// Variables finds environment variables; *envvar.Service implements it.
+// Variables finds the environment variables a principal may use;
+// *envvar.Service implements it.
 type Variables interface {
-	Get(ctx context.Context, idOrName string) (envvar.Variable, error)
+	Get(ctx context.Context, p access.Principal, idOrName string) (envvar.Variable, error)
 }
 
 // Service applies the rules for credentials.
 type Service struct {
-	repo Repository
-	vars Variables
-	now  func() time.Time
+	repo   Repository
+	vars   Variables
+	access envvar.Access
+	now    func() time.Time
 }
 
 // NewService returns a Service.
-func NewService(repo Repository, vars Variables) *Service {
-	return &Service{repo: repo, vars: vars, now: time.Now}
+func NewService(repo Repository, vars Variables, acc envvar.Access) *Service {
+	return &Service{repo: repo, vars: vars, access: acc, now: time.Now}
+}
+
+// Object names c for access checks and audit records.
+func Object(c Credential) access.Object {
+	return access.Object{Kind: access.KindCredential, ID: c.ID, Name: c.Name}
+}
+
+func entry(p access.Principal, action string, c Credential, reason string) audit.Entry {
+	return audit.Entry{Actor: p.Name, Action: action, Resource: "credential:" + c.Name, Outcome: audit.Success, Reason: reason}
+}
+
+// get returns the credential idOrName if p's role on it satisfies ok; with
+// no role at all it is not found, exactly like a missing one.
+func (s *Service) get(ctx context.Context, p access.Principal, idOrName, action string, ok func(access.ObjectRole) bool) (Credential, error) {
+	c, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return Credential{}, err
+	}
+	if _, err := s.access.Require(ctx, p, Object(c), action, ok); err != nil {
+		if errors.Is(err, access.ErrNotFound) {
+			return Credential{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
+		}
+		return Credential{}, err
+	}
+	return c, nil
 }
 
 // Limits of the fields.
@@ -96,8 +129,9 @@ type CreateInput struct {
 	Password    string
 }
 
-// Create validates in and saves a credential owned by ownerID.
-func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (Credential, error) {
+// Create validates in and saves a credential owned by p, who must be able to
+// use both variables.
+func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput) (Credential, error) {
 	var ve validation.Error
 	checkName(&ve, in.Name)
 	checkDescription(&ve, in.Description)
@@ -110,11 +144,11 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (C
 	if err := ve.Err(); err != nil {
 		return Credential{}, err
 	}
-	user, err := s.variable(ctx, "username", in.Username)
+	user, err := s.variable(ctx, p, "username", in.Username)
 	if err != nil {
 		return Credential{}, err
 	}
-	pass, err := s.variable(ctx, "password", in.Password)
+	pass, err := s.variable(ctx, p, "password", in.Password)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -128,35 +162,35 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (C
 		Description:   in.Description,
 		UsernameVarID: user.ID,
 		PasswordVarID: pass.ID,
-		OwnerID:       ownerID,
+		OwnerID:       p.ID,
 		Enabled:       true,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	if err := s.repo.Create(ctx, c); err != nil {
+	if err := s.repo.Create(ctx, c, access.Own(p, Object(c), now), entry(p, "credential.create", c, "")); err != nil {
 		return Credential{}, fmt.Errorf("create credential %q: %w", c.Name, err)
 	}
 	return s.repo.Get(ctx, c.ID)
 }
 
-// variable looks up the variable a credential field names; a missing one is
-// a validation error on that field.
-func (s *Service) variable(ctx context.Context, field, idOrName string) (envvar.Variable, error) {
-	v, err := s.vars.Get(ctx, idOrName)
+// variable looks up the variable a credential field names; a missing one,
+// or one p may not use, is a validation error on that field.
+func (s *Service) variable(ctx context.Context, p access.Principal, field, idOrName string) (envvar.Variable, error) {
+	v, err := s.vars.Get(ctx, p, idOrName)
 	if errors.Is(err, envvar.ErrNotFound) {
 		return envvar.Variable{}, validation.Field(field, fmt.Sprintf("environment variable %q does not exist", idOrName))
 	}
 	return v, err
 }
 
-// Get returns a credential by id or name.
-func (s *Service) Get(ctx context.Context, idOrName string) (Credential, error) {
-	return s.repo.Get(ctx, idOrName)
+// Get returns a credential p may see, by id or name.
+func (s *Service) Get(ctx context.Context, p access.Principal, idOrName string) (Credential, error) {
+	return s.get(ctx, p, idOrName, "credential.read", access.ObjectRole.CanUse)
 }
 
-// List returns a page of credentials ordered by creation.
-func (s *Service) List(ctx context.Context, after string, limit int) ([]Credential, error) {
-	return s.repo.List(ctx, after, limit)
+// List returns a page of the credentials p may see, ordered by creation.
+func (s *Service) List(ctx context.Context, p access.Principal, after string, limit int) ([]Credential, error) {
+	return s.repo.List(ctx, s.access.ViewerOf(p), after, limit)
 }
 
 // UpdateInput changes a credential; nil fields stay. Username and Password
@@ -170,9 +204,10 @@ type UpdateInput struct {
 
 const immutableHint = "A credential's %s variable cannot be changed after creation. To use another %s, update the environment variable %s, or put a new version of the secret in its store."
 
-// Update applies in to the credential idOrName.
-func (s *Service) Update(ctx context.Context, idOrName string, in UpdateInput) (Credential, error) {
-	c, err := s.repo.Get(ctx, idOrName)
+// Update applies in to the credential idOrName; p must be an owner or
+// co-owner.
+func (s *Service) Update(ctx context.Context, p access.Principal, idOrName string, in UpdateInput) (Credential, error) {
+	c, err := s.get(ctx, p, idOrName, "credential.update", access.ObjectRole.CanEdit)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -188,7 +223,7 @@ func (s *Service) Update(ctx context.Context, idOrName string, in UpdateInput) (
 		if f.given == nil {
 			continue
 		}
-		if v, err := s.vars.Get(ctx, *f.given); err == nil && v.ID == f.current {
+		if v, err := s.vars.Get(ctx, p, *f.given); err == nil && v.ID == f.current {
 			continue // unchanged
 		}
 		return Credential{}, &validation.ImmutableError{Field: f.field, Hint: fmt.Sprintf(immutableHint, f.field, f.field, f.varName)}
@@ -206,28 +241,59 @@ func (s *Service) Update(ctx context.Context, idOrName string, in UpdateInput) (
 		return Credential{}, err
 	}
 	c.UpdatedAt = s.now().UTC()
-	if err := s.repo.Update(ctx, c); err != nil {
+	if err := s.repo.Update(ctx, c, entry(p, "credential.update", c, "")); err != nil {
 		return Credential{}, fmt.Errorf("update credential %q: %w", c.Name, err)
 	}
 	return s.repo.Get(ctx, c.ID)
 }
 
-// Delete removes a credential; its variables stay.
-func (s *Service) Delete(ctx context.Context, idOrName string) error {
-	c, err := s.repo.Get(ctx, idOrName)
+// Delete removes a credential; its variables stay. p must be an owner or
+// co-owner.
+func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName string) error {
+	c, err := s.get(ctx, p, idOrName, "credential.delete", access.ObjectRole.CanEdit)
 	if err != nil {
 		return err
 	}
-	return s.repo.Delete(ctx, c.ID)
+	return s.repo.Delete(ctx, c.ID, entry(p, "credential.delete", c, ""))
 }
 
-// Dependencies lists what uses a credential.
-func (s *Service) Dependencies(ctx context.Context, idOrName string) (Dependencies, error) {
-	c, err := s.repo.Get(ctx, idOrName)
+// Dependencies lists what uses a credential p may see.
+func (s *Service) Dependencies(ctx context.Context, p access.Principal, idOrName string) (Dependencies, error) {
+	c, err := s.Get(ctx, p, idOrName)
 	if err != nil {
 		return Dependencies{}, err
 	}
 	return s.repo.Dependencies(ctx, c.ID)
+}
+
+// Share gives a principal a role on a credential, and the use of both its
+// variables (shares on the variables outlive the credential's share).
+func (s *Service) Share(ctx context.Context, p access.Principal, idOrName string, in access.ShareInput) (access.Share, error) {
+	c, err := s.Get(ctx, p, idOrName)
+	if err != nil {
+		return access.Share{}, err
+	}
+	return s.access.Share(ctx, p, Object(c), in,
+		access.Object{Kind: access.KindVariable, ID: c.UsernameVarID, Name: c.Username},
+		access.Object{Kind: access.KindVariable, ID: c.PasswordVarID, Name: c.Password})
+}
+
+// Unshare removes a principal's share of a credential.
+func (s *Service) Unshare(ctx context.Context, p access.Principal, idOrName, principal string) error {
+	c, err := s.Get(ctx, p, idOrName)
+	if err != nil {
+		return err
+	}
+	return s.access.Unshare(ctx, p, Object(c), principal)
+}
+
+// Shares lists a credential's shares.
+func (s *Service) Shares(ctx context.Context, p access.Principal, idOrName string) ([]access.Share, error) {
+	c, err := s.Get(ctx, p, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return s.access.Shares(ctx, p, Object(c))
 }
 
 func checkName(ve *validation.Error, n string) {

@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/validation"
 )
@@ -103,25 +105,28 @@ func (e *SecretCheckError) Unwrap() error { return e.Err }
 
 // ListQuery selects a page of variables.
 type ListQuery struct {
-	Type  Type   // "" for all
-	After string // id of the last variable of the previous page
-	Limit int
+	Type   Type   // "" for all
+	After  string // id of the last variable of the previous page
+	Limit  int
+	Viewer access.Viewer // only variables the viewer may see
 }
 
-// Repository is the storage the service needs.
+// Repository is the storage the service needs. Every change is written in
+// one transaction with the share and audit entry that go with it.
 type Repository interface {
-	// Create inserts v; a taken schema name is an error wrapping ErrNameTaken.
-	Create(ctx context.Context, v Variable) error
+	// Create inserts v and its owner's share; a taken schema name is an
+	// error wrapping ErrNameTaken.
+	Create(ctx context.Context, v Variable, owner access.Share, e audit.Entry) error
 	// SchemaNamesWithPrefix lists schema names starting with prefix,
 	// compared case-insensitively.
 	SchemaNamesWithPrefix(ctx context.Context, prefix string) ([]string, error)
 	// Get finds a variable by id or by schema name (case-insensitive).
 	Get(ctx context.Context, idOrName string) (Variable, error)
 	List(ctx context.Context, q ListQuery) ([]Variable, error)
-	Update(ctx context.Context, v Variable) error
-	// Delete removes a variable, or returns *InUseError when credentials
-	// use it.
-	Delete(ctx context.Context, id string) error
+	Update(ctx context.Context, v Variable, e audit.Entry) error
+	// Delete removes a variable and its shares, or returns *InUseError when
+	// credentials use it.
+	Delete(ctx context.Context, id string, e audit.Entry) error
 	Dependencies(ctx context.Context, id string) (Dependencies, error)
 }
 
@@ -130,17 +135,52 @@ type Stores interface {
 	Lookup(name string) (secretstore.Store, secretstore.Info, error)
 }
 
+// Access answers who may do what; *access.Service implements it.
+type Access interface {
+	Require(ctx context.Context, p access.Principal, obj access.Object, action string, ok func(access.ObjectRole) bool) (access.ObjectRole, error)
+	CheckGrant(ctx context.Context, p access.Principal, storeID, storeName, secretName string) error
+	ViewerOf(p access.Principal) access.Viewer
+	Share(ctx context.Context, p access.Principal, obj access.Object, in access.ShareInput, cascade ...access.Object) (access.Share, error)
+	Unshare(ctx context.Context, p access.Principal, obj access.Object, principal string) error
+	Shares(ctx context.Context, p access.Principal, obj access.Object) ([]access.Share, error)
+}
+
 // Service applies the rules for environment variables.
 type Service struct {
 	repo   Repository
 	stores Stores
+	access Access
 	prefix string
 	now    func() time.Time
 }
 
 // NewService returns a Service. prefix starts generated schema names.
-func NewService(repo Repository, stores Stores, prefix string) *Service {
-	return &Service{repo: repo, stores: stores, prefix: prefix, now: time.Now}
+func NewService(repo Repository, stores Stores, acc Access, prefix string) *Service {
+	return &Service{repo: repo, stores: stores, access: acc, prefix: prefix, now: time.Now}
+}
+
+// Object names v for access checks and audit records.
+func Object(v Variable) access.Object {
+	return access.Object{Kind: access.KindVariable, ID: v.ID, Name: v.SchemaName}
+}
+
+func entry(p access.Principal, action string, v Variable, reason string) audit.Entry {
+	return audit.Entry{Actor: p.Name, Action: action, Resource: "variable:" + v.SchemaName, Outcome: audit.Success, Reason: reason}
+}
+
+// get returns the variable idOrName if p's role on it satisfies ok.
+func (s *Service) get(ctx context.Context, p access.Principal, idOrName, action string, ok func(access.ObjectRole) bool) (Variable, error) {
+	v, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return Variable{}, err
+	}
+	if _, err := s.access.Require(ctx, p, Object(v), action, ok); err != nil {
+		if errors.Is(err, access.ErrNotFound) {
+			return Variable{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
+		}
+		return Variable{}, err
+	}
+	return v, nil
 }
 
 // Limits of the fields.
@@ -170,9 +210,9 @@ type SecretInput struct {
 	Ref   string
 }
 
-// Create validates in, checks a secret reference against its store, and
-// saves the variable owned by ownerID.
-func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (Variable, error) {
+// Create validates in, checks a secret reference against the caller's store
+// grants and against the store, and saves the variable owned by p.
+func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput) (Variable, error) {
 	var ve validation.Error
 	if in.SchemaName != "" {
 		checkSchemaName(&ve, in.SchemaName)
@@ -221,21 +261,24 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (V
 		DisplayName: in.DisplayName,
 		Description: in.Description,
 		Type:        in.Type,
-		OwnerID:     ownerID,
+		OwnerID:     p.ID,
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
 	if in.Type == TypeText {
 		v.Value = *in.Value
 	} else {
-		ref, err := s.checkSecret(ctx, *in.Secret)
+		ref, err := s.checkSecret(ctx, p, *in.Secret)
 		if err != nil {
 			return Variable{}, err
 		}
 		v.Secret = &ref
 	}
+	create := func() error {
+		return s.repo.Create(ctx, v, access.Own(p, Object(v), now), entry(p, "variable.create", v, "type "+string(v.Type)))
+	}
 	if in.SchemaName != "" {
-		if err := s.repo.Create(ctx, v); err != nil {
+		if err := create(); err != nil {
 			return Variable{}, fmt.Errorf("create environment variable %s: %w", v.SchemaName, err)
 		}
 		return s.repo.Get(ctx, v.ID)
@@ -248,7 +291,7 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (V
 			return Variable{}, err
 		}
 		v.SchemaName = name
-		err = s.repo.Create(ctx, v)
+		err = create()
 		if err == nil {
 			return s.repo.Get(ctx, v.ID)
 		}
@@ -311,9 +354,10 @@ func (s *Service) freeName(ctx context.Context, base string) (string, error) {
 	}
 }
 
-// checkSecret asks the store whether the referenced secret exists and may be
-// read, without keeping its value.
-func (s *Service) checkSecret(ctx context.Context, in SecretInput) (SecretRef, error) {
+// checkSecret checks that p's store grants cover the referenced secret and
+// asks the store whether it exists and may be read, without keeping its
+// value.
+func (s *Service) checkSecret(ctx context.Context, p access.Principal, in SecretInput) (SecretRef, error) {
 	store, info, err := s.stores.Lookup(in.Store)
 	if err != nil {
 		return SecretRef{}, &SecretCheckError{Store: in.Store, Ref: in.Ref, Err: err}
@@ -326,6 +370,9 @@ func (s *Service) checkSecret(ctx context.Context, in SecretInput) (SecretRef, e
 		}
 		return SecretRef{}, validation.Field("secretRef.ref", "is not a valid reference for this store")
 	}
+	if err := s.access.CheckGrant(ctx, p, info.ID, info.Name, ref.Name); err != nil {
+		return SecretRef{}, err
+	}
 	if st, ok := store.(secretstore.Stater); ok {
 		_, err = st.Stat(ctx, ref)
 	} else {
@@ -337,16 +384,17 @@ func (s *Service) checkSecret(ctx context.Context, in SecretInput) (SecretRef, e
 	return SecretRef{StoreID: info.ID, Store: info.Name, Ref: in.Ref}, nil
 }
 
-// Get returns a variable by id or schema name.
-func (s *Service) Get(ctx context.Context, idOrName string) (Variable, error) {
-	return s.repo.Get(ctx, idOrName)
+// Get returns a variable p may see, by id or schema name.
+func (s *Service) Get(ctx context.Context, p access.Principal, idOrName string) (Variable, error) {
+	return s.get(ctx, p, idOrName, "variable.read", access.ObjectRole.CanUse)
 }
 
-// List returns a page of variables ordered by creation.
-func (s *Service) List(ctx context.Context, q ListQuery) ([]Variable, error) {
+// List returns a page of the variables p may see, ordered by creation.
+func (s *Service) List(ctx context.Context, p access.Principal, q ListQuery) ([]Variable, error) {
 	if q.Type != "" && q.Type != TypeText && q.Type != TypeSecret {
 		return nil, validation.Field("type", fmt.Sprintf("must be text or secret, not %q", q.Type))
 	}
+	q.Viewer = s.access.ViewerOf(p)
 	return s.repo.List(ctx, q)
 }
 
@@ -361,9 +409,10 @@ type UpdateInput struct {
 	Secret      *SecretInput
 }
 
-// Update applies in to the variable idOrName.
-func (s *Service) Update(ctx context.Context, idOrName string, in UpdateInput) (Variable, error) {
-	v, err := s.repo.Get(ctx, idOrName)
+// Update applies in to the variable idOrName; p must be an owner or
+// co-owner.
+func (s *Service) Update(ctx context.Context, p access.Principal, idOrName string, in UpdateInput) (Variable, error) {
+	v, err := s.get(ctx, p, idOrName, "variable.update", access.ObjectRole.CanEdit)
 	if err != nil {
 		return Variable{}, err
 	}
@@ -401,35 +450,63 @@ func (s *Service) Update(ctx context.Context, idOrName string, in UpdateInput) (
 		return Variable{}, err
 	}
 	if in.Secret != nil {
-		ref, err := s.checkSecret(ctx, *in.Secret)
+		ref, err := s.checkSecret(ctx, p, *in.Secret)
 		if err != nil {
 			return Variable{}, err
 		}
 		v.Secret = &ref
 	}
 	v.UpdatedAt = s.now().UTC()
-	if err := s.repo.Update(ctx, v); err != nil {
+	if err := s.repo.Update(ctx, v, entry(p, "variable.update", v, "")); err != nil {
 		return Variable{}, fmt.Errorf("update environment variable %s: %w", v.SchemaName, err)
 	}
 	return s.repo.Get(ctx, v.ID)
 }
 
-// Delete removes a variable no credential uses.
-func (s *Service) Delete(ctx context.Context, idOrName string) error {
-	v, err := s.repo.Get(ctx, idOrName)
+// Delete removes a variable no credential uses; p must be an owner or
+// co-owner.
+func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName string) error {
+	v, err := s.get(ctx, p, idOrName, "variable.delete", access.ObjectRole.CanEdit)
 	if err != nil {
 		return err
 	}
-	return s.repo.Delete(ctx, v.ID)
+	return s.repo.Delete(ctx, v.ID, entry(p, "variable.delete", v, ""))
 }
 
-// Dependencies lists what uses a variable.
-func (s *Service) Dependencies(ctx context.Context, idOrName string) (Dependencies, error) {
-	v, err := s.repo.Get(ctx, idOrName)
+// Dependencies lists what uses a variable p may see.
+func (s *Service) Dependencies(ctx context.Context, p access.Principal, idOrName string) (Dependencies, error) {
+	v, err := s.Get(ctx, p, idOrName)
 	if err != nil {
 		return Dependencies{}, err
 	}
 	return s.repo.Dependencies(ctx, v.ID)
+}
+
+// Share gives a principal a role on a variable p may share.
+func (s *Service) Share(ctx context.Context, p access.Principal, idOrName string, in access.ShareInput) (access.Share, error) {
+	v, err := s.Get(ctx, p, idOrName)
+	if err != nil {
+		return access.Share{}, err
+	}
+	return s.access.Share(ctx, p, Object(v), in)
+}
+
+// Unshare removes a principal's share of a variable.
+func (s *Service) Unshare(ctx context.Context, p access.Principal, idOrName, principal string) error {
+	v, err := s.Get(ctx, p, idOrName)
+	if err != nil {
+		return err
+	}
+	return s.access.Unshare(ctx, p, Object(v), principal)
+}
+
+// Shares lists a variable's shares.
+func (s *Service) Shares(ctx context.Context, p access.Principal, idOrName string) ([]access.Share, error) {
+	v, err := s.Get(ctx, p, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return s.access.Shares(ctx, p, Object(v))
 }
 
 func checkSchemaName(ve *validation.Error, n string) {

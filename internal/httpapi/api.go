@@ -11,12 +11,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
@@ -27,6 +29,12 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// AuditLog reads the audit trail.
+type AuditLog interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+	Verify(ctx context.Context) (audit.Verification, error)
+}
+
 // API holds what the handlers need. Every field is required.
 type API struct {
 	Access      *access.Service
@@ -34,6 +42,7 @@ type API struct {
 	Credentials *credential.Service
 	Stores      *secretstore.Registry
 	DB          Pinger
+	Audit       AuditLog
 	Log         *slog.Logger
 	Version     string
 }
@@ -71,7 +80,12 @@ func (a *API) Handler() http.Handler {
 			rid = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", rid)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+		client, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			client = r.RemoteAddr
+		}
+		r = r.WithContext(audit.WithRequest(ctx, audit.Request{RequestID: rid, Client: client}))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		if _, pattern := mux.Handler(r); pattern != "" {
@@ -99,11 +113,12 @@ func (a *API) wrap(rt route) http.Handler {
 				a.fail(w, r, err)
 				return
 			}
-			if err := a.Access.Authorize(p, rt.perm); err != nil {
+			ctx := context.WithValue(r.Context(), principalKey{}, p)
+			r = r.WithContext(ctx)
+			if err := a.Access.Authorize(ctx, p, rt.perm); err != nil {
 				a.fail(w, r, err)
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
 		if err := rt.handle(w, r); err != nil {
 			a.fail(w, r, err)

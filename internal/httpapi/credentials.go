@@ -56,7 +56,7 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	c, err := a.Credentials.Create(r.Context(), principal(r).ID, credential.CreateInput{
+	c, err := a.Credentials.Create(r.Context(), principal(r), credential.CreateInput{
 		Name: req.Name, Description: req.Description, Username: req.Username, Password: req.Password,
 	})
 	if err != nil {
@@ -76,7 +76,7 @@ func (a *API) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	creds, err := a.Credentials.List(r.Context(), after, limit+1)
+	creds, err := a.Credentials.List(r.Context(), principal(r), after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (a *API) listCredentials(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getCredential(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.Credentials.Get(r.Context(), r.PathValue("id"))
+	c, err := a.Credentials.Get(r.Context(), principal(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	c, err := a.Credentials.Update(r.Context(), r.PathValue("id"), credential.UpdateInput{
+	c, err := a.Credentials.Update(r.Context(), principal(r), r.PathValue("id"), credential.UpdateInput{
 		Name: req.Name, Description: req.Description, Username: req.Username, Password: req.Password,
 	})
 	if err != nil {
@@ -117,7 +117,7 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Credentials.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := a.Credentials.Delete(r.Context(), principal(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -125,7 +125,7 @@ func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) credentialDependencies(w http.ResponseWriter, r *http.Request) error {
-	d, err := a.Credentials.Dependencies(r.Context(), r.PathValue("id"))
+	d, err := a.Credentials.Dependencies(r.Context(), principal(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -116,21 +116,7 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 			g.defs[name] = nil // mark first, for recursive types
 			props := map[string]any{}
 			var required []string
-			for i := 0; i < t.NumField(); i++ {
-				f := t.Field(i)
-				tag := f.Tag.Get("json")
-				jname, opts, _ := strings.Cut(tag, ",")
-				if jname == "-" || !f.IsExported() {
-					continue
-				}
-				if jname == "" {
-					jname = f.Name
-				}
-				props[jname] = g.schema(f.Type)
-				if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
-					required = append(required, jname)
-				}
-			}
+			g.fields(t, props, &required)
 			s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 			if required != nil {
 				s["required"] = required
@@ -140,6 +126,30 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		return map[string]any{"$ref": "#/components/schemas/" + name}
 	}
 	return map[string]any{}
+}
+
+// fields adds t's JSON fields to props, inlining embedded structs the way
+// encoding/json does.
+func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+			g.fields(f.Type, props, required)
+			continue
+		}
+		jname, opts, _ := strings.Cut(tag, ",")
+		if jname == "-" || !f.IsExported() {
+			continue
+		}
+		if jname == "" {
+			jname = f.Name
+		}
+		props[jname] = g.schema(f.Type)
+		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+			*required = append(*required, jname)
+		}
+	}
 }
 
 // componentName turns an unexported Go type name into a schema name:

@@ -66,6 +66,11 @@ var sentinelProblems = []struct {
 }{
 	{access.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{access.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{access.ErrStoreNotGranted, http.StatusForbidden, "store_not_granted"},
+	{access.ErrLastOwner, http.StatusConflict, "last_owner"},
+	{access.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{access.ErrInUse, http.StatusConflict, "in_use"},
+	{access.ErrNotFound, http.StatusNotFound, "not_found"},
 	{envvar.ErrNotFound, http.StatusNotFound, "not_found"},
 	{credential.ErrNotFound, http.StatusNotFound, "not_found"},
 	{envvar.ErrNameTaken, http.StatusConflict, "name_taken"},

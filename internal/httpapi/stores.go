@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/validation"
 )
@@ -81,7 +83,7 @@ func storeWith[T any](a *API, r *http.Request) (T, secretstore.Info, error) {
 }
 
 func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
-	wr, _, err := storeWith[secretstore.Writer](a, r)
+	wr, info, err := storeWith[secretstore.Writer](a, r)
 	if err != nil {
 		return err
 	}
@@ -93,7 +95,11 @@ func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("value", "Field value must not be empty.")
 	}
 	name := r.PathValue("name")
-	meta, err := wr.Put(r.Context(), name, secretstore.NewValue(req.Value))
+	ctx, err := a.secretWrite(r, info, name, "store.secret.put")
+	if err != nil {
+		return err
+	}
+	meta, err := wr.Put(ctx, name, secretstore.NewValue(req.Value))
 	if err != nil {
 		return secretPathError(err, "name")
 	}
@@ -135,11 +141,15 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) error {
-	d, _, err := storeWith[secretstore.Deleter](a, r)
+	d, info, err := storeWith[secretstore.Deleter](a, r)
 	if err != nil {
 		return err
 	}
-	if err := d.Delete(r.Context(), r.PathValue("name")); err != nil {
+	ctx, err := a.secretWrite(r, info, r.PathValue("name"), "store.secret.delete")
+	if err != nil {
+		return err
+	}
+	if err := d.Delete(ctx, r.PathValue("name")); err != nil {
 		return secretPathError(err, "name")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -154,4 +164,16 @@ func secretPathError(err error, field string) error {
 		return validation.Field(field, re.Rule)
 	}
 	return err
+}
+
+// secretWrite checks that the caller's store grants cover the secret (a
+// maker may only write what they may reference) and returns a context
+// carrying the audit entry the store's repository writes with the change.
+func (a *API) secretWrite(r *http.Request, info secretstore.Info, name, action string) (context.Context, error) {
+	p := principal(r)
+	if err := a.Access.CheckGrant(r.Context(), p, info.ID, info.Name, name); err != nil {
+		return nil, err
+	}
+	return audit.WithEntry(r.Context(), audit.Entry{Actor: p.Name, Action: action,
+		Resource: "store:" + info.Name + " secret:" + name, Outcome: audit.Success}), nil
 }

@@ -86,7 +86,7 @@ func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	v, err := a.Variables.Create(r.Context(), principal(r).ID, envvar.CreateInput{
+	v, err := a.Variables.Create(r.Context(), principal(r), envvar.CreateInput{
 		SchemaName: req.SchemaName, DisplayName: req.DisplayName, Description: req.Description,
 		Type: envvar.Type(req.Type), Value: req.Value, Secret: toSecretInput(req.SecretRef),
 	})
@@ -107,7 +107,7 @@ func (a *API) listVariables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	vars, err := a.Variables.List(r.Context(), envvar.ListQuery{Type: envvar.Type(r.URL.Query().Get("type")), After: after, Limit: limit + 1})
+	vars, err := a.Variables.List(r.Context(), principal(r), envvar.ListQuery{Type: envvar.Type(r.URL.Query().Get("type")), After: after, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (a *API) listVariables(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getVariable(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.Variables.Get(r.Context(), r.PathValue("id"))
+	v, err := a.Variables.Get(r.Context(), principal(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (a *API) updateVariable(w http.ResponseWriter, r *http.Request) error {
 		t := envvar.Type(*req.Type)
 		in.Type = &t
 	}
-	v, err := a.Variables.Update(r.Context(), r.PathValue("id"), in)
+	v, err := a.Variables.Update(r.Context(), principal(r), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (a *API) updateVariable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteVariable(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Variables.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := a.Variables.Delete(r.Context(), principal(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -162,7 +162,7 @@ func (a *API) deleteVariable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) variableDependencies(w http.ResponseWriter, r *http.Request) error {
-	d, err := a.Variables.Dependencies(r.Context(), r.PathValue("id"))
+	d, err := a.Variables.Dependencies(r.Context(), principal(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

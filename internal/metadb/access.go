@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 )
 
 // AccessRepo implements access.Repository.
@@ -14,8 +17,23 @@ type AccessRepo struct{ db *DB }
 
 var _ access.Repository = AccessRepo{}
 
-// Access returns the users-and-tokens repository.
+// Access returns the users, groups, tokens, shares and grants repository.
 func (db *DB) Access() AccessRepo { return AccessRepo{db} }
+
+// write runs fn and appends e in one transaction.
+func (db *DB) write(ctx context.Context, e audit.Entry, fn func(tx *sql.Tx) error) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, e)
+	})
+}
+
+// Record implements access.Repository.
+func (r AccessRepo) Record(ctx context.Context, entries ...audit.Entry) error {
+	return r.db.Audit().Record(ctx, entries...)
+}
 
 // Bootstrap implements access.Repository.
 func (r AccessRepo) Bootstrap(ctx context.Context, u access.User, t access.TokenRecord) (bool, error) {
@@ -28,45 +46,432 @@ func (r AccessRepo) Bootstrap(ctx context.Context, u access.User, t access.Token
 		if n > 0 {
 			return nil
 		}
-		if _, err := r.db.exec(ctx, tx, `INSERT INTO users (id, name, display_name, role, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			u.ID, u.Name, u.DisplayName, string(u.Role), u.CreatedAt); err != nil {
-			if isUniqueViolation(err) {
+		if err := insertUser(ctx, r.db, tx, u); err != nil {
+			if errors.Is(err, access.ErrNameTaken) {
 				return nil // another replica bootstrapped first
 			}
-			return fmt.Errorf("insert user: %w", err)
+			return err
 		}
-		if _, err := r.db.exec(ctx, tx, `INSERT INTO api_tokens (id, user_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			t.ID, t.UserID, t.Name, t.Hash, t.CreatedAt); err != nil {
-			return fmt.Errorf("insert token: %w", err)
+		if err := insertToken(ctx, r.db, tx, t); err != nil {
+			return err
 		}
 		created = true
-		return nil
+		return r.db.appendAudit(ctx, tx, audit.Entry{Actor: "system", Action: "user.create", Resource: "user:" + u.Name,
+			Outcome: audit.Success, Reason: "first start: initial admin and token"})
 	})
 	return created, err
+}
+
+func insertUser(ctx context.Context, db *DB, tx *sql.Tx, u access.User) error {
+	_, err := db.exec(ctx, tx, `INSERT INTO users (id, name, display_name, role, source, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.ID, u.Name, u.DisplayName, string(u.Role), u.Source, u.CreatedAt)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: user %q", access.ErrNameTaken, u.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	return nil
+}
+
+func insertToken(ctx context.Context, db *DB, tx *sql.Tx, t access.TokenRecord) error {
+	if _, err := db.exec(ctx, tx, `INSERT INTO api_tokens (id, user_id, name, hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.ID, t.UserID, t.Name, t.Hash, nullTime(t.ExpiresAt), t.CreatedAt); err != nil {
+		return fmt.Errorf("insert token: %w", err)
+	}
+	return nil
+}
+
+func nullTime(t time.Time) sql.NullTime {
+	return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()}
+}
+
+// CreateUser implements access.Repository.
+func (r AccessRepo) CreateUser(ctx context.Context, u access.User, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error { return insertUser(ctx, r.db, tx, u) })
+}
+
+const userColumns = `id, name, display_name, role, source, created_at FROM users`
+
+func scanUser(row interface{ Scan(...any) error }) (access.User, error) {
+	var (
+		u    access.User
+		role string
+	)
+	err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &u.Source, &u.CreatedAt)
+	u.Role, u.CreatedAt = access.Role(role), u.CreatedAt.UTC()
+	return u, err
+}
+
+// User implements access.Repository.
+func (r AccessRepo) User(ctx context.Context, idOrName string) (access.User, error) {
+	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("%w: user %q", access.ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return u, fmt.Errorf("read user: %w", err)
+	}
+	return u, nil
+}
+
+// Users implements access.Repository.
+func (r AccessRepo) Users(ctx context.Context, after string, limit int) ([]access.User, error) {
+	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+// queryList runs a query and scans every row with scan.
+func queryList[T any](ctx context.Context, db *DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.sql.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// UpdateUser implements access.Repository.
+func (r AccessRepo) UpdateUser(ctx context.Context, u access.User, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `UPDATE users SET display_name = $2, role = $3 WHERE id = $1`, u.ID, u.DisplayName, string(u.Role))
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: user %q", access.ErrNotFound, u.Name))
+	})
+}
+
+// DeleteUser implements access.Repository.
+func (r AccessRepo) DeleteUser(ctx context.Context, id string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM shares WHERE principal_kind = 'user' AND principal_id = $1`,
+			`DELETE FROM store_grants WHERE principal_kind = 'user' AND principal_id = $1`,
+		} {
+			if _, err := r.db.exec(ctx, tx, q, id); err != nil {
+				return fmt.Errorf("delete user: %w", err)
+			}
+		}
+		res, err := r.db.exec(ctx, tx, `DELETE FROM users WHERE id = $1`, id)
+		if isForeignKeyViolation(err) {
+			return fmt.Errorf("%w: the user still owns environment variables or credentials; give them to someone else first", access.ErrInUse)
+		}
+		if err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: user %s", access.ErrNotFound, id))
+	})
+}
+
+// CreateGroup implements access.Repository.
+func (r AccessRepo) CreateGroup(ctx context.Context, g access.Group, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := r.db.exec(ctx, tx, `INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)`, g.ID, g.Name, g.CreatedAt)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: group %q", access.ErrNameTaken, g.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert group: %w", err)
+		}
+		return nil
+	})
+}
+
+func scanGroup(row interface{ Scan(...any) error }) (access.Group, error) {
+	var g access.Group
+	err := row.Scan(&g.ID, &g.Name, &g.CreatedAt)
+	g.CreatedAt = g.CreatedAt.UTC()
+	return g, err
+}
+
+// Group implements access.Repository.
+func (r AccessRepo) Group(ctx context.Context, idOrName string) (access.Group, error) {
+	g, err := scanGroup(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT id, name, created_at FROM groups WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, fmt.Errorf("%w: group %q", access.ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return g, fmt.Errorf("read group: %w", err)
+	}
+	return g, nil
+}
+
+// Groups implements access.Repository.
+func (r AccessRepo) Groups(ctx context.Context, after string, limit int) ([]access.Group, error) {
+	return queryList(ctx, r.db, scanGroup, `SELECT id, name, created_at FROM groups WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+// GroupsByName implements access.Repository.
+func (r AccessRepo) GroupsByName(ctx context.Context, names []string) ([]access.Group, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ph, args := placeholders(1, lowerAll(names))
+	return queryList(ctx, r.db, scanGroup, `SELECT id, name, created_at FROM groups WHERE lower(name) IN (`+ph+`)`, args...)
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// placeholders returns "$first, $first+1, ..." for values, and the values as args.
+func placeholders(first int, values []string) (string, []any) {
+	ph := make([]string, len(values))
+	args := make([]any, len(values))
+	for i, v := range values {
+		ph[i] = fmt.Sprintf("$%d", first+i)
+		args[i] = v
+	}
+	return strings.Join(ph, ", "), args
+}
+
+// DeleteGroup implements access.Repository.
+func (r AccessRepo) DeleteGroup(ctx context.Context, id string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM shares WHERE principal_kind = 'group' AND principal_id = $1`,
+			`DELETE FROM store_grants WHERE principal_kind = 'group' AND principal_id = $1`,
+		} {
+			if _, err := r.db.exec(ctx, tx, q, id); err != nil {
+				return fmt.Errorf("delete group: %w", err)
+			}
+		}
+		res, err := r.db.exec(ctx, tx, `DELETE FROM groups WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete group: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: group %s", access.ErrNotFound, id))
+	})
+}
+
+// AddMember implements access.Repository.
+func (r AccessRepo) AddMember(ctx context.Context, groupID, userID string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		if _, err := r.db.exec(ctx, tx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID); err != nil {
+			return fmt.Errorf("add member: %w", err)
+		}
+		return nil
+	})
+}
+
+// RemoveMember implements access.Repository.
+func (r AccessRepo) RemoveMember(ctx context.Context, groupID, userID string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
+		if err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: the user is not a member of the group", access.ErrNotFound))
+	})
+}
+
+// Members implements access.Repository.
+func (r AccessRepo) Members(ctx context.Context, groupID string) ([]access.User, error) {
+	return queryList(ctx, r.db, scanUser, `SELECT u.id, u.name, u.display_name, u.role, u.source, u.created_at
+		FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 ORDER BY lower(u.name)`, groupID)
+}
+
+// GroupIDsOf implements access.Repository.
+func (r AccessRepo) GroupIDsOf(ctx context.Context, userID string) ([]string, error) {
+	return queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT group_id FROM group_members WHERE user_id = $1`, userID)
+}
+
+// CreateToken implements access.Repository.
+func (r AccessRepo) CreateToken(ctx context.Context, t access.TokenRecord, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error { return insertToken(ctx, r.db, tx, t) })
+}
+
+const tokenColumns = `t.id, t.user_id, u.name, t.name, t.hash, t.expires_at, t.revoked_at, t.last_used_at, t.created_at`
+
+func scanToken(row interface{ Scan(...any) error }) (access.TokenRecord, error) {
+	var (
+		t                      access.TokenRecord
+		expires, revoked, used sql.NullTime
+	)
+	err := row.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.Hash, &expires, &revoked, &used, &t.CreatedAt)
+	t.ExpiresAt, t.RevokedAt, t.LastUsedAt = utcOrZero(expires), utcOrZero(revoked), utcOrZero(used)
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, err
+}
+
+func utcOrZero(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
 }
 
 // Token implements access.Repository.
 func (r AccessRepo) Token(ctx context.Context, id string) (access.TokenRecord, access.User, error) {
 	var (
-		t                access.TokenRecord
-		u                access.User
-		role             string
-		expires, revoked sql.NullTime
+		t    access.TokenRecord
+		u    access.User
+		role string
 	)
-	err := r.db.sql.QueryRowContext(ctx, r.db.q(`
-		SELECT t.id, t.user_id, t.name, t.hash, t.expires_at, t.revoked_at, t.created_at,
-		       u.id, u.name, u.display_name, u.role, u.created_at
-		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.id = $1`), id).Scan(
-		&t.ID, &t.UserID, &t.Name, &t.Hash, &expires, &revoked, &t.CreatedAt,
-		&u.ID, &u.Name, &u.DisplayName, &role, &u.CreatedAt)
+	row := r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+tokenColumns+`, u.display_name, u.role, u.source, u.created_at
+		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1`), id)
+	var expires, revoked, used sql.NullTime
+	err := row.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.Hash, &expires, &revoked, &used, &t.CreatedAt,
+		&u.DisplayName, &role, &u.Source, &u.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, u, fmt.Errorf("token %s: %w", id, access.ErrNotFound)
+		return t, u, fmt.Errorf("%w: token %s", access.ErrNotFound, id)
 	}
 	if err != nil {
 		return t, u, fmt.Errorf("read token: %w", err)
 	}
-	u.Role = access.Role(role)
-	t.ExpiresAt, t.RevokedAt = expires.Time, revoked.Time
+	t.ExpiresAt, t.RevokedAt, t.LastUsedAt = utcOrZero(expires), utcOrZero(revoked), utcOrZero(used)
+	u.ID, u.Name, u.Role = t.UserID, t.User, access.Role(role)
 	return t, u, nil
+}
+
+// Tokens implements access.Repository.
+func (r AccessRepo) Tokens(ctx context.Context, userID string) ([]access.TokenRecord, error) {
+	return queryList(ctx, r.db, scanToken, `SELECT `+tokenColumns+` FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE $1 = '' OR t.user_id = $1 ORDER BY t.created_at, t.id`, userID)
+}
+
+// TouchToken implements access.Repository.
+func (r AccessRepo) TouchToken(ctx context.Context, id string, at time.Time) error {
+	if _, err := r.db.sql.ExecContext(ctx, r.db.q(`UPDATE api_tokens SET last_used_at = $2 WHERE id = $1`), id, at); err != nil {
+		return fmt.Errorf("touch token: %w", err)
+	}
+	return nil
+}
+
+// RevokeToken implements access.Repository.
+func (r AccessRepo) RevokeToken(ctx context.Context, id string, at time.Time, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, at)
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: token %s (or it is revoked already)", access.ErrNotFound, id))
+	})
+}
+
+// PutGrant implements access.Repository.
+func (r AccessRepo) PutGrant(ctx context.Context, g access.Grant, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		if _, err := r.db.exec(ctx, tx, `INSERT INTO store_grants (store_id, principal_kind, principal_id, prefix, created_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (store_id, principal_kind, principal_id) DO UPDATE SET prefix = excluded.prefix`,
+			g.StoreID, string(g.Principal.Kind), g.Principal.ID, g.Prefix, g.CreatedAt); err != nil {
+			return fmt.Errorf("put grant: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeleteGrant implements access.Repository.
+func (r AccessRepo) DeleteGrant(ctx context.Context, storeID string, p access.PrincipalRef, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `DELETE FROM store_grants WHERE store_id = $1 AND principal_kind = $2 AND principal_id = $3`,
+			storeID, string(p.Kind), p.ID)
+		if err != nil {
+			return fmt.Errorf("delete grant: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: %s holds no grant on the store", access.ErrNotFound, p))
+	})
+}
+
+// principalNameSQL names a share's or grant's principal by joining users and groups.
+const principalNameSQL = `COALESCE(pu.name, pg.name, '')`
+const principalJoins = `
+	LEFT JOIN users pu ON x.principal_kind = 'user' AND pu.id = x.principal_id
+	LEFT JOIN groups pg ON x.principal_kind = 'group' AND pg.id = x.principal_id`
+
+// Grants implements access.Repository.
+func (r AccessRepo) Grants(ctx context.Context, storeID string) ([]access.Grant, error) {
+	return queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (access.Grant, error) {
+		var (
+			g    access.Grant
+			kind string
+		)
+		err := row.Scan(&g.StoreID, &g.Store, &kind, &g.Principal.ID, &g.Principal.Name, &g.Prefix, &g.CreatedAt)
+		g.Principal.Kind, g.CreatedAt = access.PrincipalKind(kind), g.CreatedAt.UTC()
+		return g, err
+	}, `SELECT x.store_id, s.name, x.principal_kind, x.principal_id, `+principalNameSQL+`, x.prefix, x.created_at
+		FROM store_grants x JOIN stores s ON s.id = x.store_id`+principalJoins+`
+		WHERE x.store_id = $1 ORDER BY x.principal_kind, 5`, storeID)
+}
+
+// Shares implements access.Repository.
+func (r AccessRepo) Shares(ctx context.Context, kind access.ObjectKind, objectID string) ([]access.Share, error) {
+	return queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (access.Share, error) {
+		var (
+			s            access.Share
+			okind, pkind string
+			role         string
+			expires      sql.NullTime
+		)
+		err := row.Scan(&okind, &s.Object.ID, &pkind, &s.Principal.ID, &s.Principal.Name, &role, &expires, &s.CreatedAt)
+		s.Object.Kind, s.Principal.Kind, s.Role = access.ObjectKind(okind), access.PrincipalKind(pkind), access.ObjectRole(role)
+		s.ExpiresAt, s.CreatedAt = utcOrZero(expires), s.CreatedAt.UTC()
+		return s, err
+	}, `SELECT x.object_kind, x.object_id, x.principal_kind, x.principal_id, `+principalNameSQL+`, x.role, x.expires_at, x.created_at
+		FROM shares x`+principalJoins+`
+		WHERE x.object_kind = $1 AND x.object_id = $2 ORDER BY x.created_at, x.principal_id`, string(kind), objectID)
+}
+
+// PutShares implements access.Repository.
+func (r AccessRepo) PutShares(ctx context.Context, shares []access.Share, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error { return putShares(ctx, r.db, tx, shares...) })
+}
+
+func putShares(ctx context.Context, db *DB, tx *sql.Tx, shares ...access.Share) error {
+	for _, s := range shares {
+		if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (object_kind, object_id, principal_kind, principal_id)
+			DO UPDATE SET role = excluded.role, expires_at = excluded.expires_at`,
+			string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt); err != nil {
+			return fmt.Errorf("put share: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteShare implements access.Repository.
+func (r AccessRepo) DeleteShare(ctx context.Context, kind access.ObjectKind, objectID string, p access.PrincipalRef, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `DELETE FROM shares WHERE object_kind = $1 AND object_id = $2 AND principal_kind = $3 AND principal_id = $4`,
+			string(kind), objectID, string(p.Kind), p.ID)
+		if err != nil {
+			return fmt.Errorf("delete share: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: %s holds no share", access.ErrNotFound, p))
+	})
+}
+
+// visibleSQL is a condition true when the viewer may see the object whose
+// kind is kind and whose id is in column col. Its arguments start at $first.
+func visibleSQL(v access.Viewer, kind access.ObjectKind, col string, first int) (string, []any) {
+	if v.All {
+		return "1 = 1", nil
+	}
+	args := []any{string(kind), v.Now, v.UserID}
+	cond := fmt.Sprintf(`EXISTS (SELECT 1 FROM shares vs WHERE vs.object_kind = $%d AND vs.object_id = %s
+		AND (vs.expires_at IS NULL OR vs.expires_at > $%d)
+		AND ((vs.principal_kind = 'user' AND vs.principal_id = $%d)`, first, col, first+1, first+2)
+	if len(v.Groups) > 0 {
+		ph, gargs := placeholders(first+3, v.Groups)
+		cond += ` OR (vs.principal_kind = 'group' AND vs.principal_id IN (` + ph + `))`
+		args = append(args, gargs...)
+	}
+	return cond + "))", args
 }

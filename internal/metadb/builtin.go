@@ -21,18 +21,21 @@ var _ builtin.Repository = (*BuiltinRepo)(nil)
 // BuiltinSecrets returns the built-in store's repository.
 func (db *DB) BuiltinSecrets() *BuiltinRepo { return &BuiltinRepo{db: db} }
 
-// Insert adds one version.
+// Insert adds one version, with the audit entry attached to ctx (if any) in
+// the same transaction.
 func (r *BuiltinRepo) Insert(ctx context.Context, rec builtin.Record) error {
-	_, err := r.db.exec(ctx, r.db.sql, `INSERT INTO builtin_secrets (name, version, key_id, wrapped_key, ciphertext, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		rec.Name, rec.Version, rec.KeyID, rec.WrappedKey, rec.Ciphertext, rec.CreatedAt.UTC())
-	if isUniqueViolation(err) {
-		return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, builtin.ErrVersionTaken)
-	}
-	if err != nil {
-		return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, err)
-	}
-	return nil
+	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := r.db.exec(ctx, tx, `INSERT INTO builtin_secrets (name, version, key_id, wrapped_key, ciphertext, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			rec.Name, rec.Version, rec.KeyID, rec.WrappedKey, rec.Ciphertext, rec.CreatedAt.UTC())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, builtin.ErrVersionTaken)
+		}
+		if err != nil {
+			return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, err)
+		}
+		return r.db.auditFromContext(ctx, tx)
+	})
 }
 
 // Get returns one version, the highest when version is 0.
@@ -102,7 +105,8 @@ func (r *BuiltinRepo) List(ctx context.Context, after string, limit int) ([]buil
 	return out, nil
 }
 
-// Delete removes every version of name and remembers its last version.
+// Delete removes every version of name and remembers its last version; the
+// audit entry attached to ctx (if any) is written in the same transaction.
 func (r *BuiltinRepo) Delete(ctx context.Context, name string) error {
 	return r.db.inTx(ctx, func(tx *sql.Tx) error {
 		var last sql.NullInt64
@@ -119,7 +123,7 @@ func (r *BuiltinRepo) Delete(ctx context.Context, name string) error {
 		if _, err := r.db.exec(ctx, tx, `DELETE FROM builtin_secrets WHERE name = $1`, name); err != nil {
 			return fmt.Errorf("delete builtin secret %q: %w", name, err)
 		}
-		return nil
+		return r.db.auditFromContext(ctx, tx)
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/credential"
 )
 
@@ -35,18 +37,20 @@ func scanCredential(row interface{ Scan(...any) error }) (credential.Credential,
 }
 
 // Create implements credential.Repository.
-func (r Credentials) Create(ctx context.Context, c credential.Credential) error {
-	_, err := r.db.sql.ExecContext(ctx, r.db.q(`
-		INSERT INTO credentials (id, name, description, username_var_id, password_var_id, owner_id, enabled, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
-		c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt)
-	if isUniqueViolation(err) {
-		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("insert credential: %w", err)
-	}
-	return nil
+func (r Credentials) Create(ctx context.Context, c credential.Credential, owner access.Share, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := r.db.exec(ctx, tx, `
+			INSERT INTO credentials (id, name, description, username_var_id, password_var_id, owner_id, enabled, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert credential: %w", err)
+		}
+		return putShares(ctx, r.db, tx, owner)
+	})
 }
 
 // Get implements credential.Repository.
@@ -63,9 +67,10 @@ func (r Credentials) Get(ctx context.Context, idOrName string) (credential.Crede
 }
 
 // List implements credential.Repository.
-func (r Credentials) List(ctx context.Context, after string, limit int) ([]credential.Credential, error) {
+func (r Credentials) List(ctx context.Context, v access.Viewer, after string, limit int) ([]credential.Credential, error) {
+	visible, vargs := visibleSQL(v, access.KindCredential, "c.id", 3)
 	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+credentialColumns+`
-		WHERE c.id > $1 ORDER BY c.id LIMIT $2`), after, limit)
+		WHERE c.id > $1 AND `+visible+` ORDER BY c.id LIMIT $2`), append([]any{after, limit}, vargs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
@@ -82,26 +87,33 @@ func (r Credentials) List(ctx context.Context, after string, limit int) ([]crede
 }
 
 // Update implements credential.Repository.
-func (r Credentials) Update(ctx context.Context, c credential.Credential) error {
-	res, err := r.db.sql.ExecContext(ctx, r.db.q(`
-		UPDATE credentials SET name = $2, description = $3, enabled = $4, updated_at = $5 WHERE id = $1`),
-		c.ID, c.Name, c.Description, c.Enabled, c.UpdatedAt)
-	if isUniqueViolation(err) {
-		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("update credential: %w", err)
-	}
-	return mustAffect(res, fmt.Errorf("%w: %q", credential.ErrNotFound, c.Name))
+func (r Credentials) Update(ctx context.Context, c credential.Credential, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `
+			UPDATE credentials SET name = $2, description = $3, enabled = $4, updated_at = $5 WHERE id = $1`,
+			c.ID, c.Name, c.Description, c.Enabled, c.UpdatedAt)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: %q", credential.ErrNotFound, c.Name))
+	})
 }
 
 // Delete implements credential.Repository.
-func (r Credentials) Delete(ctx context.Context, id string) error {
-	res, err := r.db.sql.ExecContext(ctx, r.db.q(`DELETE FROM credentials WHERE id = $1`), id)
-	if err != nil {
-		return fmt.Errorf("delete credential: %w", err)
-	}
-	return mustAffect(res, fmt.Errorf("%w: %s", credential.ErrNotFound, id))
+func (r Credentials) Delete(ctx context.Context, id string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `DELETE FROM credentials WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete credential: %w", err)
+		}
+		if err := mustAffect(res, fmt.Errorf("%w: %s", credential.ErrNotFound, id)); err != nil {
+			return err
+		}
+		return deleteShares(ctx, r.db, tx, access.KindCredential, id)
+	})
 }
 
 // Dependencies implements credential.Repository. Connections arrive with

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/envvar"
 )
 
@@ -54,9 +56,18 @@ func variableColumnsFor(v envvar.Variable) (value, storeID, ref any) {
 }
 
 // Create implements envvar.Repository.
-func (r Variables) Create(ctx context.Context, v envvar.Variable) error {
+func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.Share, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		if err := r.insert(ctx, tx, v); err != nil {
+			return err
+		}
+		return putShares(ctx, r.db, tx, owner)
+	})
+}
+
+func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
-	_, err := r.db.sql.ExecContext(ctx, r.db.q(`
+	_, err := tx.ExecContext(ctx, r.db.q(`
 		INSERT INTO environment_variables
 		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
@@ -106,9 +117,10 @@ func (r Variables) Get(ctx context.Context, idOrName string) (envvar.Variable, e
 
 // List implements envvar.Repository.
 func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Variable, error) {
+	visible, vargs := visibleSQL(q.Viewer, access.KindVariable, "v.id", 4)
 	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+variableColumns+`
-		WHERE v.id > $1 AND ($2 = '' OR v.type = $2)
-		ORDER BY v.id LIMIT $3`), q.After, string(q.Type), q.Limit)
+		WHERE v.id > $1 AND ($2 = '' OR v.type = $2) AND `+visible+`
+		ORDER BY v.id LIMIT $3`), append([]any{q.After, string(q.Type), q.Limit}, vargs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list environment variables: %w", err)
 	}
@@ -125,21 +137,23 @@ func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Varia
 }
 
 // Update implements envvar.Repository.
-func (r Variables) Update(ctx context.Context, v envvar.Variable) error {
+func (r Variables) Update(ctx context.Context, v envvar.Variable, e audit.Entry) error {
 	value, storeID, ref := variableColumnsFor(v)
-	res, err := r.db.sql.ExecContext(ctx, r.db.q(`
-		UPDATE environment_variables
-		SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7
-		WHERE id = $1`), v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("update environment variable: %w", err)
-	}
-	return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, v.SchemaName))
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `
+			UPDATE environment_variables
+			SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7
+			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("update environment variable: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, v.SchemaName))
+	})
 }
 
 // Delete implements envvar.Repository.
-func (r Variables) Delete(ctx context.Context, id string) error {
-	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+func (r Variables) Delete(ctx context.Context, id string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
 		creds, err := credentialsUsing(ctx, r.db, tx, id)
 		if err != nil {
 			return err
@@ -159,7 +173,10 @@ func (r Variables) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("delete environment variable: %w", err)
 		}
-		return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, id))
+		if err := mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, id)); err != nil {
+			return err
+		}
+		return deleteShares(ctx, r.db, tx, access.KindVariable, id)
 	})
 }
 
@@ -198,6 +215,13 @@ func mustAffect(res sql.Result, notFound error) error {
 	}
 	if n == 0 {
 		return notFound
+	}
+	return nil
+}
+
+func deleteShares(ctx context.Context, db *DB, tx *sql.Tx, kind access.ObjectKind, id string) error {
+	if _, err := db.exec(ctx, tx, `DELETE FROM shares WHERE object_kind = $1 AND object_id = $2`, string(kind), id); err != nil {
+		return fmt.Errorf("delete shares: %w", err)
 	}
 	return nil
 }

@@ -39,14 +39,23 @@ type Server struct {
 	db      *metadb.DB
 	log     *slog.Logger
 	handler http.Handler
+	// oidcClient is the HTTP client for the OIDC issuer (nil: a default one).
+	oidcClient *http.Client
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
 
+// Option adjusts a Server before it is wired.
+type Option func(*Server)
+
+// WithOIDCClient sets the HTTP client used to reach the OIDC issuer (for a
+// private CA, or a test issuer).
+func WithOIDCClient(c *http.Client) Option { return func(s *Server) { s.oidcClient = c } }
+
 // New opens the database, unseals the built-in store when its master key is
 // there, creates the first admin token on an empty database, and wires the
 // API. Close releases what it opened.
-func New(ctx context.Context, cfg config.Config, stderr io.Writer) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,6 +68,9 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer) (*Server, err
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, log: log}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.wire(ctx, stderr); err != nil {
 		db.Close()
 		return nil, err
@@ -78,7 +90,16 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}
 	stores.Add(info, local)
 
-	acc := access.NewService(s.db.Access())
+	opts := access.Options{OIDCAutoCreate: s.cfg.OIDCAutoCreate}
+	if s.cfg.OIDCIssuer != "" {
+		o, err := access.NewOIDC(ctx, access.OIDCConfig{Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience,
+			UserClaim: s.cfg.OIDCUserClaim, GroupsClaim: s.cfg.OIDCGroupsClaim, HTTPClient: s.oidcClient})
+		if err != nil {
+			return fmt.Errorf("oidc: %w", err)
+		}
+		opts.OIDC = o
+	}
+	acc := access.NewService(s.db.Access(), opts)
 	token, created, err := acc.Bootstrap(ctx)
 	if err != nil {
 		return err
@@ -88,13 +109,14 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		s.announceToken(stderr, token)
 	}
 
-	vars := envvar.NewService(s.db.Variables(), stores, s.cfg.Prefix)
+	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	api := &httpapi.API{
 		Access:      acc,
 		Variables:   vars,
-		Credentials: credential.NewService(s.db.Credentials(), vars),
+		Credentials: credential.NewService(s.db.Credentials(), vars, acc),
 		Stores:      stores,
 		DB:          s.db,
+		Audit:       s.db.Audit(),
 		Log:         s.log,
 		Version:     Version,
 	}

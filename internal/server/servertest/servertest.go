@@ -44,10 +44,10 @@ func Start(t testing.TB, e metadbtest.Engine, opts ...Option) *Instance {
 }
 
 // StartConfig runs a server with cfg until the test ends.
-func StartConfig(t testing.TB, cfg config.Config) *Instance {
+func StartConfig(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 	t.Helper()
 	log := &syncBuffer{}
-	srv, err := server.New(context.Background(), cfg, log)
+	srv, err := server.New(context.Background(), cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}

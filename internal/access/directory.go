@@ -1,0 +1,249 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+// Where a user came from.
+const (
+	SourceLocal = "local"
+	SourceOIDC  = "oidc"
+)
+
+// User is a person or machine known to credflow.
+type User struct {
+	ID          string
+	Name        string
+	DisplayName string
+	Role        Role
+	Source      string
+	CreatedAt   time.Time
+}
+
+// Group is a named set of users.
+type Group struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Repository is the storage access needs. Every method that changes
+// something takes the audit entry that describes the change and writes it in
+// the same transaction.
+type Repository interface {
+	// Bootstrap creates u and t in one transaction if no user exists yet and
+	// reports whether it did.
+	Bootstrap(ctx context.Context, u User, t TokenRecord) (bool, error)
+
+	CreateUser(ctx context.Context, u User, e audit.Entry) error
+	User(ctx context.Context, idOrName string) (User, error)
+	Users(ctx context.Context, after string, limit int) ([]User, error)
+	UpdateUser(ctx context.Context, u User, e audit.Entry) error
+	DeleteUser(ctx context.Context, id string, e audit.Entry) error
+
+	CreateGroup(ctx context.Context, g Group, e audit.Entry) error
+	Group(ctx context.Context, idOrName string) (Group, error)
+	Groups(ctx context.Context, after string, limit int) ([]Group, error)
+	GroupsByName(ctx context.Context, names []string) ([]Group, error)
+	DeleteGroup(ctx context.Context, id string, e audit.Entry) error
+	AddMember(ctx context.Context, groupID, userID string, e audit.Entry) error
+	RemoveMember(ctx context.Context, groupID, userID string, e audit.Entry) error
+	Members(ctx context.Context, groupID string) ([]User, error)
+	GroupIDsOf(ctx context.Context, userID string) ([]string, error)
+
+	CreateToken(ctx context.Context, t TokenRecord, e audit.Entry) error
+	// Token returns a token and its user, or an error wrapping ErrNotFound.
+	Token(ctx context.Context, id string) (TokenRecord, User, error)
+	Tokens(ctx context.Context, userID string) ([]TokenRecord, error)
+	TouchToken(ctx context.Context, id string, at time.Time) error
+	RevokeToken(ctx context.Context, id string, at time.Time, e audit.Entry) error
+
+	PutGrant(ctx context.Context, g Grant, e audit.Entry) error
+	DeleteGrant(ctx context.Context, storeID string, p PrincipalRef, e audit.Entry) error
+	Grants(ctx context.Context, storeID string) ([]Grant, error)
+
+	// Shares lists an object's shares, expired ones included.
+	Shares(ctx context.Context, kind ObjectKind, objectID string) ([]Share, error)
+	// PutShares writes shares (replacing a principal's existing share of the
+	// same object) in one transaction.
+	PutShares(ctx context.Context, shares []Share, e audit.Entry) error
+	DeleteShare(ctx context.Context, kind ObjectKind, objectID string, p PrincipalRef, e audit.Entry) error
+
+	// Record appends audit entries in a transaction of their own.
+	Record(ctx context.Context, entries ...audit.Entry) error
+}
+
+var principalNameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$`)
+
+func checkPrincipalName(ve *validation.Error, field, name string) {
+	if !principalNameRule.MatchString(name) {
+		ve.Add(field, "must be 1-100 characters of letters, digits, '.', '_', '@', '+' and '-', starting with a letter or digit")
+	}
+}
+
+// CreateUserInput describes a new user.
+type CreateUserInput struct {
+	Name        string
+	DisplayName string
+	Role        Role
+}
+
+// CreateUser adds a user (admins only, checked by the route).
+func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInput) (User, error) {
+	var ve validation.Error
+	checkPrincipalName(&ve, "name", in.Name)
+	if utf8.RuneCountInString(in.DisplayName) > 100 {
+		ve.Add("displayName", "must be at most 100 characters")
+	}
+	if !in.Role.Valid() {
+		ve.Add("role", "must be admin, maker or runner")
+	}
+	if err := ve.Err(); err != nil {
+		return User{}, err
+	}
+	u := User{ID: newID(), Name: in.Name, DisplayName: in.DisplayName, Role: in.Role, Source: SourceLocal, CreatedAt: s.now().UTC()}
+	if err := s.repo.CreateUser(ctx, u, audit.Entry{Actor: p.Name, Action: "user.create", Resource: "user:" + u.Name,
+		Outcome: audit.Success, Reason: "role " + string(u.Role)}); err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// User returns a user by id or name.
+func (s *Service) User(ctx context.Context, idOrName string) (User, error) {
+	return s.repo.User(ctx, idOrName)
+}
+
+// Users lists users by id.
+func (s *Service) Users(ctx context.Context, after string, limit int) ([]User, error) {
+	return s.repo.Users(ctx, after, limit)
+}
+
+// UpdateUserInput changes a user; nil fields stay.
+type UpdateUserInput struct {
+	DisplayName *string
+	Role        *Role
+}
+
+// UpdateUser changes a user's display name or role.
+func (s *Service) UpdateUser(ctx context.Context, p Principal, idOrName string, in UpdateUserInput) (User, error) {
+	u, err := s.repo.User(ctx, idOrName)
+	if err != nil {
+		return User{}, err
+	}
+	var ve validation.Error
+	if in.DisplayName != nil {
+		if utf8.RuneCountInString(*in.DisplayName) > 100 {
+			ve.Add("displayName", "must be at most 100 characters")
+		}
+		u.DisplayName = *in.DisplayName
+	}
+	if in.Role != nil {
+		if !in.Role.Valid() {
+			ve.Add("role", "must be admin, maker or runner")
+		}
+		if u.ID == p.ID && *in.Role != RoleAdmin {
+			ve.Add("role", "an admin cannot take away their own admin role")
+		}
+		u.Role = *in.Role
+	}
+	if err := ve.Err(); err != nil {
+		return User{}, err
+	}
+	if err := s.repo.UpdateUser(ctx, u, audit.Entry{Actor: p.Name, Action: "user.update", Resource: "user:" + u.Name,
+		Outcome: audit.Success, Reason: "role " + string(u.Role)}); err != nil {
+		return User{}, fmt.Errorf("update user: %w", err)
+	}
+	return u, nil
+}
+
+// DeleteUser removes a user who owns nothing; their tokens go with them.
+func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName string) error {
+	u, err := s.repo.User(ctx, idOrName)
+	if err != nil {
+		return err
+	}
+	if u.ID == p.ID {
+		return validation.Field("user", "an admin cannot delete their own user")
+	}
+	return s.repo.DeleteUser(ctx, u.ID, audit.Entry{Actor: p.Name, Action: "user.delete", Resource: "user:" + u.Name, Outcome: audit.Success})
+}
+
+// CreateGroup adds a group.
+func (s *Service) CreateGroup(ctx context.Context, p Principal, name string) (Group, error) {
+	var ve validation.Error
+	checkPrincipalName(&ve, "name", name)
+	if err := ve.Err(); err != nil {
+		return Group{}, err
+	}
+	g := Group{ID: newID(), Name: name, CreatedAt: s.now().UTC()}
+	if err := s.repo.CreateGroup(ctx, g, audit.Entry{Actor: p.Name, Action: "group.create", Resource: "group:" + g.Name, Outcome: audit.Success}); err != nil {
+		return Group{}, fmt.Errorf("create group: %w", err)
+	}
+	return g, nil
+}
+
+// Group returns a group by id or name.
+func (s *Service) Group(ctx context.Context, idOrName string) (Group, error) {
+	return s.repo.Group(ctx, idOrName)
+}
+
+// Groups lists groups by id.
+func (s *Service) Groups(ctx context.Context, after string, limit int) ([]Group, error) {
+	return s.repo.Groups(ctx, after, limit)
+}
+
+// DeleteGroup removes a group, its memberships, shares and grants.
+func (s *Service) DeleteGroup(ctx context.Context, p Principal, idOrName string) error {
+	g, err := s.repo.Group(ctx, idOrName)
+	if err != nil {
+		return err
+	}
+	return s.repo.DeleteGroup(ctx, g.ID, audit.Entry{Actor: p.Name, Action: "group.delete", Resource: "group:" + g.Name, Outcome: audit.Success})
+}
+
+// AddMember puts a user in a group.
+func (s *Service) AddMember(ctx context.Context, p Principal, group, user string) error {
+	g, u, err := s.groupAndUser(ctx, group, user)
+	if err != nil {
+		return err
+	}
+	return s.repo.AddMember(ctx, g.ID, u.ID, audit.Entry{Actor: p.Name, Action: "group.member.add",
+		Resource: "group:" + g.Name + " user:" + u.Name, Outcome: audit.Success})
+}
+
+// RemoveMember takes a user out of a group.
+func (s *Service) RemoveMember(ctx context.Context, p Principal, group, user string) error {
+	g, u, err := s.groupAndUser(ctx, group, user)
+	if err != nil {
+		return err
+	}
+	return s.repo.RemoveMember(ctx, g.ID, u.ID, audit.Entry{Actor: p.Name, Action: "group.member.remove",
+		Resource: "group:" + g.Name + " user:" + u.Name, Outcome: audit.Success})
+}
+
+// Members lists a group's users.
+func (s *Service) Members(ctx context.Context, group string) ([]User, error) {
+	g, err := s.repo.Group(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	return s.repo.Members(ctx, g.ID)
+}
+
+func (s *Service) groupAndUser(ctx context.Context, group, user string) (Group, User, error) {
+	g, err := s.repo.Group(ctx, group)
+	if err != nil {
+		return Group{}, User{}, err
+	}
+	u, err := s.repo.User(ctx, strings.TrimPrefix(user, "user:"))
+	return g, u, err
+}

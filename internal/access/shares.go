@@ -1,0 +1,353 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+// ObjectKind names the kinds of objects that are shared.
+type ObjectKind string
+
+// The shared kinds.
+const (
+	KindCredential ObjectKind = "credential"
+	KindVariable   ObjectKind = "variable"
+)
+
+// Object identifies one shared object.
+type Object struct {
+	Kind ObjectKind
+	ID   string
+	Name string // for audit records and messages
+}
+
+func (o Object) resource() string { return string(o.Kind) + ":" + o.Name }
+
+// ObjectRole is a role a principal holds on one object.
+type ObjectRole string
+
+// The object roles, strongest first. The zero ObjectRole is "no role".
+const (
+	RoleOwner     ObjectRole = "owner"
+	RoleCoOwner   ObjectRole = "co-owner"
+	RoleUserShare ObjectRole = "user-share"
+	RoleUser      ObjectRole = "user"
+)
+
+func (r ObjectRole) rank() int {
+	switch r {
+	case RoleOwner:
+		return 4
+	case RoleCoOwner:
+		return 3
+	case RoleUserShare:
+		return 2
+	case RoleUser:
+		return 1
+	}
+	return 0
+}
+
+// Valid reports whether r is an object role.
+func (r ObjectRole) Valid() bool { return r.rank() > 0 }
+
+// CanUse reports whether r may use the object (see it, build on it).
+func (r ObjectRole) CanUse() bool { return r.rank() >= 1 }
+
+// CanShare reports whether r may share the object at all.
+func (r ObjectRole) CanShare() bool { return r.rank() >= 2 }
+
+// CanEdit reports whether r may change or delete the object.
+func (r ObjectRole) CanEdit() bool { return r.rank() >= 3 }
+
+// CanGrant reports whether r may give (or take away) role g: owners any
+// role, co-owners up to co-owner, user-share holders user or user-share.
+func (r ObjectRole) CanGrant(g ObjectRole) bool {
+	return r.CanShare() && g.Valid() && g.rank() <= r.rank()
+}
+
+// PrincipalKind is user or group.
+type PrincipalKind string
+
+// The principal kinds.
+const (
+	PrincipalUser  PrincipalKind = "user"
+	PrincipalGroup PrincipalKind = "group"
+)
+
+// PrincipalRef names a user or a group.
+type PrincipalRef struct {
+	Kind PrincipalKind
+	ID   string
+	Name string
+}
+
+// String renders the reference the way paths and audit records name it.
+func (p PrincipalRef) String() string { return string(p.Kind) + ":" + p.Name }
+
+// Share is one principal's role on one object.
+type Share struct {
+	Object    Object
+	Principal PrincipalRef
+	Role      ObjectRole
+	ExpiresAt time.Time // zero: never
+	CreatedAt time.Time
+}
+
+// Active reports whether the share counts at time now.
+func (s Share) Active(now time.Time) bool { return s.ExpiresAt.IsZero() || now.Before(s.ExpiresAt) }
+
+// holds reports whether the share is held by p, directly or through a group.
+func (s Share) heldBy(p Principal) bool {
+	switch s.Principal.Kind {
+	case PrincipalUser:
+		return s.Principal.ID == p.ID
+	case PrincipalGroup:
+		return containsString(p.Groups, s.Principal.ID)
+	}
+	return false
+}
+
+// ResolvePrincipal finds the user or group that ref names: "user:<name>",
+// "group:<name>", or a bare id of either.
+func (s *Service) ResolvePrincipal(ctx context.Context, ref string) (PrincipalRef, error) {
+	kind, name, ok := strings.Cut(ref, ":")
+	if !ok {
+		if u, err := s.repo.User(ctx, ref); err == nil {
+			return PrincipalRef{Kind: PrincipalUser, ID: u.ID, Name: u.Name}, nil
+		}
+		if g, err := s.repo.Group(ctx, ref); err == nil {
+			return PrincipalRef{Kind: PrincipalGroup, ID: g.ID, Name: g.Name}, nil
+		}
+		return PrincipalRef{}, fmt.Errorf("%w: principal %q (write user:<name> or group:<name>)", ErrNotFound, ref)
+	}
+	switch PrincipalKind(kind) {
+	case PrincipalUser:
+		u, err := s.repo.User(ctx, name)
+		if err != nil {
+			return PrincipalRef{}, fmt.Errorf("%w: user %q", ErrNotFound, name)
+		}
+		return PrincipalRef{Kind: PrincipalUser, ID: u.ID, Name: u.Name}, nil
+	case PrincipalGroup:
+		g, err := s.repo.Group(ctx, name)
+		if err != nil {
+			return PrincipalRef{}, fmt.Errorf("%w: group %q", ErrNotFound, name)
+		}
+		return PrincipalRef{Kind: PrincipalGroup, ID: g.ID, Name: g.Name}, nil
+	}
+	return PrincipalRef{}, validation.Field("principal", "must be user:<name> or group:<name>")
+}
+
+// RoleOn returns the strongest role p holds on the object through active
+// shares, directly or through a group. Admins hold every right, reported as
+// owner.
+func (s *Service) RoleOn(ctx context.Context, p Principal, obj Object) (ObjectRole, error) {
+	if p.IsAdmin() {
+		return RoleOwner, nil
+	}
+	shares, err := s.repo.Shares(ctx, obj.Kind, obj.ID)
+	if err != nil {
+		return "", err
+	}
+	return strongest(shares, p, s.now()), nil
+}
+
+func strongest(shares []Share, p Principal, now time.Time) ObjectRole {
+	var best ObjectRole
+	for _, sh := range shares {
+		if sh.Active(now) && sh.heldBy(p) && sh.Role.rank() > best.rank() {
+			best = sh.Role
+		}
+	}
+	return best
+}
+
+// Require returns p's role on obj if it satisfies ok. A caller with no role
+// at all gets ErrNotFound, exactly as for a missing object; one with too
+// weak a role gets ErrForbidden. Both are audited.
+func (s *Service) Require(ctx context.Context, p Principal, obj Object, action string, ok func(ObjectRole) bool) (ObjectRole, error) {
+	role, err := s.RoleOn(ctx, p, obj)
+	if err != nil {
+		return "", err
+	}
+	if !role.CanUse() {
+		s.deny(ctx, p, action, obj.resource(), "no role on the object")
+		return "", fmt.Errorf("%s %w", obj.Kind, ErrNotFound)
+	}
+	if !ok(role) {
+		s.deny(ctx, p, action, obj.resource(), "role "+string(role)+" does not allow it")
+		return "", fmt.Errorf("%s may not %s %s: %w", p.Name, action, obj.resource(), ErrForbidden)
+	}
+	return role, nil
+}
+
+// Shares lists an object's shares for a caller who may see the object.
+func (s *Service) Shares(ctx context.Context, p Principal, obj Object) ([]Share, error) {
+	if _, err := s.Require(ctx, p, obj, string(obj.Kind)+".shares", ObjectRole.CanUse); err != nil {
+		return nil, err
+	}
+	return s.repo.Shares(ctx, obj.Kind, obj.ID)
+}
+
+// ShareInput is a share to create or change.
+type ShareInput struct {
+	Principal string // user:<name>, group:<name> or an id
+	Role      ObjectRole
+	ExpiresAt time.Time // zero: never
+}
+
+// Share gives a principal a role on obj, and the user role on each object
+// in cascade that they hold no role on yet (a credential's variables). The
+// caller must be able to share and to grant both the new role and any role
+// it replaces, and the object must keep an owner or co-owner.
+func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareInput, cascade ...Object) (Share, error) {
+	action := string(obj.Kind) + ".share"
+	var ve validation.Error
+	if !in.Role.Valid() {
+		ve.Add("role", "must be owner, co-owner, user-share or user")
+	}
+	now := s.now().UTC()
+	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
+		ve.Add("expiresAt", "must be in the future")
+	}
+	if err := ve.Err(); err != nil {
+		return Share{}, err
+	}
+	role, err := s.Require(ctx, p, obj, action, ObjectRole.CanShare)
+	if err != nil {
+		return Share{}, err
+	}
+	target, err := s.ResolvePrincipal(ctx, in.Principal)
+	if err != nil {
+		return Share{}, err
+	}
+	shares, err := s.repo.Shares(ctx, obj.Kind, obj.ID)
+	if err != nil {
+		return Share{}, err
+	}
+	if !role.CanGrant(in.Role) {
+		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot grant %s", role, in.Role))
+		return Share{}, fmt.Errorf("a %s cannot grant %s: %w", role, in.Role, ErrForbidden)
+	}
+	next := Share{Object: obj, Principal: target, Role: in.Role, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
+	var after []Share
+	for _, sh := range shares {
+		if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID {
+			if !role.CanGrant(sh.Role) {
+				s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot change a %s share", role, sh.Role))
+				return Share{}, fmt.Errorf("a %s cannot change a %s share: %w", role, sh.Role, ErrForbidden)
+			}
+			continue
+		}
+		after = append(after, sh)
+	}
+	if !hasOwner(append(after, next), now) {
+		return Share{}, fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)
+	}
+	writes := []Share{next}
+	for _, c := range cascade {
+		existing, err := s.repo.Shares(ctx, c.Kind, c.ID)
+		if err != nil {
+			return Share{}, err
+		}
+		if hasShare(existing, target, now) {
+			continue
+		}
+		writes = append(writes, Share{Object: c, Principal: target, Role: RoleUser, ExpiresAt: next.ExpiresAt, CreatedAt: now})
+	}
+	reason := "role " + string(in.Role)
+	if !next.ExpiresAt.IsZero() {
+		reason += " until " + next.ExpiresAt.Format(time.RFC3339)
+	}
+	if err := s.repo.PutShares(ctx, writes, audit.Entry{Actor: p.Name, Action: action,
+		Resource: obj.resource() + " " + target.String(), Outcome: audit.Success, Reason: reason}); err != nil {
+		return Share{}, fmt.Errorf("share %s: %w", obj.resource(), err)
+	}
+	return next, nil
+}
+
+// Unshare removes a principal's share of obj. The caller must be able to
+// grant the role being removed, or be removing their own share; the object
+// must keep an owner or co-owner. Shares given on a credential's variables
+// stay.
+func (s *Service) Unshare(ctx context.Context, p Principal, obj Object, principal string) error {
+	action := string(obj.Kind) + ".unshare"
+	role, err := s.Require(ctx, p, obj, action, ObjectRole.CanUse)
+	if err != nil {
+		return err
+	}
+	target, err := s.ResolvePrincipal(ctx, principal)
+	if err != nil {
+		return err
+	}
+	shares, err := s.repo.Shares(ctx, obj.Kind, obj.ID)
+	if err != nil {
+		return err
+	}
+	var (
+		removed *Share
+		after   []Share
+	)
+	for i, sh := range shares {
+		if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID {
+			removed = &shares[i]
+			continue
+		}
+		after = append(after, sh)
+	}
+	if removed == nil {
+		return fmt.Errorf("%w: %s holds no share of %s", ErrNotFound, target, obj.resource())
+	}
+	own := target.Kind == PrincipalUser && target.ID == p.ID
+	if !own && !role.CanGrant(removed.Role) {
+		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot remove a %s share", role, removed.Role))
+		return fmt.Errorf("a %s cannot remove a %s share: %w", role, removed.Role, ErrForbidden)
+	}
+	if !hasOwner(after, s.now()) {
+		return fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)
+	}
+	return s.repo.DeleteShare(ctx, obj.Kind, obj.ID, target, audit.Entry{Actor: p.Name, Action: action,
+		Resource: obj.resource() + " " + target.String(), Outcome: audit.Success, Reason: "was " + string(removed.Role)})
+}
+
+// Own records the creator of a new object as its owner; the repository that
+// creates the object writes it in the same transaction.
+func Own(p Principal, obj Object, now time.Time) Share {
+	return Share{Object: obj, Principal: PrincipalRef{Kind: PrincipalUser, ID: p.ID, Name: p.Name}, Role: RoleOwner, CreatedAt: now}
+}
+
+func hasOwner(shares []Share, now time.Time) bool {
+	for _, sh := range shares {
+		if sh.Active(now) && sh.Role.CanEdit() {
+			return true
+		}
+	}
+	return false
+}
+
+func hasShare(shares []Share, p PrincipalRef, now time.Time) bool {
+	for _, sh := range shares {
+		if sh.Active(now) && sh.Principal.Kind == p.Kind && sh.Principal.ID == p.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// Viewer is what list queries need to show a caller only what they may see.
+type Viewer struct {
+	All    bool // admins see everything
+	UserID string
+	Groups []string
+	Now    time.Time
+}
+
+// ViewerOf returns p's viewer.
+func (s *Service) ViewerOf(p Principal) Viewer {
+	return Viewer{All: p.IsAdmin(), UserID: p.ID, Groups: p.Groups, Now: s.now().UTC()}
+}
