@@ -100,7 +100,7 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/api/v1/tokens", summary: "Create an API token (its value is shown once)", perm: access.PermTokenSelf,
 			body: createTokenRequest{}, status: 201, resp: createdTokenJSON{}, handle: a.createToken},
 		{method: "GET", path: "/api/v1/tokens", summary: "List API tokens (the caller's; admins: ?user= or ?all=true)", perm: access.PermTokenSelf,
-			query: []param{{"user", "Another user's tokens (admins only)."}, {"all", "true: every user's tokens (admins only)."}},
+			query:  []param{{"user", "Another user's tokens (admins only)."}, {"all", "true: every user's tokens (admins only)."}},
 			status: 200, resp: tokenList{}, handle: a.listTokens},
 		{method: "DELETE", path: "/api/v1/tokens/{id}", summary: "Revoke an API token", perm: access.PermTokenSelf,
 			status: 204, handle: a.revokeToken},
