@@ -2,223 +2,20 @@ package access
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/credflow/credflow/internal/access/oidctest"
 )
-
-const idpAudience = "credflow"
 
 // idpNow is the fixed time the verifiers under test believe it is.
 var idpNow = time.Unix(1_750_000_000, 0).UTC()
-
-// testIdP is a minimal OpenID Connect provider: a discovery document and a
-// key set that the test can swap, and a switch that makes it answer 503.
-type testIdP struct {
-	srv    *httptest.Server
-	issuer string
-
-	mu               sync.Mutex
-	keys             []jose.JSONWebKey
-	down             bool
-	discoveredIssuer string // "" means issuer
-
-	discoveries atomic.Int32
-	keyFetches  atomic.Int32
-}
-
-func newTestIdP(t *testing.T, keys ...idpKey) *testIdP {
-	t.Helper()
-	p := &testIdP{}
-	p.setKeys(keys...)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		p.discoveries.Add(1)
-		p.mu.Lock()
-		down, iss := p.down, p.discoveredIssuer
-		p.mu.Unlock()
-		if down {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-			return
-		}
-		if iss == "" {
-			iss = p.issuer
-		}
-		idpWriteJSON(t, w, map[string]any{
-			"issuer":   iss,
-			"jwks_uri": p.issuer + "/keys",
-			// Advertising HS256 and none must not make the verifier accept them.
-			"id_token_signing_alg_values_supported": []string{"RS256", "ES256", "EdDSA", "HS256", "none"},
-		})
-	})
-	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
-		p.keyFetches.Add(1)
-		p.mu.Lock()
-		set := jose.JSONWebKeySet{Keys: p.keys}
-		p.mu.Unlock()
-		idpWriteJSON(t, w, set)
-	})
-	p.srv = httptest.NewTLSServer(mux)
-	t.Cleanup(p.srv.Close)
-	p.issuer = p.srv.URL
-	return p
-}
-
-func idpWriteJSON(t *testing.T, w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		t.Errorf("idp: write response: %v", err)
-	}
-}
-
-func (p *testIdP) setKeys(keys ...idpKey) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.keys = nil
-	for _, k := range keys {
-		p.keys = append(p.keys, k.public())
-	}
-}
-
-func (p *testIdP) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-}
-
-// claims returns valid claims for p, changed by edits.
-func (p *testIdP) claims(edits ...func(map[string]any)) map[string]any {
-	c := map[string]any{
-		"iss":                p.issuer,
-		"aud":                idpAudience,
-		"sub":                "user-123",
-		"preferred_username": "alice",
-		"email":              "alice@example.com",
-		"groups":             []string{"ops", "dev"},
-		"iat":                idpNow.Unix(),
-		"exp":                idpNow.Add(time.Hour).Unix(),
-	}
-	for _, e := range edits {
-		e(c)
-	}
-	return c
-}
-
-func withClaim(k string, v any) func(map[string]any) { return func(c map[string]any) { c[k] = v } }
-func withoutClaim(k string) func(map[string]any)     { return func(c map[string]any) { delete(c, k) } }
-
-// idpKey is a signing key with its key id.
-type idpKey struct {
-	kid  string
-	alg  jose.SignatureAlgorithm
-	priv crypto.Signer
-}
-
-func newIdPRSAKey(t *testing.T, kid string) idpKey {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idpKey{kid: kid, alg: jose.RS256, priv: k}
-}
-
-func newIdPECKey(t *testing.T, kid string) idpKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idpKey{kid: kid, alg: jose.ES256, priv: k}
-}
-
-func newIdPEdKey(t *testing.T, kid string) idpKey {
-	t.Helper()
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idpKey{kid: kid, alg: jose.EdDSA, priv: k}
-}
-
-func (k idpKey) public() jose.JSONWebKey {
-	return jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}
-}
-
-// sign returns a compact JWS of claims; kid "" leaves the header's kid out.
-func (k idpKey) sign(t *testing.T, kid string, claims map[string]any) string {
-	t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if kid != "" {
-		opts = opts.WithHeader("kid", kid)
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
-// handBuiltJWT returns header.payload.signature with the signature made by
-// sign over the signing input (nil: empty signature).
-func handBuiltJWT(t *testing.T, header, claims map[string]any, sign func(input []byte) []byte) string {
-	t.Helper()
-	h, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := base64.RawURLEncoding
-	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
-	var sig []byte
-	if sign != nil {
-		sig = sign([]byte(input))
-	}
-	return input + "." + b64.EncodeToString(sig)
-}
-
-func hs256With(key []byte) func([]byte) []byte {
-	return func(input []byte) []byte {
-		m := hmac.New(sha256.New, key)
-		m.Write(input)
-		return m.Sum(nil)
-	}
-}
 
 // oidcClock is a settable clock for the verifier.
 type oidcClock struct {
@@ -238,9 +35,9 @@ func (c *oidcClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newTestOIDC(t *testing.T, p *testIdP, edit func(*OIDCConfig)) (*OIDC, *oidcClock) {
+func newTestOIDC(t *testing.T, p *oidctest.Provider, edit func(*OIDCConfig)) (*OIDC, *oidcClock) {
 	t.Helper()
-	cfg := OIDCConfig{Issuer: p.issuer, Audience: idpAudience, HTTPClient: p.srv.Client()}
+	cfg := OIDCConfig{Issuer: p.Issuer(), Audience: oidctest.Audience, HTTPClient: p.Client()}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -271,16 +68,12 @@ func checkRejected(t *testing.T, id Identity, err error, raw string) {
 }
 
 func TestOIDCVerify(t *testing.T) {
-	rsaKey, ecKey, edKey := newIdPRSAKey(t, "rsa-1"), newIdPECKey(t, "ec-1"), newIdPEdKey(t, "ed-1")
-	stranger := newIdPRSAKey(t, "stranger")
-	p := newTestIdP(t, rsaKey, ecKey, edKey)
+	rsaKey, ecKey, edKey := oidctest.NewRSAKey(t, "rsa-1"), oidctest.NewECKey(t, "ec-1"), oidctest.NewEdKey(t, "ed-1")
+	stranger := oidctest.NewRSAKey(t, "stranger")
+	p := oidctest.New(t, rsaKey, ecKey, edKey)
+	claims := p.Claims(idpNow)
 
-	pubDER, err := x509.MarshalPKIXPublicKey(rsaKey.priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	pkcs1DER := x509.MarshalPKCS1PublicKey(rsaKey.priv.Public().(*rsa.PublicKey))
+	pkcs1DER := x509.MarshalPKCS1PublicKey(rsaKey.Public().(*rsa.PublicKey))
 
 	exp := idpNow.Add(time.Hour)
 	alice := Identity{Subject: "user-123", Name: "alice", Groups: []string{"ops", "dev"}, ExpiresAt: exp}
@@ -297,137 +90,134 @@ func TestOIDCVerify(t *testing.T) {
 		want  *Identity // nil: rejected
 	}{
 		{name: "valid RS256", want: &alice,
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims()) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims) }},
 		{name: "valid ES256", want: &alice,
-			token: func(t *testing.T) string { return ecKey.sign(t, "ec-1", p.claims()) }},
+			token: func(t *testing.T) string { return ecKey.Sign(t, claims) }},
 		{name: "valid EdDSA", want: &alice,
-			token: func(t *testing.T) string { return edKey.sign(t, "ed-1", p.claims()) }},
+			token: func(t *testing.T) string { return edKey.Sign(t, claims) }},
 		{name: "valid without kid", want: &alice,
-			token: func(t *testing.T) string { return rsaKey.sign(t, "", p.claims()) }},
+			token: func(t *testing.T) string { return rsaKey.WithID("").Sign(t, claims) }},
 		{name: "audience among several", want: &alice,
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("aud", []string{"other", idpAudience})))
+				return rsaKey.Sign(t, claims.With("aud", []string{"other", oidctest.Audience}))
 			}},
 		{name: "expired",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("exp", idpNow.Add(-time.Minute).Unix())))
+				return rsaKey.Sign(t, claims.With("exp", idpNow.Add(-time.Minute).Unix()))
 			}},
 		{name: "expired at the leeway's end",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("exp", idpNow.Add(-oidcLeeway).Unix())))
+				return rsaKey.Sign(t, claims.With("exp", idpNow.Add(-oidcLeeway).Unix()))
 			}},
 		{name: "expired within leeway",
 			want: oidcPtr(with(func(id *Identity) { id.ExpiresAt = idpNow.Add(-10 * time.Second) })),
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("exp", idpNow.Add(-10*time.Second).Unix())))
+				return rsaKey.Sign(t, claims.With("exp", idpNow.Add(-10*time.Second).Unix()))
 			}},
 		{name: "no exp",
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withoutClaim("exp"))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.Without("exp")) }},
 		{name: "exp not a number",
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withClaim("exp", "tomorrow"))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.With("exp", "tomorrow")) }},
 		{name: "not yet valid",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("nbf", idpNow.Add(5*time.Minute).Unix())))
+				return rsaKey.Sign(t, claims.With("nbf", idpNow.Add(5*time.Minute).Unix()))
 			}},
 		{name: "nbf within leeway", want: &alice,
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("nbf", idpNow.Add(10*time.Second).Unix())))
+				return rsaKey.Sign(t, claims.With("nbf", idpNow.Add(10*time.Second).Unix()))
 			}},
 		{name: "nbf far beyond range",
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withClaim("nbf", 1e300))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.With("nbf", 1e300)) }},
 		{name: "wrong audience",
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withClaim("aud", "someone-else"))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.With("aud", "someone-else")) }},
 		{name: "no audience",
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withoutClaim("aud"))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.Without("aud")) }},
 		{name: "wrong issuer",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("iss", "https://evil.example")))
+				return rsaKey.Sign(t, claims.With("iss", "https://evil.example"))
 			}},
 		{name: "alg none",
 			token: func(t *testing.T) string {
-				return handBuiltJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, p.claims(), nil)
+				return oidctest.AlgNone(t, claims)
 			}},
 		{name: "alg none with a signature",
 			token: func(t *testing.T) string {
-				return handBuiltJWT(t, map[string]any{"alg": "none", "kid": "rsa-1"}, p.claims(),
+				return oidctest.Forge(t, map[string]any{"alg": "none", "kid": "rsa-1"}, claims,
 					func([]byte) []byte { return []byte("not-a-signature") })
 			}},
 		{name: "HS256 keyed with the public key PEM",
 			token: func(t *testing.T) string {
-				return handBuiltJWT(t, map[string]any{"alg": "HS256", "kid": "rsa-1"}, p.claims(), hs256With(pubPEM))
+				return rsaKey.HS256WithPublicKey(t, claims)
 			}},
 		{name: "HS256 keyed with the public key DER",
 			token: func(t *testing.T) string {
-				return handBuiltJWT(t, map[string]any{"alg": "HS256", "kid": "rsa-1"}, p.claims(), hs256With(pubDER))
+				return oidctest.Forge(t, map[string]any{"alg": "HS256", "kid": "rsa-1"}, claims, oidctest.HS256(rsaKey.PublicDER(t)))
 			}},
 		{name: "HS256 keyed with the PKCS#1 public key DER",
 			token: func(t *testing.T) string {
-				return handBuiltJWT(t, map[string]any{"alg": "HS256"}, p.claims(), hs256With(pkcs1DER))
+				return oidctest.Forge(t, map[string]any{"alg": "HS256"}, claims, oidctest.HS256(pkcs1DER))
 			}},
 		{name: "unknown kid",
-			token: func(t *testing.T) string { return stranger.sign(t, "stranger", p.claims()) }},
+			token: func(t *testing.T) string { return stranger.Sign(t, claims) }},
 		{name: "known kid, other key",
-			token: func(t *testing.T) string { return stranger.sign(t, "rsa-1", p.claims()) }},
+			token: func(t *testing.T) string { return stranger.WithID("rsa-1").Sign(t, claims) }},
 		{name: "tampered payload",
 			token: func(t *testing.T) string {
-				good := strings.Split(rsaKey.sign(t, "rsa-1", p.claims()), ".")
-				forged, err := json.Marshal(p.claims(withClaim("preferred_username", "admin")))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return good[0] + "." + base64.RawURLEncoding.EncodeToString(forged) + "." + good[2]
+				return oidctest.TamperClaims(t, rsaKey.Sign(t, claims), claims.With("preferred_username", "admin"))
 			}},
+		{name: "tampered signature",
+			token: func(t *testing.T) string { return oidctest.TamperSignature(t, rsaKey.Sign(t, claims)) }},
 		{name: "no sub",
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withoutClaim("sub"))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.Without("sub")) }},
 		{name: "name falls back to email",
 			want: oidcPtr(with(func(id *Identity) { id.Name = "alice@example.com" })),
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withoutClaim("preferred_username")))
+				return rsaKey.Sign(t, claims.Without("preferred_username"))
 			}},
 		{name: "name falls back to sub",
 			want: oidcPtr(with(func(id *Identity) { id.Name = "user-123" })),
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withoutClaim("preferred_username"), withClaim("email", nil)))
+				return rsaKey.Sign(t, claims.Without("preferred_username").With("email", nil))
 			}},
 		{name: "name claim empty",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("preferred_username", "")))
+				return rsaKey.Sign(t, claims.With("preferred_username", ""))
 			}},
 		{name: "name claim not a string",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("preferred_username", 42)))
+				return rsaKey.Sign(t, claims.With("preferred_username", 42))
 			}},
 		{name: "custom user and groups claims",
 			cfg:  func(c *OIDCConfig) { c.UserClaim, c.GroupsClaim = "upn", "roles" },
 			want: oidcPtr(with(func(id *Identity) { id.Name, id.Groups = "alice@corp", []string{"reader"} })),
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("upn", "alice@corp"), withClaim("roles", []string{"reader"})))
+				return rsaKey.Sign(t, claims.With("upn", "alice@corp").With("roles", []string{"reader"}))
 			}},
 		{name: "custom user claim missing, no fallback",
 			cfg: func(c *OIDCConfig) { c.UserClaim = "upn" },
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims())
+				return rsaKey.Sign(t, claims)
 			}},
 		{name: "custom groups claim absent",
 			cfg:  func(c *OIDCConfig) { c.GroupsClaim = "roles" },
 			want: oidcPtr(with(func(id *Identity) { id.Groups = nil })),
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims())
+				return rsaKey.Sign(t, claims)
 			}},
 		{name: "groups as a single string",
 			want:  oidcPtr(with(func(id *Identity) { id.Groups = []string{"ops"} })),
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withClaim("groups", "ops"))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.With("groups", "ops")) }},
 		{name: "groups with repeats and non-strings",
 			want: oidcPtr(with(func(id *Identity) { id.Groups = []string{"ops", "dev"} })),
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("groups", []any{"ops", 7, "dev", nil, "ops", "", map[string]any{"a": 1}})))
+				return rsaKey.Sign(t, claims.With("groups", []any{"ops", 7, "dev", nil, "ops", "", map[string]any{"a": 1}}))
 			}},
 		{name: "groups null",
 			want:  oidcPtr(with(func(id *Identity) { id.Groups = nil })),
-			token: func(t *testing.T) string { return rsaKey.sign(t, "rsa-1", p.claims(withClaim("groups", nil))) }},
+			token: func(t *testing.T) string { return rsaKey.Sign(t, claims.With("groups", nil)) }},
 		{name: "groups neither string nor array",
 			token: func(t *testing.T) string {
-				return rsaKey.sign(t, "rsa-1", p.claims(withClaim("groups", map[string]any{"ops": true})))
+				return rsaKey.Sign(t, claims.With("groups", map[string]any{"ops": true}))
 			}},
 		{name: "empty", token: func(*testing.T) string { return "" }},
 		{name: "garbage", token: func(*testing.T) string { return "garbage-garbage-garbage" }},
@@ -461,23 +251,23 @@ func TestOIDCVerify(t *testing.T) {
 func oidcPtr[T any](v T) *T { return &v }
 
 func TestOIDCKeyRotation(t *testing.T) {
-	oldKey, newKey := newIdPRSAKey(t, "2024"), newIdPECKey(t, "2025")
-	p := newTestIdP(t, oldKey)
+	oldKey, newKey := oidctest.NewRSAKey(t, "2024"), oidctest.NewECKey(t, "2025")
+	p := oidctest.New(t, oldKey)
 	o, _ := newTestOIDC(t, p, nil)
 	ctx := context.Background()
 
-	oldToken := oldKey.sign(t, "2024", p.claims())
+	oldToken := oldKey.Sign(t, p.Claims(idpNow))
 	for range 2 {
 		if _, err := o.Verify(ctx, oldToken); err != nil {
 			t.Fatalf("Verify before rotation: %v", err)
 		}
 	}
-	if n := p.keyFetches.Load(); n != 1 {
+	if n := p.KeyFetches(); n != 1 {
 		t.Fatalf("key set fetched %d times before rotation, want 1 (then cached)", n)
 	}
 
-	p.setKeys(newKey)
-	newToken := newKey.sign(t, "2025", p.claims())
+	p.SetKeys(newKey)
+	newToken := newKey.Sign(t, p.Claims(idpNow))
 	// go-oidc hands out a fetch's keys a moment before it forgets the fetch,
 	// and a refetch asked for in that moment gets the same keys: a token with
 	// a new kid can then fail once, so allow a few tries.
@@ -495,7 +285,7 @@ func TestOIDCKeyRotation(t *testing.T) {
 	if id.Name != "alice" {
 		t.Errorf("name = %q, want alice", id.Name)
 	}
-	if n := p.keyFetches.Load(); n < 2 {
+	if n := p.KeyFetches(); n < 2 {
 		t.Errorf("key set fetched %d times, want a refetch for the unknown kid", n)
 	}
 
@@ -504,12 +294,12 @@ func TestOIDCKeyRotation(t *testing.T) {
 }
 
 func TestOIDCProviderDownAtStart(t *testing.T) {
-	key := newIdPRSAKey(t, "k")
-	p := newTestIdP(t, key)
-	p.setDown(true)
+	key := oidctest.NewRSAKey(t, "k")
+	p := oidctest.New(t, key)
+	p.SetDown(true)
 	o, clock := newTestOIDC(t, p, nil) // must not need the provider
 	ctx := context.Background()
-	raw := key.sign(t, "k", p.claims())
+	raw := key.Sign(t, p.Claims(idpNow))
 
 	_, err := o.Verify(ctx, raw)
 	checkRejected(t, Identity{}, err, raw)
@@ -517,10 +307,10 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 		t.Errorf("err = %v, want the discovery failure in its text", err)
 	}
 
-	p.setDown(false)
+	p.SetDown(false)
 	_, err = o.Verify(ctx, raw)
 	checkRejected(t, Identity{}, err, raw)
-	if n := p.discoveries.Load(); n != 1 {
+	if n := p.Discoveries(); n != 1 {
 		t.Errorf("discovery tried %d times, want 1: a failure is remembered for %s", n, oidcRetryAfter)
 	}
 
@@ -535,10 +325,10 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 }
 
 func TestOIDCCallerCancelIsNotAProviderFailure(t *testing.T) {
-	key := newIdPRSAKey(t, "k")
-	p := newTestIdP(t, key)
+	key := oidctest.NewRSAKey(t, "k")
+	p := oidctest.New(t, key)
 	o, _ := newTestOIDC(t, p, nil)
-	raw := key.sign(t, "k", p.claims())
+	raw := key.Sign(t, p.Claims(idpNow))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -551,21 +341,21 @@ func TestOIDCCallerCancelIsNotAProviderFailure(t *testing.T) {
 }
 
 func TestOIDCDiscoveryIssuerMismatch(t *testing.T) {
-	key := newIdPRSAKey(t, "k")
-	p := newTestIdP(t, key)
-	p.discoveredIssuer = "https://evil.example"
+	key := oidctest.NewRSAKey(t, "k")
+	p := oidctest.New(t, key)
+	p.SetAdvertisedIssuer("https://evil.example")
 	o, _ := newTestOIDC(t, p, nil)
-	raw := key.sign(t, "k", p.claims())
+	raw := key.Sign(t, p.Claims(idpNow))
 
 	_, err := o.Verify(context.Background(), raw)
 	checkRejected(t, Identity{}, err, raw)
 }
 
 func TestOIDCConcurrentFirstUse(t *testing.T) {
-	key := newIdPECKey(t, "k")
-	p := newTestIdP(t, key)
+	key := oidctest.NewECKey(t, "k")
+	p := oidctest.New(t, key)
 	o, _ := newTestOIDC(t, p, nil)
-	raw := key.sign(t, "k", p.claims())
+	raw := key.Sign(t, p.Claims(idpNow))
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -582,7 +372,7 @@ func TestOIDCConcurrentFirstUse(t *testing.T) {
 			t.Errorf("Verify: %v", err)
 		}
 	}
-	if n := p.discoveries.Load(); n != 1 {
+	if n := p.Discoveries(); n != 1 {
 		t.Errorf("discovery ran %d times, want 1", n)
 	}
 }

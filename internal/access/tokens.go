@@ -66,10 +66,16 @@ func (s *Service) Bootstrap(ctx context.Context) (string, bool, error) {
 // compared in constant time.
 func newToken(userID, name string, now time.Time) (string, TokenRecord, error) {
 	var secret [32]byte
+	var rawID [16]byte
 	if _, err := rand.Read(secret[:]); err != nil {
 		return "", TokenRecord{}, fmt.Errorf("generate token: %w", err)
 	}
-	id := strings.ReplaceAll(newID(), "-", "")
+	if _, err := rand.Read(rawID[:]); err != nil {
+		return "", TokenRecord{}, fmt.Errorf("generate token: %w", err)
+	}
+	// A random id (not a time-ordered one) makes its first characters, shown
+	// as the token's prefix, tell tokens apart.
+	id := hex.EncodeToString(rawID[:])
 	enc := base64.RawURLEncoding.EncodeToString(secret[:])
 	sum := sha256.Sum256([]byte(enc))
 	rec := TokenRecord{ID: id, UserID: userID, Name: name, Hash: sum[:], CreatedAt: now}
