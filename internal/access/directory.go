@@ -45,6 +45,8 @@ type Repository interface {
 
 	CreateUser(ctx context.Context, u User, e audit.Entry) error
 	User(ctx context.Context, idOrName string) (User, error)
+	// UserByName finds a user by name only (case-insensitive), never by id.
+	UserByName(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context, after string, limit int) ([]User, error)
 	UpdateUser(ctx context.Context, u User, e audit.Entry) error
 	DeleteUser(ctx context.Context, id string, e audit.Entry) error
@@ -81,11 +83,27 @@ type Repository interface {
 	Record(ctx context.Context, entries ...audit.Entry) error
 }
 
-var principalNameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$`)
+var (
+	principalNameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$`)
+	// idShape matches what ids look like; a name of that shape could be
+	// taken for another principal's id wherever "id or name" is accepted.
+	idShape = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+)
+
+// principalNameProblem says what is wrong with a user or group name, or "".
+func principalNameProblem(name string) string {
+	switch {
+	case !principalNameRule.MatchString(name):
+		return "must be 1-100 characters of letters, digits, '.', '_', '@', '+' and '-', starting with a letter or digit"
+	case idShape.MatchString(name):
+		return "must not look like an id"
+	}
+	return ""
+}
 
 func checkPrincipalName(ve *validation.Error, field, name string) {
-	if !principalNameRule.MatchString(name) {
-		ve.Add(field, "must be 1-100 characters of letters, digits, '.', '_', '@', '+' and '-', starting with a letter or digit")
+	if msg := principalNameProblem(name); msg != "" {
+		ve.Add(field, msg)
 	}
 }
 

@@ -133,7 +133,11 @@ func (s *Service) authenticateOIDC(ctx context.Context, raw string) (Principal, 
 	if err != nil {
 		return Principal{}, err
 	}
-	u, err := s.repo.User(ctx, id.Name)
+	if msg := principalNameProblem(id.Name); msg != "" {
+		return Principal{}, fmt.Errorf("oidc user name %q %s: %w", id.Name, msg, ErrUnauthenticated)
+	}
+	// By name only: a token must never reach a user through its id.
+	u, err := s.repo.UserByName(ctx, id.Name)
 	if errors.Is(err, ErrNotFound) {
 		if !s.autoCreate {
 			return Principal{}, fmt.Errorf("oidc user %q is not known to credflow and auto-create is off: %w", id.Name, ErrUnauthenticated)
@@ -142,7 +146,7 @@ func (s *Service) authenticateOIDC(ctx context.Context, raw string) (Principal, 
 		err = s.repo.CreateUser(ctx, u, audit.Entry{Actor: u.Name, Action: "user.create", Resource: "user:" + u.Name,
 			Outcome: audit.Success, Reason: "first OIDC sign-in"})
 		if errors.Is(err, ErrNameTaken) { // a concurrent first sign-in won
-			u, err = s.repo.User(ctx, id.Name)
+			u, err = s.repo.UserByName(ctx, id.Name)
 		}
 	}
 	if err != nil {

@@ -144,7 +144,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("requestId", rid), slog.String("error", err.Error()))
 	} else if errors.Is(err, access.ErrUnauthenticated) {
-		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid))
+		// The reason is for operators only; no error on this path holds a token.
+		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid), slog.String("reason", err.Error()))
 	}
 	writeProblem(w, p)
 }

@@ -212,3 +212,22 @@ func TestOIDCWithoutAutoCreate(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCNamesNeverReachUsersByID checks that a token whose user claim
+// holds another user's id, or a name credflow would refuse, signs nobody in.
+func TestOIDCNamesNeverReachUsersByID(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		s := startOIDC(t, e, true)
+		adminID := s.admin.must(200, "GET", "/api/v1/me", nil).str("id")
+		for _, name := range []string{adminID, strings.ToUpper(adminID), strings.ReplaceAll(adminID, "-", ""), "has space/and:colon"} {
+			r := s.bearer(t, s.key.Sign(t, s.claims(name, nil))).do("GET", "/api/v1/me", nil)
+			wantProblem(t, r, http.StatusUnauthorized, "unauthenticated", "")
+		}
+		if l := s.admin.must(200, "GET", "/api/v1/users", nil); len(l.body["items"].([]any)) != 1 {
+			t.Errorf("refused tokens created users: %s", l.raw)
+		}
+		if !strings.Contains(s.inst.Log(), "must not look like an id") {
+			t.Error("the log does not say why the token was refused")
+		}
+	})
+}

@@ -115,6 +115,18 @@ func (r AccessRepo) User(ctx context.Context, idOrName string) (access.User, err
 	return u, nil
 }
 
+// UserByName implements access.Repository.
+func (r AccessRepo) UserByName(ctx context.Context, name string) (access.User, error) {
+	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE lower(name) = lower($1)`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("%w: user %q", access.ErrNotFound, name)
+	}
+	if err != nil {
+		return u, fmt.Errorf("read user: %w", err)
+	}
+	return u, nil
+}
+
 // Users implements access.Repository.
 func (r AccessRepo) Users(ctx context.Context, after string, limit int) ([]access.User, error) {
 	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
