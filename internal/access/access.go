@@ -58,6 +58,8 @@ type Principal struct {
 	Name   string
 	Role   Role
 	Groups []string // ids of the groups the caller is in, for this request
+	// RunnerGroupID is the runner group of a runner ("" for others).
+	RunnerGroupID string
 }
 
 // IsAdmin reports whether p holds the admin instance role.
@@ -137,3 +139,17 @@ func actorName(p Principal) string {
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// PrincipalOf returns the principal a user acts as, with their groups, for
+// checks made on their behalf (a connection's owner at resolve time).
+func (s *Service) PrincipalOf(ctx context.Context, userID string) (Principal, error) {
+	u, err := s.repo.User(ctx, userID)
+	if err != nil {
+		return Principal{}, err
+	}
+	groups, err := s.repo.GroupIDsOf(ctx, u.ID)
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}, nil
+}

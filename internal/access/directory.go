@@ -25,7 +25,18 @@ type User struct {
 	DisplayName string
 	Role        Role
 	Source      string
-	CreatedAt   time.Time
+	// RunnerGroupID places a runner in its runner group ("" for others).
+	RunnerGroupID string
+	RunnerGroup   string // the group's name, filled by the repository
+	CreatedAt     time.Time
+}
+
+// RunnerGroup is a set of runners: the machines one connection may be
+// resolved from.
+type RunnerGroup struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
 }
 
 // Group is a named set of users.
@@ -60,6 +71,11 @@ type Repository interface {
 	RemoveMember(ctx context.Context, groupID, userID string, e audit.Entry) error
 	Members(ctx context.Context, groupID string) ([]User, error)
 	GroupIDsOf(ctx context.Context, userID string) ([]string, error)
+
+	CreateRunnerGroup(ctx context.Context, g RunnerGroup, e audit.Entry) error
+	RunnerGroup(ctx context.Context, idOrName string) (RunnerGroup, error)
+	RunnerGroups(ctx context.Context, after string, limit int) ([]RunnerGroup, error)
+	DeleteRunnerGroup(ctx context.Context, id string, e audit.Entry) error
 
 	CreateToken(ctx context.Context, t TokenRecord, e audit.Entry) error
 	// Token returns a token and its user, or an error wrapping ErrNotFound.
@@ -112,6 +128,23 @@ type CreateUserInput struct {
 	Name        string
 	DisplayName string
 	Role        Role
+	RunnerGroup string // id or name; only for runners (one without a group resolves nothing)
+}
+
+// runnerGroupFor checks the runner-group rule and returns the group's id.
+func (s *Service) runnerGroupFor(ctx context.Context, ve *validation.Error, role Role, group string) string {
+	switch {
+	case role != RoleRunner && group != "":
+		ve.Add("runnerGroup", "is only for runners")
+	case group != "":
+		g, err := s.repo.RunnerGroup(ctx, group)
+		if err != nil {
+			ve.Add("runnerGroup", fmt.Sprintf("names no runner group (%q)", group))
+			return ""
+		}
+		return g.ID
+	}
+	return ""
 }
 
 // CreateUser adds a user (admins only, checked by the route).
@@ -124,15 +157,17 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInpu
 	if !in.Role.Valid() {
 		ve.Add("role", "must be admin, maker or runner")
 	}
+	groupID := s.runnerGroupFor(ctx, &ve, in.Role, in.RunnerGroup)
 	if err := ve.Err(); err != nil {
 		return User{}, err
 	}
-	u := User{ID: newID(), Name: in.Name, DisplayName: in.DisplayName, Role: in.Role, Source: SourceLocal, CreatedAt: s.now().UTC()}
+	u := User{ID: newID(), Name: in.Name, DisplayName: in.DisplayName, Role: in.Role, Source: SourceLocal,
+		RunnerGroupID: groupID, CreatedAt: s.now().UTC()}
 	if err := s.repo.CreateUser(ctx, u, audit.Entry{Actor: p.Name, Action: "user.create", Resource: "user:" + u.Name,
 		Outcome: audit.Success, Reason: "role " + string(u.Role)}); err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
-	return u, nil
+	return s.repo.User(ctx, u.ID)
 }
 
 // User returns a user by id or name.
@@ -149,6 +184,7 @@ func (s *Service) Users(ctx context.Context, after string, limit int) ([]User, e
 type UpdateUserInput struct {
 	DisplayName *string
 	Role        *Role
+	RunnerGroup *string
 }
 
 // UpdateUser changes a user's display name or role.
@@ -173,6 +209,13 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, idOrName string, 
 		}
 		u.Role = *in.Role
 	}
+	group := u.RunnerGroupID
+	if in.RunnerGroup != nil {
+		group = *in.RunnerGroup
+	} else if u.Role != RoleRunner {
+		group = "" // a runner made a maker leaves its group
+	}
+	u.RunnerGroupID = s.runnerGroupFor(ctx, &ve, u.Role, group)
 	if err := ve.Err(); err != nil {
 		return User{}, err
 	}
@@ -180,7 +223,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, idOrName string, 
 		Outcome: audit.Success, Reason: "role " + string(u.Role)}); err != nil {
 		return User{}, fmt.Errorf("update user: %w", err)
 	}
-	return u, nil
+	return s.repo.User(ctx, u.ID)
 }
 
 // DeleteUser removes a user who owns nothing; their tokens go with them.
@@ -264,4 +307,37 @@ func (s *Service) groupAndUser(ctx context.Context, group, user string) (Group, 
 	}
 	u, err := s.repo.User(ctx, strings.TrimPrefix(user, "user:"))
 	return g, u, err
+}
+
+// CreateRunnerGroup adds a runner group.
+func (s *Service) CreateRunnerGroup(ctx context.Context, p Principal, name string) (RunnerGroup, error) {
+	var ve validation.Error
+	checkPrincipalName(&ve, "name", name)
+	if err := ve.Err(); err != nil {
+		return RunnerGroup{}, err
+	}
+	g := RunnerGroup{ID: newID(), Name: name, CreatedAt: s.now().UTC()}
+	if err := s.repo.CreateRunnerGroup(ctx, g, audit.Entry{Actor: p.Name, Action: "runner-group.create", Resource: "runner-group:" + name, Outcome: audit.Success}); err != nil {
+		return RunnerGroup{}, fmt.Errorf("create runner group: %w", err)
+	}
+	return g, nil
+}
+
+// RunnerGroup returns a runner group by id or name.
+func (s *Service) RunnerGroup(ctx context.Context, idOrName string) (RunnerGroup, error) {
+	return s.repo.RunnerGroup(ctx, idOrName)
+}
+
+// RunnerGroups lists runner groups by id.
+func (s *Service) RunnerGroups(ctx context.Context, after string, limit int) ([]RunnerGroup, error) {
+	return s.repo.RunnerGroups(ctx, after, limit)
+}
+
+// DeleteRunnerGroup removes a runner group no runner or connection uses.
+func (s *Service) DeleteRunnerGroup(ctx context.Context, p Principal, idOrName string) error {
+	g, err := s.repo.RunnerGroup(ctx, idOrName)
+	if err != nil {
+		return err
+	}
+	return s.repo.DeleteRunnerGroup(ctx, g.ID, audit.Entry{Actor: p.Name, Action: "runner-group.delete", Resource: "runner-group:" + g.Name, Outcome: audit.Success})
 }

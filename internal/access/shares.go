@@ -17,6 +17,7 @@ type ObjectKind string
 const (
 	KindCredential ObjectKind = "credential"
 	KindVariable   ObjectKind = "variable"
+	KindConnection ObjectKind = "connection" // owned, not shared
 )
 
 // Object identifies one shared object.

@@ -122,7 +122,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups}, nil
+	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}, nil
 }
 
 // authenticateOIDC maps a verified JWT to a credflow user, creating it as a
@@ -167,7 +167,7 @@ func (s *Service) authenticateOIDC(ctx context.Context, raw string) (Principal, 
 			}
 		}
 	}
-	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups}, nil
+	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}, nil
 }
 
 func containsString(list []string, s string) bool {

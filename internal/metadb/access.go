@@ -63,8 +63,8 @@ func (r AccessRepo) Bootstrap(ctx context.Context, u access.User, t access.Token
 }
 
 func insertUser(ctx context.Context, db *DB, tx *sql.Tx, u access.User) error {
-	_, err := db.exec(ctx, tx, `INSERT INTO users (id, name, display_name, role, source, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		u.ID, u.Name, u.DisplayName, string(u.Role), u.Source, u.CreatedAt)
+	_, err := db.exec(ctx, tx, `INSERT INTO users (id, name, display_name, role, source, created_at, runner_group_id) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Name, u.DisplayName, string(u.Role), u.Source, u.CreatedAt, nullString(u.RunnerGroupID))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: user %q", access.ErrNameTaken, u.Name)
 	}
@@ -82,6 +82,8 @@ func insertToken(ctx context.Context, db *DB, tx *sql.Tx, t access.TokenRecord) 
 	return nil
 }
 
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
 func nullTime(t time.Time) sql.NullTime {
 	return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()}
 }
@@ -91,21 +93,22 @@ func (r AccessRepo) CreateUser(ctx context.Context, u access.User, e audit.Entry
 	return r.db.write(ctx, e, func(tx *sql.Tx) error { return insertUser(ctx, r.db, tx, u) })
 }
 
-const userColumns = `id, name, display_name, role, source, created_at FROM users`
+const userColumns = `u.id, u.name, u.display_name, u.role, u.source, u.created_at, COALESCE(u.runner_group_id, ''), COALESCE(rg.name, '')
+	FROM users u LEFT JOIN runner_groups rg ON rg.id = u.runner_group_id`
 
 func scanUser(row interface{ Scan(...any) error }) (access.User, error) {
 	var (
 		u    access.User
 		role string
 	)
-	err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &u.Source, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &u.Source, &u.CreatedAt, &u.RunnerGroupID, &u.RunnerGroup)
 	u.Role, u.CreatedAt = access.Role(role), u.CreatedAt.UTC()
 	return u, err
 }
 
 // User implements access.Repository.
 func (r AccessRepo) User(ctx context.Context, idOrName string) (access.User, error) {
-	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE u.id = $1 OR lower(u.name) = lower($1)`), idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", access.ErrNotFound, idOrName)
 	}
@@ -117,7 +120,7 @@ func (r AccessRepo) User(ctx context.Context, idOrName string) (access.User, err
 
 // UserByName implements access.Repository.
 func (r AccessRepo) UserByName(ctx context.Context, name string) (access.User, error) {
-	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE lower(name) = lower($1)`), name))
+	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE lower(u.name) = lower($1)`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", access.ErrNotFound, name)
 	}
@@ -129,7 +132,7 @@ func (r AccessRepo) UserByName(ctx context.Context, name string) (access.User, e
 
 // Users implements access.Repository.
 func (r AccessRepo) Users(ctx context.Context, after string, limit int) ([]access.User, error) {
-	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` WHERE u.id > $1 ORDER BY u.id LIMIT $2`, after, limit)
 }
 
 // queryList runs a query and scans every row with scan.
@@ -153,7 +156,8 @@ func queryList[T any](ctx context.Context, db *DB, scan func(interface{ Scan(...
 // UpdateUser implements access.Repository.
 func (r AccessRepo) UpdateUser(ctx context.Context, u access.User, e audit.Entry) error {
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		res, err := r.db.exec(ctx, tx, `UPDATE users SET display_name = $2, role = $3 WHERE id = $1`, u.ID, u.DisplayName, string(u.Role))
+		res, err := r.db.exec(ctx, tx, `UPDATE users SET display_name = $2, role = $3, runner_group_id = $4 WHERE id = $1`,
+			u.ID, u.DisplayName, string(u.Role), nullString(u.RunnerGroupID))
 		if err != nil {
 			return fmt.Errorf("update user: %w", err)
 		}
@@ -291,8 +295,7 @@ func (r AccessRepo) RemoveMember(ctx context.Context, groupID, userID string, e 
 
 // Members implements access.Repository.
 func (r AccessRepo) Members(ctx context.Context, groupID string) ([]access.User, error) {
-	return queryList(ctx, r.db, scanUser, `SELECT u.id, u.name, u.display_name, u.role, u.source, u.created_at
-		FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 ORDER BY lower(u.name)`, groupID)
+	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 ORDER BY lower(u.name)`, groupID)
 }
 
 // GroupIDsOf implements access.Repository.
@@ -335,11 +338,12 @@ func (r AccessRepo) Token(ctx context.Context, id string) (access.TokenRecord, a
 		u    access.User
 		role string
 	)
-	row := r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+tokenColumns+`, u.display_name, u.role, u.source, u.created_at
+	row := r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+tokenColumns+`, u.display_name, u.role, u.source, u.created_at,
+		COALESCE(u.runner_group_id, '')
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1`), id)
 	var expires, revoked, used sql.NullTime
 	err := row.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.Hash, &expires, &revoked, &used, &t.CreatedAt,
-		&u.DisplayName, &role, &u.Source, &u.CreatedAt)
+		&u.DisplayName, &role, &u.Source, &u.CreatedAt, &u.RunnerGroupID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, u, fmt.Errorf("%w: token %s", access.ErrNotFound, id)
 	}
@@ -486,4 +490,56 @@ func visibleSQL(v access.Viewer, kind access.ObjectKind, col string, first int) 
 		args = append(args, gargs...)
 	}
 	return cond + "))", args
+}
+
+// CreateRunnerGroup implements access.Repository.
+func (r AccessRepo) CreateRunnerGroup(ctx context.Context, g access.RunnerGroup, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := r.db.exec(ctx, tx, `INSERT INTO runner_groups (id, name, created_at) VALUES ($1, $2, $3)`, g.ID, g.Name, g.CreatedAt)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: runner group %q", access.ErrNameTaken, g.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert runner group: %w", err)
+		}
+		return nil
+	})
+}
+
+func scanRunnerGroup(row interface{ Scan(...any) error }) (access.RunnerGroup, error) {
+	var g access.RunnerGroup
+	err := row.Scan(&g.ID, &g.Name, &g.CreatedAt)
+	g.CreatedAt = g.CreatedAt.UTC()
+	return g, err
+}
+
+// RunnerGroup implements access.Repository.
+func (r AccessRepo) RunnerGroup(ctx context.Context, idOrName string) (access.RunnerGroup, error) {
+	g, err := scanRunnerGroup(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT id, name, created_at FROM runner_groups WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, fmt.Errorf("%w: runner group %q", access.ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return g, fmt.Errorf("read runner group: %w", err)
+	}
+	return g, nil
+}
+
+// RunnerGroups implements access.Repository.
+func (r AccessRepo) RunnerGroups(ctx context.Context, after string, limit int) ([]access.RunnerGroup, error) {
+	return queryList(ctx, r.db, scanRunnerGroup, `SELECT id, name, created_at FROM runner_groups WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+// DeleteRunnerGroup implements access.Repository.
+func (r AccessRepo) DeleteRunnerGroup(ctx context.Context, id string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := r.db.exec(ctx, tx, `DELETE FROM runner_groups WHERE id = $1`, id)
+		if isForeignKeyViolation(err) {
+			return fmt.Errorf("%w: runners or connections still use the runner group", access.ErrInUse)
+		}
+		if err != nil {
+			return fmt.Errorf("delete runner group: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: runner group %s", access.ErrNotFound, id))
+	})
 }

@@ -19,8 +19,27 @@ const auditHeadKey = "audit.head"
 const auditLock = 0x6175646974 // "audit"
 
 // appendAudit adds entries to the chain inside tx, the transaction of the
-// change they describe.
+// change they describe, stamped with ctx's request.
 func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries ...audit.Entry) error {
+	req := audit.RequestFrom(ctx)
+	items := make([]pendingRecord, len(entries))
+	for i, e := range entries {
+		items[i] = pendingRecord{Entry: e, Request: req}
+	}
+	return db.appendRecords(ctx, tx, items)
+}
+
+// pendingRecord is an entry with the request it came from.
+type pendingRecord struct {
+	audit.Entry
+	audit.Request
+}
+
+// appendRecords chains items onto the audit trail inside tx.
+func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingRecord) error {
+	if len(items) == 0 {
+		return nil
+	}
 	if db.dialect == Postgres {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(auditLock)); err != nil {
 			return fmt.Errorf("audit: lock chain: %w", err)
@@ -37,12 +56,11 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries ...audit.Entr
 	if prev == nil {
 		prev = []byte{}
 	}
-	req := audit.RequestFrom(ctx)
 	at := audit.Now()
 	var last audit.Record
-	for _, e := range entries {
+	for _, it := range items {
 		seq++
-		r := audit.Record{Seq: seq, Time: at, Entry: e, RequestID: req.RequestID, Client: req.Client, PrevHash: prev}
+		r := audit.Record{Seq: seq, Time: at, Entry: it.Entry, RequestID: it.RequestID, Client: it.Client, PrevHash: prev}
 		audit.Seal(&r)
 		if _, err := db.exec(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,

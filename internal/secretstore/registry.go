@@ -22,8 +22,14 @@ type Registry struct {
 }
 
 type registered struct {
-	info  Info
-	store Store
+	info   Info
+	store  Store
+	reader Store // what run-time reads go through: a cache over store
+}
+
+// Invalidator is implemented by a reader that caches values.
+type Invalidator interface {
+	Invalidate(name string)
 }
 
 // NewRegistry returns an empty registry.
@@ -31,11 +37,36 @@ func NewRegistry() *Registry {
 	return &Registry{byName: make(map[string]registered)}
 }
 
-// Add registers (or replaces) a store under info.Name.
-func (r *Registry) Add(info Info, s Store) {
+// Add registers (or replaces) a store under info.Name; run-time reads go
+// straight to it.
+func (r *Registry) Add(info Info, s Store) { r.AddWithReader(info, s, s) }
+
+// AddWithReader registers a store whose run-time reads go through reader (a
+// cache over s). Management (writes, listings, validation) uses s itself.
+func (r *Registry) AddWithReader(info Info, s, reader Store) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.byName[strings.ToLower(info.Name)] = registered{info: info, store: s}
+	r.byName[strings.ToLower(info.Name)] = registered{info: info, store: s, reader: reader}
+}
+
+// Reader returns the store run-time reads of name go through.
+func (r *Registry) Reader(name string) (Store, Info, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e, ok := r.byName[strings.ToLower(name)]; ok {
+		return e.reader, e.info, nil
+	}
+	return nil, Info{}, fmt.Errorf("%w: %q", ErrStoreNotFound, name)
+}
+
+// Invalidate drops the cached values of one secret of a store, after it was
+// written or deleted, or a change event named it.
+func (r *Registry) Invalidate(storeName, secretName string) {
+	if s, _, err := r.Reader(storeName); err == nil {
+		if inv, ok := s.(Invalidator); ok {
+			inv.Invalidate(secretName)
+		}
+	}
 }
 
 // Lookup returns the store registered under name or under the id name, or an
@@ -51,7 +82,7 @@ func (r *Registry) Lookup(name string) (Store, Info, error) {
 			return e.store, e.info, nil
 		}
 	}
-	return nil, Info{}, fmt.Errorf("store %q: %w", name, ErrStoreNotFound)
+	return nil, Info{}, fmt.Errorf("%w: %q", ErrStoreNotFound, name)
 }
 
 // List returns every registered store's info, ordered by name.

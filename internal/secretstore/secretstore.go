@@ -23,28 +23,28 @@ import (
 // error a store returns, may carry a secret value.
 var (
 	// ErrNotFound: the secret, or the pinned version of it, does not exist.
-	ErrNotFound = errors.New("secretstore: secret not found")
+	ErrNotFound = errors.New("secret not found")
 	// ErrForbidden: the store refused credflow's identity access to the secret.
-	ErrForbidden = errors.New("secretstore: access denied")
+	ErrForbidden = errors.New("access denied")
 	// ErrDisabled: the secret exists but is disabled in the store.
-	ErrDisabled = errors.New("secretstore: secret disabled")
+	ErrDisabled = errors.New("secret disabled")
 	// ErrSealed: the store cannot decrypt (its key is missing); it refuses to read.
-	ErrSealed = errors.New("secretstore: store is sealed")
+	ErrSealed = errors.New("store is sealed")
 	// ErrUnavailable: the store could not be reached or answered with a failure.
-	ErrUnavailable = errors.New("secretstore: store unavailable")
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrTimeout: the store did not answer within the call's deadline.
-	ErrTimeout = errors.New("secretstore: store timed out")
+	ErrTimeout = errors.New("store timed out")
 	// ErrThrottled: the store asked credflow to slow down. See ThrottledError.
-	ErrThrottled = errors.New("secretstore: store throttled")
+	ErrThrottled = errors.New("store throttled")
 	// ErrInvalidRef: a reference does not follow the kind's syntax. See RefError.
-	ErrInvalidRef = errors.New("secretstore: invalid secret reference")
+	ErrInvalidRef = errors.New("invalid secret reference")
 	// ErrCorrupt: stored data failed its integrity check (for example a
 	// ciphertext that does not belong to the row it was read from).
-	ErrCorrupt = errors.New("secretstore: stored secret failed its integrity check")
+	ErrCorrupt = errors.New("stored secret failed its integrity check")
 	// ErrStoreNotFound: no store of that name is registered.
-	ErrStoreNotFound = errors.New("secretstore: store not found")
+	ErrStoreNotFound = errors.New("store not found")
 	// ErrReadOnly: the store does not accept writes through credflow.
-	ErrReadOnly = errors.New("secretstore: store is read-only")
+	ErrReadOnly = errors.New("store is read-only")
 )
 
 // ThrottledError carries how long the store asked credflow to wait. It
@@ -103,6 +103,9 @@ type Meta struct {
 type Secret struct {
 	Value Value
 	Meta
+	// Stale is set by a cache that served the last good value because the
+	// store failed.
+	Stale bool
 }
 
 // Store reads secrets. Every kind implements it.

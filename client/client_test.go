@@ -1,0 +1,242 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestNewBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+		wantErr        bool
+	}{
+		{name: "http URL", in: "http://127.0.0.1:8080", want: "http://127.0.0.1:8080"},
+		{name: "https URL with path", in: "https://credflow.example.com/cf/", want: "https://credflow.example.com/cf"},
+		{name: "bare host:port", in: "127.0.0.1:8080", want: "http://127.0.0.1:8080"},
+		{name: "bare name:port", in: "localhost:8080", want: "http://localhost:8080"},
+		{name: "listen address of all interfaces", in: ":8080", want: "http://:8080"},
+		{name: "spaces trimmed", in: " http://h:1 ", want: "http://h:1"},
+		{name: "empty", in: "", wantErr: true},
+		{name: "other scheme", in: "ftp://h:1", wantErr: true},
+		{name: "no host", in: "http://", wantErr: true},
+		{name: "query", in: "http://h:1/?a=b", wantErr: true},
+		{name: "user info", in: "http://u:p@h:1", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(tc.in, "t")
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("New(%q) = %q, want an error", tc.in, c.BaseURL())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.BaseURL(); got != tc.want {
+				t.Errorf("BaseURL() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewUserInfoErrorHidesPassword(t *testing.T) {
+	_, err := New("http://user:hunter2@h:1", "t")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v: want an error without the password", err)
+	}
+}
+
+// canned answers every request with one fixed response: enough to check how
+// error responses are decoded. Behaviour is tested against the real server.
+func canned(t *testing.T, status int, contentType, body string) *Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.Header().Set("X-Request-Id", "req-from-header")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestErrorDecoding(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		want        Error
+		wantMessage string
+	}{
+		{
+			name: "problem", status: 404, contentType: "application/problem+json",
+			body: `{"type":"urn:credflow:problem:not_found","title":"Not Found","status":404,"detail":"Environment variable \"x\" not found.","code":"not_found","requestId":"r1"}`,
+			want: Error{Status: 404, Code: "not_found", Type: "urn:credflow:problem:not_found", Title: "Not Found",
+				Detail: `Environment variable "x" not found.`, RequestID: "r1"},
+			wantMessage: `Environment variable "x" not found.`,
+		},
+		{
+			name: "validation with fields", status: 422, contentType: "application/problem+json; charset=utf-8",
+			body: `{"title":"Unprocessable Entity","status":422,"code":"validation_failed","errors":[{"field":"displayName","message":"is required"},{"field":"type","message":"must be text or secret"}],"requestId":"r2"}`,
+			want: Error{Status: 422, Code: "validation_failed", Title: "Unprocessable Entity", RequestID: "r2",
+				Errors: []FieldError{{"displayName", "is required"}, {"type", "must be text or secret"}}},
+			wantMessage: "Unprocessable Entity (displayName: is required; type: must be text or secret)",
+		},
+		{
+			name: "throttled", status: 503, contentType: "application/problem+json",
+			body: `{"title":"Service Unavailable","status":503,"detail":"Slow down.","code":"store_throttled","retryAfter":3}`,
+			want: Error{Status: 503, Code: "store_throttled", Title: "Service Unavailable", Detail: "Slow down.",
+				RetryAfter: 3, RequestID: "req-from-header"},
+			wantMessage: "Slow down.",
+		},
+		{
+			name: "status line wins over body", status: 409, contentType: "application/problem+json",
+			body:        `{"title":"Conflict","status":400,"detail":"Taken.","code":"name_taken"}`,
+			want:        Error{Status: 409, Code: "name_taken", Title: "Conflict", Detail: "Taken.", RequestID: "req-from-header"},
+			wantMessage: "Taken.",
+		},
+		{
+			name: "plain text", status: 502, contentType: "text/plain; charset=utf-8",
+			body: "upstream connect error\nmore lines",
+			want: Error{Status: 502, Title: "Bad Gateway", Detail: "GET /api/v1/credentials/x: 502 upstream connect error",
+				RequestID: "req-from-header"},
+			wantMessage: "GET /api/v1/credentials/x: 502 upstream connect error",
+		},
+		{
+			name: "html page", status: 504, contentType: "text/html",
+			body: "<html><body>Gateway Timeout</body></html>",
+			want: Error{Status: 504, Title: "Gateway Timeout", Detail: "GET /api/v1/credentials/x: unexpected 504 response (Gateway Timeout)",
+				RequestID: "req-from-header"},
+			wantMessage: "GET /api/v1/credentials/x: unexpected 504 response (Gateway Timeout)",
+		},
+		{
+			name: "JSON that is not a problem", status: 500, contentType: "application/json",
+			body: `{"oops":true}`,
+			want: Error{Status: 500, Title: "Internal Server Error", Detail: "GET /api/v1/credentials/x: unexpected 500 response (Internal Server Error)",
+				RequestID: "req-from-header"},
+			wantMessage: "GET /api/v1/credentials/x: unexpected 500 response (Internal Server Error)",
+		},
+		{
+			name: "empty body", status: 401,
+			want: Error{Status: 401, Title: "Unauthorized", Detail: "GET /api/v1/credentials/x: unexpected 401 response (Unauthorized)",
+				RequestID: "req-from-header"},
+			wantMessage: "GET /api/v1/credentials/x: unexpected 401 response (Unauthorized)",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := canned(t, tc.status, tc.contentType, tc.body)
+			_, err := c.GetCredential(context.Background(), "x")
+			var got *Error
+			if !errors.As(err, &got) {
+				t.Fatalf("err = %v (%T), want a *client.Error", err, err)
+			}
+			if got.Status != tc.want.Status || got.Code != tc.want.Code || got.Type != tc.want.Type ||
+				got.Title != tc.want.Title || got.Detail != tc.want.Detail || got.RequestID != tc.want.RequestID ||
+				got.RetryAfter != tc.want.RetryAfter || len(got.Errors) != len(tc.want.Errors) {
+				t.Fatalf("got  %+v\nwant %+v", *got, tc.want)
+			}
+			for i := range got.Errors {
+				if got.Errors[i] != tc.want.Errors[i] {
+					t.Errorf("Errors[%d] = %+v, want %+v", i, got.Errors[i], tc.want.Errors[i])
+				}
+			}
+			if m := got.Message(); m != tc.wantMessage {
+				t.Errorf("Message() = %q, want %q", m, tc.wantMessage)
+			}
+			if s := got.Error(); strings.Contains(s, "\n") || !strings.HasPrefix(s, "credflow: ") {
+				t.Errorf("Error() = %q: want one line starting with credflow:", s)
+			}
+		})
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	e := &Error{Status: 409, Code: "immutable_field", Title: "Conflict", Detail: "Update the variable instead."}
+	if got, want := e.Error(), "credflow: 409 immutable_field: Update the variable instead."; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	var p *Problem = e
+	if p.Code != "immutable_field" {
+		t.Error("Problem is not Error")
+	}
+}
+
+func TestPutSecretErrorHasNoValue(t *testing.T) {
+	const value = "s3cr3t-value-never-shown"
+	for _, tc := range []struct {
+		name, contentType, body string
+	}{
+		{"problem", "application/problem+json", `{"title":"Conflict","status":409,"code":"store_read_only","detail":"Store is read-only."}`},
+		{"text", "text/plain", "bad request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := canned(t, 409, tc.contentType, tc.body)
+			_, err := c.PutSecret(context.Background(), "local", "db", value)
+			if err == nil || strings.Contains(err.Error(), value) {
+				t.Fatalf("err = %v: want an error without the value", err)
+			}
+		})
+	}
+	// Nothing listening: a transport error.
+	c, err := New("http://127.0.0.1:1", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutSecret(context.Background(), "local", "db", value)
+	if err == nil || strings.Contains(err.Error(), value) {
+		t.Fatalf("err = %v: want an error without the value", err)
+	}
+}
+
+func TestReadyNotReady(t *testing.T) {
+	c := canned(t, 503, "application/json",
+		`{"status":"not_ready","database":"ok","stores":[{"name":"local","status":"sealed"}]}`)
+	r, err := c.Ready(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ready() || r.Database != "ok" || len(r.Stores) != 1 || r.Stores[0].Status != StoreSealed {
+		t.Errorf("Ready() = %+v", r)
+	}
+
+	c = canned(t, 503, "application/problem+json", `{"title":"Service Unavailable","status":503,"code":"draining","detail":"Shutting down."}`)
+	_, err = c.Ready(context.Background())
+	var apiErr *Error
+	if !errors.As(err, &apiErr) || apiErr.Code != "draining" {
+		t.Errorf("err = %v, want the problem", err)
+	}
+}
+
+func TestEmptyIdentifiersAreRefused(t *testing.T) {
+	c, err := New("http://127.0.0.1:1", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"GetEnvironmentVariable":    func() error { _, err := c.GetEnvironmentVariable(ctx, ""); return err },
+		"DeleteEnvironmentVariable": func() error { return c.DeleteEnvironmentVariable(ctx, "") },
+		"UpdateCredential":          func() error { _, err := c.UpdateCredential(ctx, "", UpdateCredentialRequest{}); return err },
+		"DeleteCredential":          func() error { return c.DeleteCredential(ctx, "") },
+		"GetStore":                  func() error { _, err := c.GetStore(ctx, ""); return err },
+		"PutSecret store":           func() error { _, err := c.PutSecret(ctx, "", "n", "v"); return err },
+		"PutSecret name":            func() error { _, err := c.PutSecret(ctx, "local", "", "v"); return err },
+		"DeleteSecret":              func() error { return c.DeleteSecret(ctx, "local", "") },
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "must not be empty") {
+			t.Errorf("%s: err = %v, want a refusal before any request", name, err)
+		}
+	}
+}

@@ -1,0 +1,423 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/credflow/credflow/client"
+	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/server/servertest"
+)
+
+// These tests drive the client against the real server, on every engine.
+
+func start(t *testing.T, e metadbtest.Engine) *client.Client {
+	t.Helper()
+	inst := servertest.Start(t, e)
+	c, err := client.New(inst.URL, inst.AdminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantProblem fails unless err is a *client.Error with this status and code.
+func wantProblem(t *testing.T, err error, status int, code string) *client.Error {
+	t.Helper()
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v (%T), want a %d %s problem", err, err, status, code)
+	}
+	if apiErr.Status != status || apiErr.Code != code {
+		t.Fatalf("got %d %s (%s), want %d %s", apiErr.Status, apiErr.Code, apiErr.Message(), status, code)
+	}
+	if apiErr.Detail == "" && apiErr.Title == "" {
+		t.Errorf("problem %+v has neither detail nor title", apiErr)
+	}
+	return apiErr
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestHealthAndReadiness(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := start(t, e)
+			ctx := context.Background()
+			h, err := c.Health(ctx)
+			if err != nil || h.Status != "ok" {
+				t.Fatalf("Health() = %+v, %v", h, err)
+			}
+			r, err := c.Ready(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Ready() || r.Database != "ok" {
+				t.Errorf("Ready() = %+v", r)
+			}
+			found := false
+			for _, s := range r.Stores {
+				found = found || (s.Name == "local" && s.Status == client.StoreReady)
+			}
+			if !found {
+				t.Errorf("Ready().Stores = %+v, want local ready", r.Stores)
+			}
+		})
+	}
+}
+
+func TestUnauthenticated(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			inst := servertest.Start(t, e)
+			ctx := context.Background()
+			for name, token := range map[string]string{"none": "", "wrong": "cft_nope"} {
+				c, err := client.New(inst.URL, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = c.ListEnvironmentVariables(ctx, client.ListOptions{})
+				wantProblem(t, err, 401, "unauthenticated")
+				// Health needs no token.
+				if _, err := c.Health(ctx); err != nil {
+					t.Errorf("%s token: Health: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestTextVariableLifecycle(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := start(t, e)
+			ctx := context.Background()
+
+			v, err := c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{
+				DisplayName: "API URL", Description: "where the API is", Type: client.TypeText, Value: "https://api.example.com",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.ID == "" || v.SchemaName != "cf_APIURL" || v.Type != client.TypeText || v.Value != "https://api.example.com" ||
+				v.SecretRef != nil || v.Owner == "" || v.CreatedAt.IsZero() {
+				t.Errorf("created %+v", v)
+			}
+
+			// An empty text value is sent, and kept.
+			empty, err := c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{
+				SchemaName: "cf_Empty", DisplayName: "Empty", Type: client.TypeText,
+			})
+			if err != nil {
+				t.Fatalf("empty text value: %v", err)
+			}
+			if empty.SchemaName != "cf_Empty" || empty.Value != "" {
+				t.Errorf("created %+v", empty)
+			}
+
+			for _, key := range []string{v.ID, v.SchemaName, strings.ToLower(v.SchemaName)} {
+				got, err := c.GetEnvironmentVariable(ctx, key)
+				if err != nil {
+					t.Fatalf("get %q: %v", key, err)
+				}
+				if got.ID != v.ID {
+					t.Errorf("get %q = %s, want %s", key, got.ID, v.ID)
+				}
+			}
+
+			// Only the fields set are changed.
+			up, err := c.UpdateEnvironmentVariable(ctx, v.SchemaName, client.UpdateEnvironmentVariableRequest{Value: ptr("https://api2.example.com")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if up.Value != "https://api2.example.com" || up.DisplayName != "API URL" || up.Description != "where the API is" {
+				t.Errorf("updated %+v", up)
+			}
+			up, err = c.UpdateEnvironmentVariable(ctx, v.ID, client.UpdateEnvironmentVariableRequest{Description: ptr("")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if up.Description != "" || up.Value != "https://api2.example.com" {
+				t.Errorf("updated %+v", up)
+			}
+
+			d, err := c.EnvironmentVariableDependencies(ctx, v.SchemaName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Credentials)+len(d.Connections) != 0 {
+				t.Errorf("dependencies of an unused variable: %+v", d)
+			}
+
+			if err := c.DeleteEnvironmentVariable(ctx, v.SchemaName); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetEnvironmentVariable(ctx, v.ID)
+			wantProblem(t, err, 404, "not_found")
+			err = c.DeleteEnvironmentVariable(ctx, v.ID)
+			wantProblem(t, err, 404, "not_found")
+		})
+	}
+}
+
+func TestVariableErrors(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := start(t, e)
+			ctx := context.Background()
+			text := func(schema string) client.CreateEnvironmentVariableRequest {
+				return client.CreateEnvironmentVariableRequest{SchemaName: schema, DisplayName: "X", Type: client.TypeText, Value: "x"}
+			}
+			if _, err := c.CreateEnvironmentVariable(ctx, text("cf_Taken")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.CreateEnvironmentVariable(ctx, text("CF_TAKEN"))
+			wantProblem(t, err, 409, "name_taken")
+
+			_, err = c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{Type: "number"})
+			p := wantProblem(t, err, 422, "validation_failed")
+			if len(p.Errors) == 0 {
+				t.Errorf("validation problem without errors[]: %+v", p)
+			}
+
+			_, err = c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{
+				DisplayName: "Missing", Type: client.TypeSecret, SecretRef: &client.SecretRef{Store: "local", Ref: "no-such-secret"},
+			})
+			wantProblem(t, err, 422, "secret_not_found")
+			_, err = c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{
+				DisplayName: "Nowhere", Type: client.TypeSecret, SecretRef: &client.SecretRef{Store: "nowhere", Ref: "x"},
+			})
+			wantProblem(t, err, 422, "store_not_found")
+
+			_, err = c.GetEnvironmentVariable(ctx, "cf_Nothing")
+			wantProblem(t, err, 404, "not_found")
+		})
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := start(t, e)
+			ctx := context.Background()
+			if _, err := c.PutSecret(ctx, "local", "s", "v"); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]bool{}
+			for _, n := range []string{"A", "B", "C", "D", "E"} {
+				v, err := c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{DisplayName: n, Type: client.TypeText, Value: n})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[v.SchemaName] = true
+			}
+			if _, err := c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{
+				DisplayName: "S", Type: client.TypeSecret, SecretRef: &client.SecretRef{Store: "local", Ref: "s"},
+			}); err != nil {
+				t.Fatal(err)
+			}
+
+			got := map[string]bool{}
+			pages := 0
+			for opts := (client.ListOptions{Limit: 2, Type: client.TypeText}); ; pages++ {
+				page, err := c.ListEnvironmentVariables(ctx, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page.Items) > 2 {
+					t.Fatalf("page of %d items with limit 2", len(page.Items))
+				}
+				for _, v := range page.Items {
+					if v.Type != client.TypeText || got[v.SchemaName] {
+						t.Errorf("unexpected or repeated item %+v", v)
+					}
+					got[v.SchemaName] = true
+				}
+				if page.NextCursor == "" {
+					break
+				}
+				if pages > 5 {
+					t.Fatal("pagination does not end")
+				}
+				opts.Cursor = page.NextCursor
+			}
+			if len(got) != len(want) || pages < 2 {
+				t.Errorf("listed %v in %d pages, want %v over 3 pages", got, pages+1, want)
+			}
+
+			secrets, err := c.ListEnvironmentVariables(ctx, client.ListOptions{Type: client.TypeSecret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(secrets.Items) != 1 || secrets.Items[0].SecretRef == nil || secrets.Items[0].Value != "" {
+				t.Errorf("secret variables: %+v", secrets.Items)
+			}
+		})
+	}
+}
+
+func TestSecretsAndCredentials(t *testing.T) {
+	const value = "pa ss/wörd\n"
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := start(t, e)
+			ctx := context.Background()
+
+			stores, err := c.ListStores(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stores) == 0 || stores[0].Name == "" {
+				t.Fatalf("stores = %+v", stores)
+			}
+			local, err := c.GetStore(ctx, "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if local.Kind != "builtin" || local.Status != client.StoreReady || local.ID == "" {
+				t.Errorf("local store = %+v", local)
+			}
+			_, err = c.GetStore(ctx, "nowhere")
+			wantProblem(t, err, 404, "not_found")
+
+			// Secret names are letters, digits, ".", "_" and "-".
+			const secretName = "sql.password-prod_1"
+			v1, err := c.PutSecret(ctx, "local", secretName, value)
+			if err != nil {
+				t.Fatalf("put: %v", err)
+			}
+			v2, err := c.PutSecret(ctx, "local", secretName, value+"2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v1.Name != secretName || v1.Version == "" || v2.Version == v1.Version || v2.UpdatedAt.IsZero() {
+				t.Errorf("versions %+v then %+v", v1, v2)
+			}
+			secrets, err := c.ListSecrets(ctx, "local", client.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(secrets.Items) != 1 || secrets.Items[0].Name != secretName || secrets.Items[0].Versions != 2 ||
+				secrets.Items[0].Version != v2.Version {
+				t.Errorf("secrets = %+v", secrets.Items)
+			}
+
+			_, err = c.PutSecret(ctx, "nowhere", "x", value)
+			wantProblem(t, err, 404, "not_found")
+			if strings.Contains(err.Error(), value) {
+				t.Errorf("error %q contains the value", err)
+			}
+
+			user, err := c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{DisplayName: "SQL User", Type: client.TypeText, Value: "app"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pass, err := c.CreateEnvironmentVariable(ctx, client.CreateEnvironmentVariableRequest{
+				DisplayName: "SQL Password", Type: client.TypeSecret, SecretRef: &client.SecretRef{Store: "local", Ref: secretName},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pass.SchemaName != "cf_SQLPassword" || pass.Value != "" || pass.SecretRef == nil ||
+				*pass.SecretRef != (client.SecretRef{Store: "local", Ref: secretName}) {
+				t.Errorf("secret variable %+v", pass)
+			}
+
+			_, err = c.CreateCredential(ctx, client.CreateCredentialRequest{Name: "bad", Username: user.SchemaName, Password: user.SchemaName})
+			wantProblem(t, err, 422, "password_must_be_secret")
+
+			// A name with a space and a slash travels escaped.
+			const name = "SQL prod/eu"
+			cr, err := c.CreateCredential(ctx, client.CreateCredentialRequest{
+				Name: name, Description: "prod", Username: user.ID, Password: pass.SchemaName,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cr.Name != name || cr.Username != user.SchemaName || cr.Password != pass.SchemaName || cr.Store != "local" ||
+				!cr.Enabled || cr.Owner == "" {
+				t.Errorf("credential %+v", cr)
+			}
+			_, err = c.CreateCredential(ctx, client.CreateCredentialRequest{Name: strings.ToUpper(name), Username: user.ID, Password: pass.ID})
+			wantProblem(t, err, 409, "name_taken")
+
+			got, err := c.GetCredential(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != cr.ID {
+				t.Errorf("get by name = %+v", got)
+			}
+			list, err := c.ListCredentials(ctx, client.ListOptions{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list.Items) != 1 || list.Items[0].ID != cr.ID || list.NextCursor != "" {
+				t.Errorf("list = %+v", list)
+			}
+
+			renamed, err := c.UpdateCredential(ctx, cr.ID, client.UpdateCredentialRequest{Name: ptr("SQL prod EU")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if renamed.Name != "SQL prod EU" || renamed.Description != "prod" {
+				t.Errorf("renamed %+v", renamed)
+			}
+			_, err = c.UpdateCredential(ctx, cr.ID, client.UpdateCredentialRequest{Password: ptr(user.SchemaName)})
+			wantProblem(t, err, 409, "immutable_field")
+
+			deps, err := c.EnvironmentVariableDependencies(ctx, pass.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(deps.Credentials) != 1 || deps.Credentials[0].ID != cr.ID || deps.Credentials[0].Name != "SQL prod EU" {
+				t.Errorf("variable dependencies = %+v", deps)
+			}
+			cdeps, err := c.CredentialDependencies(ctx, "SQL prod EU")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cdeps.Connections) != 0 {
+				t.Errorf("credential dependencies = %+v", cdeps)
+			}
+
+			err = c.DeleteEnvironmentVariable(ctx, pass.SchemaName)
+			wantProblem(t, err, 409, "in_use")
+
+			if err := c.DeleteCredential(ctx, "SQL prod EU"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetCredential(ctx, cr.ID)
+			wantProblem(t, err, 404, "not_found")
+			// The variables stay, and can now go.
+			if err := c.DeleteEnvironmentVariable(ctx, pass.SchemaName); err != nil {
+				t.Fatal(err)
+			}
+
+			if err := c.DeleteSecret(ctx, "local", secretName); err != nil {
+				t.Fatal(err)
+			}
+			err = c.DeleteSecret(ctx, "local", secretName)
+			wantProblem(t, err, 404, "not_found")
+		})
+	}
+}
+
+func TestBaseURLWithoutScheme(t *testing.T) {
+	e := metadbtest.Engines(t)[0]
+	inst := servertest.Start(t, e)
+	u, err := url.Parse(inst.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(u.Host, inst.AdminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListCredentials(context.Background(), client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,199 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// VariableType is an environment variable's type.
+type VariableType string
+
+// The variable types.
+const (
+	// TypeText variables hold their value.
+	TypeText VariableType = "text"
+	// TypeSecret variables hold a reference to a secret in a store, never its
+	// value.
+	TypeSecret VariableType = "secret"
+)
+
+// SecretRef points at a secret inside a store. Ref is in the store's own
+// syntax (a secret name for the built-in store, a resource path for Azure Key
+// Vault).
+type SecretRef struct {
+	Store string `json:"store"`
+	Ref   string `json:"ref"`
+}
+
+// EnvironmentVariable is a named value that automation reads. A text variable
+// carries Value; a secret variable carries SecretRef and never a value.
+type EnvironmentVariable struct {
+	ID          string
+	SchemaName  string
+	DisplayName string
+	Description string
+	Type        VariableType
+	Value       string
+	SecretRef   *SecretRef
+	Owner       string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// variableJSON is the wire form of EnvironmentVariable: "value" is present
+// for every text variable, even an empty one, and for no secret variable.
+type variableJSON struct {
+	ID          string       `json:"id"`
+	SchemaName  string       `json:"schemaName"`
+	DisplayName string       `json:"displayName"`
+	Description string       `json:"description"`
+	Type        VariableType `json:"type"`
+	Value       *string      `json:"value,omitempty"`
+	SecretRef   *SecretRef   `json:"secretRef,omitempty"`
+	Owner       string       `json:"owner"`
+	CreatedAt   time.Time    `json:"createdAt"`
+	UpdatedAt   time.Time    `json:"updatedAt"`
+}
+
+// MarshalJSON writes the variable as the API does.
+func (v EnvironmentVariable) MarshalJSON() ([]byte, error) {
+	w := variableJSON{
+		ID: v.ID, SchemaName: v.SchemaName, DisplayName: v.DisplayName, Description: v.Description,
+		Type: v.Type, SecretRef: v.SecretRef, Owner: v.Owner, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+	}
+	if v.Type == TypeText {
+		w.Value = &v.Value
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads the variable as the API writes it.
+func (v *EnvironmentVariable) UnmarshalJSON(b []byte) error {
+	var w variableJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*v = EnvironmentVariable{
+		ID: w.ID, SchemaName: w.SchemaName, DisplayName: w.DisplayName, Description: w.Description,
+		Type: w.Type, SecretRef: w.SecretRef, Owner: w.Owner, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	}
+	if w.Value != nil {
+		v.Value = *w.Value
+	}
+	return nil
+}
+
+// CreateEnvironmentVariableRequest describes a new variable. SchemaName ""
+// lets the server derive one from DisplayName. Set Value for TypeText (it is
+// sent even when empty), SecretRef for TypeSecret.
+type CreateEnvironmentVariableRequest struct {
+	SchemaName  string
+	DisplayName string
+	Description string
+	Type        VariableType
+	Value       string
+	SecretRef   *SecretRef
+}
+
+// MarshalJSON writes the request as the API reads it: "value" only for a
+// text variable.
+func (r CreateEnvironmentVariableRequest) MarshalJSON() ([]byte, error) {
+	w := struct {
+		SchemaName  string       `json:"schemaName,omitempty"`
+		DisplayName string       `json:"displayName"`
+		Description string       `json:"description,omitempty"`
+		Type        VariableType `json:"type"`
+		Value       *string      `json:"value,omitempty"`
+		SecretRef   *SecretRef   `json:"secretRef,omitempty"`
+	}{r.SchemaName, r.DisplayName, r.Description, r.Type, nil, r.SecretRef}
+	if r.Type == TypeText {
+		w.Value = &r.Value
+	}
+	return json.Marshal(w)
+}
+
+// UpdateEnvironmentVariableRequest changes the fields that are not nil.
+type UpdateEnvironmentVariableRequest struct {
+	DisplayName *string    `json:"displayName,omitempty"`
+	Description *string    `json:"description,omitempty"`
+	Value       *string    `json:"value,omitempty"`
+	SecretRef   *SecretRef `json:"secretRef,omitempty"`
+}
+
+// EnvironmentVariableDependencies lists what uses a variable: the
+// credentials, and the connections through those credentials.
+type EnvironmentVariableDependencies struct {
+	Credentials []Dependent `json:"credentials"`
+	Connections []Dependent `json:"connections"`
+}
+
+const envVarsPath = "/api/v1/environment-variables"
+
+// CreateEnvironmentVariable creates a variable. Saving a secret variable
+// makes the server check that the referenced secret exists and is readable.
+func (c *Client) CreateEnvironmentVariable(ctx context.Context, req CreateEnvironmentVariableRequest) (*EnvironmentVariable, error) {
+	var v EnvironmentVariable
+	if err := c.do(ctx, http.MethodPost, envVarsPath, req, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// ListEnvironmentVariables returns one page of the variables the caller may
+// see, optionally of one type only.
+func (c *Client) ListEnvironmentVariables(ctx context.Context, opts ListOptions) (*Page[EnvironmentVariable], error) {
+	var p Page[EnvironmentVariable]
+	if err := c.do(ctx, http.MethodGet, envVarsPath+opts.query(true), nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// GetEnvironmentVariable returns the variable with this id or schema name.
+func (c *Client) GetEnvironmentVariable(ctx context.Context, idOrSchemaName string) (*EnvironmentVariable, error) {
+	if err := need("environment variable id or schema name", idOrSchemaName); err != nil {
+		return nil, err
+	}
+	var v EnvironmentVariable
+	if err := c.do(ctx, http.MethodGet, envVarsPath+"/"+escape(idOrSchemaName), nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// UpdateEnvironmentVariable changes the fields of req that are set and
+// returns the variable as saved.
+func (c *Client) UpdateEnvironmentVariable(ctx context.Context, idOrSchemaName string, req UpdateEnvironmentVariableRequest) (*EnvironmentVariable, error) {
+	if err := need("environment variable id or schema name", idOrSchemaName); err != nil {
+		return nil, err
+	}
+	var v EnvironmentVariable
+	if err := c.do(ctx, http.MethodPatch, envVarsPath+"/"+escape(idOrSchemaName), req, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// DeleteEnvironmentVariable deletes a variable. The server refuses (409
+// in_use) while a credential uses it.
+func (c *Client) DeleteEnvironmentVariable(ctx context.Context, idOrSchemaName string) error {
+	if err := need("environment variable id or schema name", idOrSchemaName); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, envVarsPath+"/"+escape(idOrSchemaName), nil, nil)
+}
+
+// EnvironmentVariableDependencies lists the credentials and connections that
+// use a variable.
+func (c *Client) EnvironmentVariableDependencies(ctx context.Context, idOrSchemaName string) (*EnvironmentVariableDependencies, error) {
+	if err := need("environment variable id or schema name", idOrSchemaName); err != nil {
+		return nil, err
+	}
+	var d EnvironmentVariableDependencies
+	if err := c.do(ctx, http.MethodGet, envVarsPath+"/"+escape(idOrSchemaName)+"/dependencies", nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}

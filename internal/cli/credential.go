@@ -1,0 +1,346 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credflow/credflow/client"
+)
+
+func newCmdCredential(f *factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "credential",
+		Short: "Manage credentials",
+		Long: `A credential pairs a username variable with a password variable. The
+password variable must be a secret variable, so the password itself stays in
+its store. The two variables cannot change after creation.`,
+		Aliases: []string{"cred"},
+		RunE:    runGroup,
+	}
+	cmd.AddCommand(
+		newCmdCredentialCreate(f, nil),
+		newCmdCredentialList(f, nil),
+		newCmdCredentialGet(f, nil),
+		newCmdCredentialUpdate(f, nil),
+		newCmdCredentialDelete(f, nil),
+		newCmdCredentialDeps(f, nil),
+	)
+	return cmd
+}
+
+// credentialCreateOptions is `credflow credential create`.
+type credentialCreateOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Request client.CreateCredentialRequest
+}
+
+func newCmdCredentialCreate(f *factory, runF func(*credentialCreateOptions) error) *cobra.Command {
+	opts := &credentialCreateOptions{IO: f.streams, Client: f.client}
+	cmd := &cobra.Command{
+		Use:     "create --name NAME --username VAR --password VAR",
+		Short:   "Create a credential from two environment variables",
+		Example: `  credflow credential create --name "SQL prod" --username cf_SQLUser --password cf_SQLPassword`,
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Format = f.format()
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialCreateRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Request.Name, "name", "", "unique name (required)")
+	fl.StringVar(&opts.Request.Description, "description", "", "description")
+	fl.StringVar(&opts.Request.Username, "username", "", "the username's environment variable, by id or schema name (required)")
+	fl.StringVar(&opts.Request.Password, "password", "", "the password's secret environment variable, by id or schema name, never a password (required)")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("username")
+	_ = cmd.MarkFlagRequired("password")
+	return cmd
+}
+
+func credentialCreateRun(ctx context.Context, opts *credentialCreateOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	cr, err := c.CreateCredential(ctx, opts.Request)
+	if err != nil {
+		return err
+	}
+	return printCredential(opts.IO, opts.Format, cr)
+}
+
+func printCredential(s *Streams, format outputFormat, c *client.Credential) error {
+	if format == formatJSON {
+		return writeJSON(s.Out, c)
+	}
+	return writeFields(s.Out, []field{
+		{"ID", c.ID},
+		{"Name", c.Name},
+		{"Description", c.Description},
+		{"Store", c.Store},
+		{"Username", c.Username},
+		{"Password", c.Password},
+		{"Owner", c.Owner},
+		{"Enabled", yesNo(c.Enabled)},
+		{"Created", formatTime(c.CreatedAt)},
+		{"Updated", formatTime(c.UpdatedAt)},
+	})
+}
+
+// credentialListOptions is `credflow credential list`.
+type credentialListOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	List client.ListOptions
+}
+
+func newCmdCredentialList(f *factory, runF func(*credentialListOptions) error) *cobra.Command {
+	opts := &credentialListOptions{IO: f.streams, Client: f.client}
+	cmd := &cobra.Command{
+		Use:   "list [--limit N] [--cursor C]",
+		Short: "List credentials",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Format = f.format()
+			if opts.List.Limit < 0 {
+				return usageErrorf("--limit must not be negative")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialListRun(cmd.Context(), opts)
+		},
+	}
+	addPageFlags(cmd, &opts.List)
+	return cmd
+}
+
+func credentialListRun(ctx context.Context, opts *credentialListOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	page, err := c.ListCredentials(ctx, opts.List)
+	if err != nil {
+		return err
+	}
+	if page.Items == nil {
+		page.Items = []client.Credential{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, page)
+	}
+	if len(page.Items) == 0 {
+		fmt.Fprintln(opts.IO.Out, "No credentials.")
+		return nil
+	}
+	t := newTable(opts.IO.Out, "NAME", "STORE", "USERNAME", "PASSWORD", "OWNER", "ENABLED")
+	for _, cr := range page.Items {
+		t.row(cr.Name, cr.Store, cr.Username, cr.Password, cr.Owner, yesNo(cr.Enabled))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	nextPageHint(opts.IO, page.NextCursor)
+	return nil
+}
+
+// credentialGetOptions is `credflow credential get`.
+type credentialGetOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID string
+}
+
+func newCmdCredentialGet(f *factory, runF func(*credentialGetOptions) error) *cobra.Command {
+	opts := &credentialGetOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show a credential (by id or name)",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialGetRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func credentialGetRun(ctx context.Context, opts *credentialGetOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	cr, err := c.GetCredential(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	return printCredential(opts.IO, opts.Format, cr)
+}
+
+// credentialUpdateOptions is `credflow credential update`; only the flags
+// given are sent. --username and --password are sent too, so that the
+// server's refusal to change them (409 immutable_field) reaches the user.
+type credentialUpdateOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID      string
+	Request client.UpdateCredentialRequest
+}
+
+func newCmdCredentialUpdate(f *factory, runF func(*credentialUpdateOptions) error) *cobra.Command {
+	opts := &credentialUpdateOptions{IO: f.streams, Client: f.client}
+	var name, description, username, password string
+	cmd := &cobra.Command{
+		Use:   "update ID [--name NAME] [--description D]",
+		Short: "Rename a credential or change its description",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			fl := cmd.Flags()
+			r := client.UpdateCredentialRequest{}
+			for _, o := range []struct {
+				flag string
+				v    *string
+				dst  **string
+			}{
+				{"name", &name, &r.Name},
+				{"description", &description, &r.Description},
+				{"username", &username, &r.Username},
+				{"password", &password, &r.Password},
+			} {
+				if fl.Changed(o.flag) {
+					*o.dst = o.v
+				}
+			}
+			if r == (client.UpdateCredentialRequest{}) {
+				return usageErrorf("nothing to update: give --name or --description")
+			}
+			opts.Request = r
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialUpdateRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "new name")
+	fl.StringVar(&description, "description", "", "new description")
+	fl.StringVar(&username, "username", "", "the username variable (cannot change after creation)")
+	fl.StringVar(&password, "password", "", "the password variable (cannot change after creation)")
+	return cmd
+}
+
+func credentialUpdateRun(ctx context.Context, opts *credentialUpdateOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	cr, err := c.UpdateCredential(ctx, opts.ID, opts.Request)
+	if err != nil {
+		return err
+	}
+	return printCredential(opts.IO, opts.Format, cr)
+}
+
+// credentialDeleteOptions is `credflow credential delete`.
+type credentialDeleteOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID string
+}
+
+func newCmdCredentialDelete(f *factory, runF func(*credentialDeleteOptions) error) *cobra.Command {
+	opts := &credentialDeleteOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a credential (its variables stay)",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialDeleteRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func credentialDeleteRun(ctx context.Context, opts *credentialDeleteOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteCredential(ctx, opts.ID); err != nil {
+		return err
+	}
+	if opts.Format == formatTable {
+		fmt.Fprintf(opts.IO.Out, "Deleted credential %s.\n", opts.ID)
+	}
+	return nil
+}
+
+// credentialDepsOptions is `credflow credential deps`.
+type credentialDepsOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID string
+}
+
+func newCmdCredentialDeps(f *factory, runF func(*credentialDepsOptions) error) *cobra.Command {
+	opts := &credentialDepsOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "deps ID",
+		Short: "List the connections that use a credential",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialDepsRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func credentialDepsRun(ctx context.Context, opts *credentialDepsOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	d, err := c.CredentialDependencies(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	if d.Connections == nil {
+		d.Connections = []client.Dependent{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, d)
+	}
+	return writeDependents(opts.IO, opts.ID, map[string][]client.Dependent{"connection": d.Connections}, "connection")
+}

@@ -1,0 +1,451 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credflow/credflow/client"
+)
+
+func newCmdEnv(f *factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Manage environment variables",
+		Long: `Environment variables are named values that automation reads. A text
+variable holds its value; a secret variable holds a reference to a secret in a
+store (--store, --ref), never the value itself.`,
+		RunE: runGroup,
+	}
+	cmd.AddCommand(
+		newCmdEnvCreate(f, nil),
+		newCmdEnvList(f, nil),
+		newCmdEnvGet(f, nil),
+		newCmdEnvUpdate(f, nil),
+		newCmdEnvDelete(f, nil),
+		newCmdEnvDeps(f, nil),
+	)
+	return cmd
+}
+
+// envCreateOptions is `credflow env create`.
+type envCreateOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	DisplayName string
+	SchemaName  string
+	Description string
+	Type        client.VariableType
+	Value       string
+	Store       string
+	Ref         string
+}
+
+func newCmdEnvCreate(f *factory, runF func(*envCreateOptions) error) *cobra.Command {
+	opts := &envCreateOptions{IO: f.streams, Client: f.client}
+	var typ string
+	cmd := &cobra.Command{
+		Use:   "create --display-name NAME --type text --value VALUE | --type secret --store STORE --ref REF",
+		Short: "Create an environment variable",
+		Example: `  credflow env create --display-name "API URL" --type text --value https://api.example.com
+  credflow env create --display-name "SQL Password" --type secret --store local --ref sql-password`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Format = f.format()
+			opts.Type = client.VariableType(typ)
+			if err := checkVariableKind(opts.Type, cmd.Flags().Changed("value"), opts.Store, opts.Ref); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return envCreateRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.DisplayName, "display-name", "", "display name (required)")
+	fl.StringVar(&opts.SchemaName, "schema-name", "", "unique schema name (default: derived from the display name)")
+	fl.StringVar(&opts.Description, "description", "", "description")
+	fl.StringVar(&typ, "type", "", "text or secret (required)")
+	fl.StringVar(&opts.Value, "value", "", "the value of a text variable")
+	fl.StringVar(&opts.Store, "store", "", "the store holding a secret variable's secret")
+	fl.StringVar(&opts.Ref, "ref", "", "the secret's reference in the store")
+	_ = cmd.MarkFlagRequired("display-name")
+	_ = cmd.MarkFlagRequired("type")
+	return cmd
+}
+
+// checkVariableKind checks that a text variable gets a value and a secret one
+// a reference, before anything is sent.
+func checkVariableKind(t client.VariableType, hasValue bool, store, ref string) error {
+	switch t {
+	case client.TypeText:
+		if !hasValue {
+			return usageErrorf("--type text needs --value")
+		}
+		if store != "" || ref != "" {
+			return usageErrorf("--store and --ref are for --type secret")
+		}
+	case client.TypeSecret:
+		if hasValue {
+			return usageErrorf("a secret variable holds a reference, not a value: store the value with 'credflow store secret put', then pass --store and --ref")
+		}
+		if store == "" || ref == "" {
+			return usageErrorf("--type secret needs --store and --ref")
+		}
+	default:
+		return usageErrorf("--type must be text or secret, not %q", t)
+	}
+	return nil
+}
+
+func envCreateRun(ctx context.Context, opts *envCreateOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	req := client.CreateEnvironmentVariableRequest{
+		SchemaName:  opts.SchemaName,
+		DisplayName: opts.DisplayName,
+		Description: opts.Description,
+		Type:        opts.Type,
+	}
+	if opts.Type == client.TypeSecret {
+		req.SecretRef = &client.SecretRef{Store: opts.Store, Ref: opts.Ref}
+	} else {
+		req.Value = opts.Value
+	}
+	v, err := c.CreateEnvironmentVariable(ctx, req)
+	if err != nil {
+		return err
+	}
+	return printVariable(opts.IO, opts.Format, v)
+}
+
+// envListOptions is `credflow env list`.
+type envListOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	List client.ListOptions
+}
+
+func newCmdEnvList(f *factory, runF func(*envListOptions) error) *cobra.Command {
+	opts := &envListOptions{IO: f.streams, Client: f.client}
+	var typ string
+	cmd := &cobra.Command{
+		Use:   "list [--type text|secret] [--limit N] [--cursor C]",
+		Short: "List environment variables",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Format = f.format()
+			switch t := client.VariableType(typ); t {
+			case "", client.TypeText, client.TypeSecret:
+				opts.List.Type = t
+			default:
+				return usageErrorf("--type must be text or secret, not %q", typ)
+			}
+			if opts.List.Limit < 0 {
+				return usageErrorf("--limit must not be negative")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return envListRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&typ, "type", "", "only variables of this type: text or secret")
+	addPageFlags(cmd, &opts.List)
+	return cmd
+}
+
+func addPageFlags(cmd *cobra.Command, o *client.ListOptions) {
+	cmd.Flags().IntVar(&o.Limit, "limit", 0, "at most this many items (default: the server's page size)")
+	cmd.Flags().StringVar(&o.Cursor, "cursor", "", "continue from a previous listing's cursor")
+}
+
+func envListRun(ctx context.Context, opts *envListOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	page, err := c.ListEnvironmentVariables(ctx, opts.List)
+	if err != nil {
+		return err
+	}
+	if page.Items == nil {
+		page.Items = []client.EnvironmentVariable{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, page)
+	}
+	if len(page.Items) == 0 {
+		fmt.Fprintln(opts.IO.Out, "No environment variables.")
+		return nil
+	}
+	t := newTable(opts.IO.Out, "SCHEMA NAME", "DISPLAY NAME", "TYPE", "VALUE/REFERENCE", "OWNER")
+	for _, v := range page.Items {
+		t.row(v.SchemaName, v.DisplayName, string(v.Type), truncate(valueOrRef(&v), 60, opts.IO.OutTTY), v.Owner)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	nextPageHint(opts.IO, page.NextCursor)
+	return nil
+}
+
+func nextPageHint(s *Streams, cursor string) {
+	if cursor != "" {
+		fmt.Fprintf(s.ErrOut, "More results: run again with --cursor %s\n", cursor)
+	}
+}
+
+func valueOrRef(v *client.EnvironmentVariable) string {
+	if v.SecretRef != nil {
+		return v.SecretRef.Store + ":" + v.SecretRef.Ref
+	}
+	return v.Value
+}
+
+func printVariable(s *Streams, format outputFormat, v *client.EnvironmentVariable) error {
+	if format == formatJSON {
+		return writeJSON(s.Out, v)
+	}
+	fields := []field{
+		{"ID", v.ID},
+		{"Schema name", v.SchemaName},
+		{"Display name", v.DisplayName},
+		{"Description", v.Description},
+		{"Type", string(v.Type)},
+	}
+	if v.SecretRef != nil {
+		fields = append(fields, field{"Store", v.SecretRef.Store}, field{"Reference", v.SecretRef.Ref})
+	} else {
+		fields = append(fields, field{"Value", v.Value})
+	}
+	fields = append(fields,
+		field{"Owner", v.Owner},
+		field{"Created", formatTime(v.CreatedAt)},
+		field{"Updated", formatTime(v.UpdatedAt)},
+	)
+	return writeFields(s.Out, fields)
+}
+
+// envGetOptions is `credflow env get`.
+type envGetOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID string
+}
+
+func newCmdEnvGet(f *factory, runF func(*envGetOptions) error) *cobra.Command {
+	opts := &envGetOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show an environment variable (by id or schema name)",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return envGetRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func envGetRun(ctx context.Context, opts *envGetOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	v, err := c.GetEnvironmentVariable(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	return printVariable(opts.IO, opts.Format, v)
+}
+
+// envUpdateOptions is `credflow env update`; only the flags given are sent.
+type envUpdateOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID      string
+	Request client.UpdateEnvironmentVariableRequest
+}
+
+func newCmdEnvUpdate(f *factory, runF func(*envUpdateOptions) error) *cobra.Command {
+	opts := &envUpdateOptions{IO: f.streams, Client: f.client}
+	var displayName, description, value, store, ref string
+	cmd := &cobra.Command{
+		Use:   "update ID [--display-name NAME] [--description D] [--value V | --store STORE --ref REF]",
+		Short: "Change an environment variable",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			fl := cmd.Flags()
+			r := client.UpdateEnvironmentVariableRequest{}
+			if fl.Changed("display-name") {
+				r.DisplayName = &displayName
+			}
+			if fl.Changed("description") {
+				r.Description = &description
+			}
+			if fl.Changed("value") {
+				r.Value = &value
+			}
+			if fl.Changed("ref") {
+				r.SecretRef = &client.SecretRef{Store: store, Ref: ref}
+			}
+			if r == (client.UpdateEnvironmentVariableRequest{}) {
+				return usageErrorf("nothing to update: give at least one of --display-name, --description, --value, --store and --ref")
+			}
+			opts.Request = r
+			if runF != nil {
+				return runF(opts)
+			}
+			return envUpdateRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&displayName, "display-name", "", "new display name")
+	fl.StringVar(&description, "description", "", "new description")
+	fl.StringVar(&value, "value", "", "new value of a text variable")
+	fl.StringVar(&store, "store", "", "new store of a secret variable (with --ref)")
+	fl.StringVar(&ref, "ref", "", "new reference of a secret variable (with --store)")
+	cmd.MarkFlagsRequiredTogether("store", "ref")
+	cmd.MarkFlagsMutuallyExclusive("value", "ref")
+	return cmd
+}
+
+func envUpdateRun(ctx context.Context, opts *envUpdateOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	v, err := c.UpdateEnvironmentVariable(ctx, opts.ID, opts.Request)
+	if err != nil {
+		return err
+	}
+	return printVariable(opts.IO, opts.Format, v)
+}
+
+// envDeleteOptions is `credflow env delete`.
+type envDeleteOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID string
+}
+
+func newCmdEnvDelete(f *factory, runF func(*envDeleteOptions) error) *cobra.Command {
+	opts := &envDeleteOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete an environment variable (refused while a credential uses it)",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return envDeleteRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func envDeleteRun(ctx context.Context, opts *envDeleteOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteEnvironmentVariable(ctx, opts.ID); err != nil {
+		return err
+	}
+	if opts.Format == formatTable {
+		fmt.Fprintf(opts.IO.Out, "Deleted environment variable %s.\n", opts.ID)
+	}
+	return nil
+}
+
+// envDepsOptions is `credflow env deps`.
+type envDepsOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID string
+}
+
+func newCmdEnvDeps(f *factory, runF func(*envDepsOptions) error) *cobra.Command {
+	opts := &envDepsOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "deps ID",
+		Short: "List the credentials and connections that use an environment variable",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return envDepsRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func envDepsRun(ctx context.Context, opts *envDepsOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	d, err := c.EnvironmentVariableDependencies(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	if d.Credentials == nil {
+		d.Credentials = []client.Dependent{}
+	}
+	if d.Connections == nil {
+		d.Connections = []client.Dependent{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, d)
+	}
+	return writeDependents(opts.IO, opts.ID, map[string][]client.Dependent{
+		"credential": d.Credentials,
+		"connection": d.Connections,
+	}, "credential", "connection")
+}
+
+// writeDependents prints a KIND, ID, NAME table, kinds in the given order.
+func writeDependents(s *Streams, of string, deps map[string][]client.Dependent, kinds ...string) error {
+	n := 0
+	for _, k := range kinds {
+		n += len(deps[k])
+	}
+	if n == 0 {
+		fmt.Fprintf(s.Out, "Nothing depends on %s.\n", of)
+		return nil
+	}
+	t := newTable(s.Out, "KIND", "ID", "NAME")
+	for _, k := range kinds {
+		for _, d := range deps[k] {
+			t.row(k, d.ID, d.Name)
+		}
+	}
+	return t.flush()
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credflow/credflow/client"
+)
+
+func TestTable(t *testing.T) {
+	var b bytes.Buffer
+	tb := newTable(&b, "NAME", "VALUE", "OWNER")
+	tb.row("cf_A", "x", "admin")
+	tb.row("cf_Longer", "two\tcells\nand lines", "")
+	if err := tb.flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME       VALUE                 OWNER\n" +
+		"cf_A       x                     admin\n" +
+		"cf_Longer  two cells\\nand lines  \n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestPrintVariable(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	text := &client.EnvironmentVariable{ID: "v1", SchemaName: "cf_A", DisplayName: "A", Type: client.TypeText, Value: "", Owner: "admin", CreatedAt: at, UpdatedAt: at}
+	secret := &client.EnvironmentVariable{ID: "v2", SchemaName: "cf_P", DisplayName: "P", Type: client.TypeSecret,
+		SecretRef: &client.SecretRef{Store: "local", Ref: "p"}, Owner: "admin", CreatedAt: at, UpdatedAt: at}
+	for _, tc := range []struct {
+		name   string
+		v      *client.EnvironmentVariable
+		format outputFormat
+		want   string
+	}{
+		{"text table", text, formatTable, "ID:            v1\nSchema name:   cf_A\nDisplay name:  A\nDescription:   \nType:          text\nValue:         \n" +
+			"Owner:         admin\nCreated:       2025-01-02T03:04:05Z\nUpdated:       2025-01-02T03:04:05Z\n"},
+		{"secret table", secret, formatTable, "ID:            v2\nSchema name:   cf_P\nDisplay name:  P\nDescription:   \nType:          secret\nStore:         local\nReference:     p\n" +
+			"Owner:         admin\nCreated:       2025-01-02T03:04:05Z\nUpdated:       2025-01-02T03:04:05Z\n"},
+		// An empty text value is still a value; a secret variable has none.
+		{"text json", text, formatJSON, `{
+  "id": "v1",
+  "schemaName": "cf_A",
+  "displayName": "A",
+  "description": "",
+  "type": "text",
+  "value": "",
+  "owner": "admin",
+  "createdAt": "2025-01-02T03:04:05Z",
+  "updatedAt": "2025-01-02T03:04:05Z"
+}
+`},
+		{"secret json", secret, formatJSON, `{
+  "id": "v2",
+  "schemaName": "cf_P",
+  "displayName": "P",
+  "description": "",
+  "type": "secret",
+  "secretRef": {
+    "store": "local",
+    "ref": "p"
+  },
+  "owner": "admin",
+  "createdAt": "2025-01-02T03:04:05Z",
+  "updatedAt": "2025-01-02T03:04:05Z"
+}
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := printVariable(&Streams{Out: &b}, tc.format, tc.v); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	if got := truncate("abcdef", 4, true); got != "abc…" {
+		t.Errorf("tty: %q", got)
+	}
+	if got := truncate("abcdef", 4, false); got != "abcdef" {
+		t.Errorf("pipe: %q", got)
+	}
+}
+
+func TestReportError(t *testing.T) {
+	cmd := &cobra.Command{Use: "credflow"}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		ran      bool
+		wantCode int
+		want     string
+	}{
+		{"ok", nil, true, exitOK, ""},
+		{"problem detail", &client.Error{Status: 409, Code: "in_use", Title: "Conflict", Detail: "Used by SQL prod."}, true, exitError,
+			"Error: Used by SQL prod.\n"},
+		{"problem title and fields", fmt.Errorf("wrapped: %w", &client.Error{Status: 422, Title: "Unprocessable Entity",
+			Errors: []client.FieldError{{Field: "name", Message: "is required"}, {Field: "password", Message: "must be secret"}}}), true, exitError,
+			"Error: Unprocessable Entity (name: is required; password: must be secret)\n"},
+		{"multi-line detail", &client.Error{Status: 400, Detail: "line one\nline two"}, true, exitError, "Error: line one line two\n"},
+		{"other error", errors.New("dial tcp: refused"), true, exitError, "Error: dial tcp: refused\n"},
+		{"interrupted", fmt.Errorf("client: %w", context.Canceled), true, exitError, "Error: interrupted\n"},
+		{"usage", usageErrorf("bad flag"), true, exitUsage, "Error: bad flag\nRun 'credflow --help' for usage.\n"},
+		{"before run", errors.New(`unknown command "x"`), false, exitUsage, "Error: unknown command \"x\"\nRun 'credflow --help' for usage.\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if code := reportError(&b, cmd, tc.err, tc.ran); code != tc.wantCode {
+				t.Errorf("code %d, want %d", code, tc.wantCode)
+			}
+			if b.String() != tc.want {
+				t.Errorf("printed %q, want %q", b.String(), tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credflow/credflow/internal/config"
+	"github.com/credflow/credflow/internal/server"
+)
+
+// serveOptions is `credflow serve`: the configuration from CREDFLOW_*
+// variables, overridden by flags.
+type serveOptions struct {
+	IO     *Streams
+	Config config.Config
+	// Serve runs the server until ctx ends.
+	Serve func(ctx context.Context, cfg config.Config, stderr io.Writer) error
+}
+
+func newCmdServe(f *factory, runF func(*serveOptions) error) *cobra.Command {
+	opts := &serveOptions{IO: f.streams, Config: config.FromEnv(f.getenv), Serve: server.Run}
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the credflow server",
+		Long: `Run the credflow server until interrupted. With no flags it listens on
+127.0.0.1:8080 and keeps everything (SQLite database, master key) in
+./credflow-data. Every flag can also be set by the CREDFLOW_* variable named
+in its description; flags win.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.Config.Validate(); err != nil {
+				return &usageError{err}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return serveRun(cmd.Context(), opts)
+		},
+	}
+	c := &opts.Config
+	fl := cmd.Flags()
+	fl.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port ($"+config.EnvAddr+")")
+	fl.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database, master key and first admin token ($"+config.EnvDataDir+")")
+	fl.StringVar(&c.Database, "database", c.Database, "postgres:// URL; empty for SQLite in the data directory ($"+config.EnvDatabase+")")
+	// The URL may hold a password: keep it out of --help.
+	fl.Lookup("database").DefValue = ""
+	fl.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "the built-in store's master key (default <data-dir>/master.key) ($"+config.EnvMasterKeyFile+")")
+	fl.StringVar(&c.Prefix, "prefix", c.Prefix, "prefix of generated environment variable schema names ($"+config.EnvPrefix+")")
+	fl.StringVar(&c.TLSCertFile, "tls-cert-file", c.TLSCertFile, "serve HTTPS with this certificate, with --tls-key-file ($"+config.EnvTLSCertFile+")")
+	fl.StringVar(&c.TLSKeyFile, "tls-key-file", c.TLSKeyFile, "the TLS certificate's private key ($"+config.EnvTLSKeyFile+")")
+	return cmd
+}
+
+func serveRun(ctx context.Context, opts *serveOptions) error {
+	return opts.Serve(ctx, opts.Config, opts.IO.ErrOut)
+}

@@ -1,0 +1,397 @@
+// Package connection binds a credential to the runner group whose machines
+// run the automation, and resolves it at run time: it checks that the
+// calling runner belongs to the group, that the connection's owner may still
+// use the credential and that the credential is enabled, then reads the
+// username and password through the cached stores and records who received
+// which secret version. It never keeps or logs a value.
+package connection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/credential"
+	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	ErrNotFound           = errors.New("connection not found")
+	ErrNameTaken          = errors.New("connection name already taken")
+	ErrBroken             = errors.New("connection is broken: its credential was deleted")
+	ErrOwnerLostAccess    = errors.New("the connection's owner may no longer use its credential")
+	ErrCredentialDisabled = errors.New("credential is disabled")
+)
+
+// Statuses of a connection.
+const (
+	StatusUnknown   = "unknown"
+	StatusConnected = "connected"
+	StatusError     = "error"
+	StatusBroken    = "broken"
+)
+
+// Connection binds a credential to a runner group.
+type Connection struct {
+	ID                string
+	Name              string
+	CredentialID      string // "" once broken
+	Credential        string
+	RunnerGroupID     string
+	RunnerGroup       string
+	OwnerID           string
+	Owner             string
+	Status            string
+	LastError         string
+	LastErrorAt       time.Time
+	LastResolvedAt    time.Time
+	LastSecretVersion string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Target is everything a resolve needs, read in one go.
+type Target struct {
+	Connection Connection
+	Credential credential.Credential
+	Username   envvar.Variable
+	Password   envvar.Variable
+}
+
+// RunnerState is what one runner last received through a connection.
+type RunnerState struct {
+	RunnerID      string
+	Runner        string
+	SecretVersion string
+	ResolvedAt    time.Time
+}
+
+// Resolution is the record of one resolve, allowed or not.
+type Resolution struct {
+	ConnectionID  string // "" when the connection was not found
+	RunnerID      string
+	SecretVersion string
+	At            time.Time
+	Err           error // nil for a successful resolve
+	Audit         audit.Entry
+	Request       audit.Request
+}
+
+// Repository is the storage the service needs.
+type Repository interface {
+	Create(ctx context.Context, c Connection, e audit.Entry) error
+	Get(ctx context.Context, idOrName string) (Connection, error)
+	List(ctx context.Context, v access.Viewer, after string, limit int) ([]Connection, error)
+	Delete(ctx context.Context, id string, e audit.Entry) error
+	// Target reads a connection with its credential and variables.
+	Target(ctx context.Context, idOrName string) (Target, error)
+	Runners(ctx context.Context, id string) ([]RunnerState, error)
+	// Record durably writes resolutions (audit records, runner states and
+	// the connection's status) before it returns; it batches concurrent
+	// callers into one transaction.
+	Record(ctx context.Context, r Resolution) error
+	// SetStatus records the result of a background check.
+	SetStatus(ctx context.Context, id string, at time.Time, version string, checkErr error) error
+	// IDs lists every connection's id, for the background check.
+	IDs(ctx context.Context) ([]string, error)
+}
+
+// Access answers who may do what; *access.Service implements it.
+type Access interface {
+	Require(ctx context.Context, p access.Principal, obj access.Object, action string, ok func(access.ObjectRole) bool) (access.ObjectRole, error)
+	RoleOn(ctx context.Context, p access.Principal, obj access.Object) (access.ObjectRole, error)
+	PrincipalOf(ctx context.Context, userID string) (access.Principal, error)
+	RunnerGroup(ctx context.Context, idOrName string) (access.RunnerGroup, error)
+	ViewerOf(p access.Principal) access.Viewer
+	Deny(ctx context.Context, p access.Principal, action, resource, reason string)
+}
+
+// Credentials finds the credentials a principal may see.
+type Credentials interface {
+	Get(ctx context.Context, p access.Principal, idOrName string) (credential.Credential, error)
+}
+
+// Readers reads secrets at run time; *secretstore.Registry implements it.
+type Readers interface {
+	Reader(name string) (secretstore.Store, secretstore.Info, error)
+}
+
+// Service applies the rules for connections and resolves them.
+type Service struct {
+	repo    Repository
+	access  Access
+	creds   Credentials
+	readers Readers
+	now     func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(repo Repository, acc Access, creds Credentials, readers Readers) *Service {
+	return &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now}
+}
+
+// Object names c for access checks and audit records.
+func Object(c Connection) access.Object {
+	return access.Object{Kind: access.KindConnection, ID: c.ID, Name: c.Name}
+}
+
+// CreateInput describes a new connection.
+type CreateInput struct {
+	Name        string
+	Credential  string // id or name
+	RunnerGroup string // id or name
+}
+
+// Create binds a credential p may use to a runner group; p owns the
+// connection.
+func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput) (Connection, error) {
+	var ve validation.Error
+	switch {
+	case strings.TrimSpace(in.Name) == "":
+		ve.Add("name", "is required")
+	case in.Name != strings.TrimSpace(in.Name):
+		ve.Add("name", "must not start or end with white space")
+	case utf8.RuneCountInString(in.Name) > 100:
+		ve.Add("name", "must be at most 100 characters")
+	}
+	if in.Credential == "" {
+		ve.Add("credential", "is required: the id or name of a credential you may use")
+	}
+	if in.RunnerGroup == "" {
+		ve.Add("runnerGroup", "is required: the id or name of a runner group")
+	}
+	if err := ve.Err(); err != nil {
+		return Connection{}, err
+	}
+	cred, err := s.creds.Get(ctx, p, in.Credential)
+	if errors.Is(err, credential.ErrNotFound) {
+		return Connection{}, validation.Field("credential", fmt.Sprintf("credential %q does not exist", in.Credential))
+	}
+	if err != nil {
+		return Connection{}, err
+	}
+	group, err := s.access.RunnerGroup(ctx, in.RunnerGroup)
+	if errors.Is(err, access.ErrNotFound) {
+		return Connection{}, validation.Field("runnerGroup", fmt.Sprintf("runner group %q does not exist", in.RunnerGroup))
+	}
+	if err != nil {
+		return Connection{}, err
+	}
+	now := s.now().UTC()
+	c := Connection{ID: uuid.Must(uuid.NewV7()).String(), Name: in.Name, CredentialID: cred.ID, RunnerGroupID: group.ID,
+		OwnerID: p.ID, Status: StatusUnknown, CreatedAt: now, UpdatedAt: now}
+	if err := s.repo.Create(ctx, c, audit.Entry{Actor: p.Name, Action: "connection.create", Resource: "connection:" + c.Name,
+		Outcome: audit.Success, Reason: "credential " + cred.Name + ", runner group " + group.Name}); err != nil {
+		return Connection{}, fmt.Errorf("create connection %q: %w", c.Name, err)
+	}
+	return s.repo.Get(ctx, c.ID)
+}
+
+// visible returns the connection if p owns it or is an admin; others get
+// ErrNotFound, exactly as for a missing one.
+func (s *Service) visible(ctx context.Context, p access.Principal, idOrName, action string) (Connection, error) {
+	c, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return Connection{}, err
+	}
+	if !p.IsAdmin() && c.OwnerID != p.ID {
+		s.access.Deny(ctx, p, action, "connection:"+c.Name, "not the connection's owner")
+		return Connection{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
+	}
+	return c, nil
+}
+
+// Get returns a connection p owns (any, for an admin).
+func (s *Service) Get(ctx context.Context, p access.Principal, idOrName string) (Connection, error) {
+	return s.visible(ctx, p, idOrName, "connection.read")
+}
+
+// List returns a page of the connections p owns (all, for an admin).
+func (s *Service) List(ctx context.Context, p access.Principal, after string, limit int) ([]Connection, error) {
+	return s.repo.List(ctx, s.access.ViewerOf(p), after, limit)
+}
+
+// Delete removes a connection p owns.
+func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName string) error {
+	c, err := s.visible(ctx, p, idOrName, "connection.delete")
+	if err != nil {
+		return err
+	}
+	return s.repo.Delete(ctx, c.ID, audit.Entry{Actor: p.Name, Action: "connection.delete", Resource: "connection:" + c.Name, Outcome: audit.Success})
+}
+
+// Runners lists which secret version each runner last received.
+func (s *Service) Runners(ctx context.Context, p access.Principal, idOrName string) ([]RunnerState, error) {
+	c, err := s.visible(ctx, p, idOrName, "connection.read")
+	if err != nil {
+		return nil, err
+	}
+	return s.repo.Runners(ctx, c.ID)
+}
+
+// Resolved is what a runner receives.
+type Resolved struct {
+	Username      secretstore.Value
+	Password      secretstore.Value
+	Credential    string
+	SecretVersion string
+	ResolvedAt    time.Time
+	Stale         bool
+}
+
+// StoreError says a store failed to give a value at run time. Err wraps the
+// store's sentinel.
+type StoreError struct {
+	Store string
+	Ref   string
+	Err   error
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("read secret %q from store %q: %v", e.Ref, e.Store, e.Err)
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Resolve checks, in this order and before any cache is consulted, that p is
+// a runner of the connection's group, that the connection's owner may still
+// use the credential, and that the credential is enabled; then it reads the
+// values and records the resolve durably. Every outcome is audited.
+func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName string) (Resolved, error) {
+	now := s.now().UTC()
+	rec := Resolution{RunnerID: p.ID, At: now, Request: audit.RequestFrom(ctx),
+		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + idOrName}}
+	out, err := s.resolve(ctx, p, idOrName, &rec)
+	rec.Err = err
+	switch {
+	case err == nil:
+		rec.Audit.Outcome = audit.Success
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrOwnerLostAccess), errors.Is(err, ErrCredentialDisabled), errors.Is(err, ErrBroken):
+		rec.Audit.Outcome = audit.Denied
+	default:
+		rec.Audit.Outcome = audit.Failure
+	}
+	if err != nil && rec.Audit.Reason == "" {
+		rec.Audit.Reason = err.Error()
+	}
+	// The record must be durable before the runner gets anything: if it
+	// cannot be written, the resolve fails.
+	if werr := s.repo.Record(ctx, rec); werr != nil {
+		return Resolved{}, fmt.Errorf("record resolve: %w", werr)
+	}
+	return out, err
+}
+
+func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName string, rec *Resolution) (Resolved, error) {
+	t, err := s.repo.Target(ctx, idOrName)
+	if err != nil {
+		return Resolved{}, err
+	}
+	c := t.Connection
+	rec.ConnectionID = c.ID
+	rec.Audit.Resource = "connection:" + c.Name
+	if p.Role != access.RoleRunner || p.RunnerGroupID != c.RunnerGroupID {
+		// Answered exactly like a missing connection; only the audit
+		// record says why.
+		rec.Audit.Reason = "the caller is not a runner of the connection's runner group"
+		return Resolved{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
+	}
+	if c.CredentialID == "" {
+		return Resolved{}, fmt.Errorf("%w (connection %s)", ErrBroken, c.Name)
+	}
+	rec.Audit.Resource += " credential:" + t.Credential.Name
+	owner, err := s.access.PrincipalOf(ctx, c.OwnerID)
+	if err != nil {
+		return Resolved{}, err
+	}
+	role, err := s.access.RoleOn(ctx, owner, credential.Object(t.Credential))
+	if err != nil {
+		return Resolved{}, err
+	}
+	if !role.CanUse() {
+		return Resolved{}, fmt.Errorf("%w: %s may not use credential %s", ErrOwnerLostAccess, owner.Name, t.Credential.Name)
+	}
+	if !t.Credential.Enabled {
+		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
+	}
+	user, err := s.read(ctx, t.Username)
+	if err != nil {
+		return Resolved{}, err
+	}
+	pass, err := s.read(ctx, t.Password)
+	if err != nil {
+		return Resolved{}, err
+	}
+	rec.SecretVersion = pass.Version
+	rec.Audit.Reason = "secret version " + pass.Version
+	if pass.Stale || user.Stale {
+		rec.Audit.Reason += "; stale: the store failed and the last good value was served"
+	}
+	return Resolved{Username: user.Value, Password: pass.Value, Credential: t.Credential.Name,
+		SecretVersion: pass.Version, ResolvedAt: rec.At, Stale: pass.Stale || user.Stale}, nil
+}
+
+// read returns a variable's value: a text variable's own, a secret
+// variable's from its store.
+func (s *Service) read(ctx context.Context, v envvar.Variable) (secretstore.Secret, error) {
+	if v.Type == envvar.TypeText {
+		return secretstore.Secret{Value: secretstore.NewValue(v.Value)}, nil
+	}
+	store, _, err := s.readers.Reader(v.Secret.Store)
+	if err != nil {
+		return secretstore.Secret{}, &StoreError{Store: v.Secret.Store, Ref: v.Secret.Ref, Err: err}
+	}
+	ref, err := store.ParseRef(v.Secret.Ref)
+	if err == nil {
+		var sec secretstore.Secret
+		if sec, err = store.Get(ctx, ref); err == nil {
+			return sec, nil
+		}
+	}
+	return secretstore.Secret{}, &StoreError{Store: v.Secret.Store, Ref: v.Secret.Ref, Err: err}
+}
+
+// Check reads a connection's secrets the way a resolve would, without
+// handing them to anyone, and records its status.
+func (s *Service) Check(ctx context.Context, id string) error {
+	t, err := s.repo.Target(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.Connection.CredentialID == "" {
+		return nil
+	}
+	_, err = s.read(ctx, t.Username)
+	var pass secretstore.Secret
+	if err == nil {
+		pass, err = s.read(ctx, t.Password)
+	}
+	return s.repo.SetStatus(ctx, t.Connection.ID, s.now().UTC(), pass.Version, err)
+}
+
+// CheckAll checks every connection, for the periodic background check.
+func (s *Service) CheckAll(ctx context.Context) error {
+	ids, err := s.repo.IDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := s.Check(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("check connection %s: %w", id, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package metadb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/connection"
+)
+
+// Connections implements connection.Repository. Resolve records are
+// group-committed: Record queues a resolution and waits while one goroutine
+// writes every queued resolution in one transaction.
+type Connections struct {
+	db   *DB
+	reqs chan recordReq
+}
+
+var _ connection.Repository = (*Connections)(nil)
+
+type recordReq struct {
+	r    connection.Resolution
+	done chan error
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 1024
+
+// NewConnections returns the connection repository; Run must be running for
+// Record to return.
+func NewConnections(db *DB) *Connections {
+	return &Connections{db: db, reqs: make(chan recordReq, maxBatch)}
+}
+
+// Run writes queued resolutions until ctx ends. It is the only writer of
+// the queue's records.
+func (c *Connections) Run(ctx context.Context) {
+	batch := make([]recordReq, 0, maxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case first := <-c.reqs:
+			batch = append(batch[:0], first)
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case r := <-c.reqs:
+					batch = append(batch, r)
+				default:
+					break fill
+				}
+			}
+			err := c.commit(context.WithoutCancel(ctx), batch)
+			for _, r := range batch {
+				r.done <- err
+			}
+		}
+	}
+}
+
+// Record implements connection.Repository.
+func (c *Connections) Record(ctx context.Context, r connection.Resolution) error {
+	req := recordReq{r: r, done: make(chan error, 1)}
+	select {
+	case c.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commit writes a batch of resolutions: their audit records, the latest
+// version each runner received, and each connection's latest status.
+func (c *Connections) commit(ctx context.Context, batch []recordReq) error {
+	type runnerKey struct{ conn, runner string }
+	runners := map[runnerKey]connection.Resolution{}
+	status := map[string]connection.Resolution{}
+	items := make([]pendingRecord, len(batch))
+	for i, b := range batch {
+		r := b.r
+		items[i] = pendingRecord{Entry: r.Audit, Request: r.Request}
+		var se *connection.StoreError
+		switch {
+		case r.ConnectionID == "":
+		case r.Err == nil:
+			runners[runnerKey{r.ConnectionID, r.RunnerID}] = r
+			status[r.ConnectionID] = r
+		case errors.As(r.Err, &se):
+			status[r.ConnectionID] = r
+		}
+	}
+	return c.db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := c.db.appendRecords(ctx, tx, items); err != nil {
+			return err
+		}
+		for k, r := range runners {
+			if _, err := c.db.exec(ctx, tx, `INSERT INTO connection_runners (connection_id, runner_id, secret_version, resolved_at)
+				VALUES ($1, $2, $3, $4) ON CONFLICT (connection_id, runner_id)
+				DO UPDATE SET secret_version = excluded.secret_version, resolved_at = excluded.resolved_at`,
+				k.conn, k.runner, r.SecretVersion, r.At); err != nil {
+				return fmt.Errorf("record runner state: %w", err)
+			}
+		}
+		for id, r := range status {
+			if err := setStatus(ctx, c.db, tx, id, r.At, r.SecretVersion, r.Err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func setStatus(ctx context.Context, db *DB, q queryer, id string, at time.Time, version string, checkErr error) error {
+	var err error
+	if checkErr == nil {
+		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
+			last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`, id, at, version)
+	} else {
+		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'error', last_error = $2, last_error_at = $3
+			WHERE id = $1 AND credential_id IS NOT NULL`, id, checkErr.Error(), at)
+	}
+	if err != nil {
+		return fmt.Errorf("record connection status: %w", err)
+	}
+	return nil
+}
+
+// SetStatus implements connection.Repository.
+func (c *Connections) SetStatus(ctx context.Context, id string, at time.Time, version string, checkErr error) error {
+	return setStatus(ctx, c.db, c.db.sql, id, at, version, checkErr)
+}
+
+// Create implements connection.Repository.
+func (c *Connections) Create(ctx context.Context, conn connection.Connection, e audit.Entry) error {
+	return c.db.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := c.db.exec(ctx, tx, `INSERT INTO connections (id, name, credential_id, runner_group_id, owner_id, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			conn.ID, conn.Name, conn.CredentialID, conn.RunnerGroupID, conn.OwnerID, conn.Status, conn.CreatedAt, conn.UpdatedAt)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: %q", connection.ErrNameTaken, conn.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert connection: %w", err)
+		}
+		return nil
+	})
+}
+
+const connectionColumns = `c.id, c.name, COALESCE(c.credential_id, ''), COALESCE(cr.name, ''), c.runner_group_id, rg.name,
+	c.owner_id, u.name, CASE WHEN c.credential_id IS NULL THEN 'broken' ELSE c.status END, c.last_error, c.last_error_at,
+	c.last_resolved_at, c.last_secret_version, c.created_at, c.updated_at
+	FROM connections c
+	LEFT JOIN credentials cr ON cr.id = c.credential_id
+	JOIN runner_groups rg ON rg.id = c.runner_group_id
+	JOIN users u ON u.id = c.owner_id`
+
+func scanConnection(row interface{ Scan(...any) error }) (connection.Connection, error) {
+	var (
+		c                 connection.Connection
+		errAt, resolvedAt sql.NullTime
+	)
+	err := row.Scan(&c.ID, &c.Name, &c.CredentialID, &c.Credential, &c.RunnerGroupID, &c.RunnerGroup, &c.OwnerID, &c.Owner,
+		&c.Status, &c.LastError, &errAt, &resolvedAt, &c.LastSecretVersion, &c.CreatedAt, &c.UpdatedAt)
+	c.LastErrorAt, c.LastResolvedAt = utcOrZero(errAt), utcOrZero(resolvedAt)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, err
+}
+
+// Get implements connection.Repository.
+func (c *Connections) Get(ctx context.Context, idOrName string) (connection.Connection, error) {
+	conn, err := scanConnection(c.db.sql.QueryRowContext(ctx, c.db.q(`SELECT `+connectionColumns+`
+		WHERE c.id = $1 OR lower(c.name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return conn, fmt.Errorf("%w: %q", connection.ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return conn, fmt.Errorf("read connection: %w", err)
+	}
+	return conn, nil
+}
+
+// List implements connection.Repository: an admin sees every connection, a
+// maker their own.
+func (c *Connections) List(ctx context.Context, v access.Viewer, after string, limit int) ([]connection.Connection, error) {
+	return queryList(ctx, c.db, scanConnection, `SELECT `+connectionColumns+`
+		WHERE c.id > $1 AND ($3 OR c.owner_id = $4) ORDER BY c.id LIMIT $2`, after, limit, v.All, v.UserID)
+}
+
+// Delete implements connection.Repository.
+func (c *Connections) Delete(ctx context.Context, id string, e audit.Entry) error {
+	return c.db.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := c.db.exec(ctx, tx, `DELETE FROM connections WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete connection: %w", err)
+		}
+		return mustAffect(res, fmt.Errorf("%w: %s", connection.ErrNotFound, id))
+	})
+}
+
+// Target implements connection.Repository.
+func (c *Connections) Target(ctx context.Context, idOrName string) (connection.Target, error) {
+	var t connection.Target
+	var err error
+	if t.Connection, err = c.Get(ctx, idOrName); err != nil || t.Connection.CredentialID == "" {
+		return t, err
+	}
+	if t.Credential, err = c.db.Credentials().Get(ctx, t.Connection.CredentialID); err != nil {
+		return t, err
+	}
+	if t.Username, err = c.db.Variables().Get(ctx, t.Credential.UsernameVarID); err != nil {
+		return t, err
+	}
+	t.Password, err = c.db.Variables().Get(ctx, t.Credential.PasswordVarID)
+	return t, err
+}
+
+// Runners implements connection.Repository.
+func (c *Connections) Runners(ctx context.Context, id string) ([]connection.RunnerState, error) {
+	return queryList(ctx, c.db, func(row interface{ Scan(...any) error }) (connection.RunnerState, error) {
+		var s connection.RunnerState
+		err := row.Scan(&s.RunnerID, &s.Runner, &s.SecretVersion, &s.ResolvedAt)
+		s.ResolvedAt = s.ResolvedAt.UTC()
+		return s, err
+	}, `SELECT r.runner_id, u.name, r.secret_version, r.resolved_at FROM connection_runners r JOIN users u ON u.id = r.runner_id
+		WHERE r.connection_id = $1 ORDER BY lower(u.name)`, id)
+}
+
+// IDs implements connection.Repository.
+func (c *Connections) IDs(ctx context.Context) ([]string, error) {
+	return queryList(ctx, c.db, func(row interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM connections WHERE credential_id IS NOT NULL ORDER BY id`)
+}

@@ -1,0 +1,189 @@
+// Package cache is a secretstore.Store that wraps another and keeps the
+// values it read in memory for a short time: one store call serves every
+// concurrent reader of the same secret, and, when allowed, the last good
+// value is served for a bounded time while the store fails. Values live in
+// memory only and are never written anywhere. The cache does not decide
+// who may read a secret: callers check that before they ask.
+package cache
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/credflow/credflow/internal/secretstore"
+)
+
+// Options configures a cache.
+type Options struct {
+	// TTL is how long a value is served without asking the store; 0 asks
+	// the store on every read.
+	TTL time.Duration
+	// StaleIfError, when positive, serves the last good value up to this
+	// age when the store is unavailable, times out or throttles, marked
+	// Stale.
+	StaleIfError time.Duration
+	// MaxEntries bounds the number of cached versions; the least recently
+	// used go first. Default 10000.
+	MaxEntries int
+	// CallTimeout bounds one store call shared by concurrent readers.
+	// Default 10 s.
+	CallTimeout time.Duration
+}
+
+// Store caches reads of an inner store.
+type Store struct {
+	inner secretstore.Store
+	opts  Options
+	now   func() time.Time
+
+	mu       sync.Mutex
+	entries  map[key]*list.Element // of *entry
+	lru      *list.List            // front: most recently used
+	inflight map[key]*call
+}
+
+var _ secretstore.Store = (*Store)(nil)
+
+type key struct{ name, version string }
+
+type entry struct {
+	key     key
+	secret  secretstore.Secret
+	fetched time.Time
+}
+
+type call struct {
+	done   chan struct{}
+	secret secretstore.Secret
+	err    error
+}
+
+// New wraps inner.
+func New(inner secretstore.Store, opts Options) *Store {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 10000
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 10 * time.Second
+	}
+	return &Store{inner: inner, opts: opts, now: time.Now,
+		entries: map[key]*list.Element{}, lru: list.New(), inflight: map[key]*call{}}
+}
+
+// ParseRef implements secretstore.Store.
+func (s *Store) ParseRef(ref string) (secretstore.Ref, error) { return s.inner.ParseRef(ref) }
+
+// Get implements secretstore.Store: a fresh cached value, else one store
+// call shared by every concurrent reader of the same reference.
+func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secret, error) {
+	k := key{ref.Name, ref.Version}
+	now := s.now()
+	s.mu.Lock()
+	if el, ok := s.entries[k]; ok {
+		e := el.Value.(*entry)
+		if now.Sub(e.fetched) < s.opts.TTL {
+			s.lru.MoveToFront(el)
+			sec := e.secret
+			s.mu.Unlock()
+			return sec, nil
+		}
+	}
+	c, running := s.inflight[k]
+	if !running {
+		c = &call{done: make(chan struct{})}
+		s.inflight[k] = c
+		go s.fetch(context.WithoutCancel(ctx), k, ref, c)
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return secretstore.Secret{}, fmt.Errorf("read %s: %w", ref, ctx.Err())
+	}
+	if c.err == nil {
+		return c.secret, nil
+	}
+	if stale, ok := s.stale(k, c.err); ok {
+		return stale, nil
+	}
+	return secretstore.Secret{}, c.err
+}
+
+// fetch makes the one store call for k and publishes its result.
+func (s *Store) fetch(ctx context.Context, k key, ref secretstore.Ref, c *call) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	defer cancel()
+	c.secret, c.err = s.inner.Get(ctx, ref)
+	if errors.Is(c.err, context.DeadlineExceeded) {
+		c.err = fmt.Errorf("read %s: %w (%v)", ref, secretstore.ErrTimeout, c.err)
+	}
+	s.mu.Lock()
+	delete(s.inflight, k)
+	if c.err == nil && (s.opts.TTL > 0 || s.opts.StaleIfError > 0) {
+		s.put(k, c.secret)
+	}
+	s.mu.Unlock()
+	close(c.done)
+}
+
+// put stores a value; s.mu is held.
+func (s *Store) put(k key, sec secretstore.Secret) {
+	e := &entry{key: k, secret: sec, fetched: s.now()}
+	if el, ok := s.entries[k]; ok {
+		el.Value = e
+		s.lru.MoveToFront(el)
+		return
+	}
+	s.entries[k] = s.lru.PushFront(e)
+	for s.lru.Len() > s.opts.MaxEntries {
+		old := s.lru.Back()
+		s.lru.Remove(old)
+		delete(s.entries, old.Value.(*entry).key)
+	}
+}
+
+// stale returns the last good value for k when err is a failure of the
+// store (not an answer such as "not found") and the value is young enough.
+func (s *Store) stale(k key, err error) (secretstore.Secret, bool) {
+	if s.opts.StaleIfError <= 0 || !(errors.Is(err, secretstore.ErrUnavailable) ||
+		errors.Is(err, secretstore.ErrTimeout) || errors.Is(err, secretstore.ErrThrottled)) {
+		return secretstore.Secret{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.entries[k]
+	if !ok {
+		return secretstore.Secret{}, false
+	}
+	e := el.Value.(*entry)
+	if s.now().Sub(e.fetched) > s.opts.StaleIfError {
+		return secretstore.Secret{}, false
+	}
+	sec := e.secret
+	sec.Stale = true
+	return sec, true
+}
+
+// Invalidate drops every cached version of the secret name.
+func (s *Store) Invalidate(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, el := range s.entries {
+		if k.name == name {
+			s.lru.Remove(el)
+			delete(s.entries, k)
+		}
+	}
+}
+
+// Len is the number of cached versions.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru.Len()
+}
