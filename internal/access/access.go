@@ -76,15 +76,21 @@ const (
 	PermCredentialWrite Permission = "credential:write"
 	PermStoreRead       Permission = "store:read"
 	PermSecretWrite     Permission = "store:secret-write"
+	PermConnectionRead  Permission = "connection:read"
+	PermConnectionWrite Permission = "connection:write"
+	PermResolve         Permission = "connection:resolve"
 	PermTokenSelf       Permission = "token:self" // manage one's own API tokens
 	PermAdmin           Permission = "admin"      // users, groups, grants, audit
 )
 
 // rolePermissions is the instance-role policy. Admins may do everything.
 var rolePermissions = map[Role][]Permission{
+	// Makers hold PermResolve so that a resolve by anyone but a runner of the
+	// connection's group is answered 404 by the connection itself, exactly
+	// like a missing connection, rather than 403 here.
 	RoleMaker: {PermVariableRead, PermVariableWrite, PermCredentialRead, PermCredentialWrite,
-		PermStoreRead, PermSecretWrite, PermTokenSelf},
-	RoleRunner: {PermTokenSelf},
+		PermStoreRead, PermSecretWrite, PermConnectionRead, PermConnectionWrite, PermResolve, PermTokenSelf},
+	RoleRunner: {PermResolve, PermTokenSelf},
 }
 
 // Service authenticates callers and answers authorization questions.

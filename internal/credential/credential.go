@@ -65,8 +65,10 @@ type Repository interface {
 	// after the one with id after.
 	List(ctx context.Context, v access.Viewer, after string, limit int) ([]Credential, error)
 	Update(ctx context.Context, c Credential, e audit.Entry) error
-	// Delete removes a credential and its shares (its variables stay).
-	Delete(ctx context.Context, id string, e audit.Entry) error
+	// Delete removes a credential and its shares (its variables stay). A
+	// credential that connections use is an *InUseError unless force, which
+	// marks those connections broken.
+	Delete(ctx context.Context, id string, force bool, e audit.Entry) error
 	Dependencies(ctx context.Context, id string) (Dependencies, error)
 }
 
@@ -248,13 +250,51 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 }
 
 // Delete removes a credential; its variables stay. p must be an owner or
-// co-owner.
-func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName string) error {
+// co-owner. Connections that use it make it in use, unless force, which
+// breaks them.
+func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName string, force bool) error {
 	c, err := s.get(ctx, p, idOrName, "credential.delete", access.ObjectRole.CanEdit)
 	if err != nil {
 		return err
 	}
-	return s.repo.Delete(ctx, c.ID, entry(p, "credential.delete", c, ""))
+	reason := ""
+	if force {
+		reason = "forced: connections that used it are broken"
+	}
+	return s.repo.Delete(ctx, c.ID, force, entry(p, "credential.delete", c, reason))
+}
+
+// SetEnabled is the kill switch: a disabled credential resolves for nobody,
+// whatever is cached. p must be an owner or co-owner.
+func (s *Service) SetEnabled(ctx context.Context, p access.Principal, idOrName string, enabled bool) (Credential, error) {
+	action := "credential.disable"
+	if enabled {
+		action = "credential.enable"
+	}
+	c, err := s.get(ctx, p, idOrName, action, access.ObjectRole.CanEdit)
+	if err != nil {
+		return Credential{}, err
+	}
+	c.Enabled = enabled
+	c.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(ctx, c, entry(p, action, c, "")); err != nil {
+		return Credential{}, fmt.Errorf("%s %q: %w", action, c.Name, err)
+	}
+	return s.repo.Get(ctx, c.ID)
+}
+
+// InUseError says a credential cannot be deleted because connections use it.
+type InUseError struct {
+	Name        string
+	Connections []Named
+}
+
+func (e *InUseError) Error() string {
+	names := make([]string, len(e.Connections))
+	for i, c := range e.Connections {
+		names[i] = c.Name
+	}
+	return fmt.Sprintf("credential %s is used by connections: %s", e.Name, strings.Join(names, ", "))
 }
 
 // Dependencies lists what uses a credential p may see.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
@@ -40,6 +41,7 @@ type API struct {
 	Access      *access.Service
 	Variables   *envvar.Service
 	Credentials *credential.Service
+	Connections *connection.Service
 	Stores      *secretstore.Registry
 	DB          Pinger
 	Audit       AuditLog

@@ -117,7 +117,11 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Credentials.Delete(r.Context(), principal(r), r.PathValue("id")); err != nil {
+	force := r.URL.Query().Get("force")
+	if force != "" && force != "true" && force != "false" {
+		return badRequest("force", "Query parameter force must be true or false.")
+	}
+	if err := a.Credentials.Delete(r.Context(), principal(r), r.PathValue("id"), force == "true"); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

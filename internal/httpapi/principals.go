@@ -13,6 +13,7 @@ type userJSON struct {
 	DisplayName string    `json:"displayName"`
 	Role        string    `json:"role"`
 	Source      string    `json:"source"`
+	RunnerGroup string    `json:"runnerGroup,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
@@ -25,11 +26,13 @@ type createUserRequest struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"displayName,omitempty"`
 	Role        string `json:"role"`
+	RunnerGroup string `json:"runnerGroup,omitempty"`
 }
 
 type updateUserRequest struct {
 	DisplayName *string `json:"displayName,omitempty"`
 	Role        *string `json:"role,omitempty"`
+	RunnerGroup *string `json:"runnerGroup,omitempty"`
 }
 
 type groupJSON struct {
@@ -55,7 +58,8 @@ type meJSON struct {
 }
 
 func toUserJSON(u access.User) userJSON {
-	return userJSON{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Role: string(u.Role), Source: u.Source, CreatedAt: u.CreatedAt}
+	return userJSON{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Role: string(u.Role), Source: u.Source,
+		RunnerGroup: u.RunnerGroup, CreatedAt: u.CreatedAt}
 }
 
 func toGroupJSON(g access.Group) groupJSON {
@@ -79,7 +83,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	u, err := a.Access.CreateUser(r.Context(), principal(r), access.CreateUserInput{Name: req.Name, DisplayName: req.DisplayName, Role: access.Role(req.Role)})
+	u, err := a.Access.CreateUser(r.Context(), principal(r), access.CreateUserInput{Name: req.Name, DisplayName: req.DisplayName,
+		Role: access.Role(req.Role), RunnerGroup: req.RunnerGroup})
 	if err != nil {
 		return err
 	}
@@ -118,7 +123,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	in := access.UpdateUserInput{DisplayName: req.DisplayName}
+	in := access.UpdateUserInput{DisplayName: req.DisplayName, RunnerGroup: req.RunnerGroup}
 	if req.Role != nil {
 		role := access.Role(*req.Role)
 		in.Role = &role

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
@@ -76,6 +77,11 @@ var sentinelProblems = []struct {
 	{envvar.ErrNameTaken, http.StatusConflict, "name_taken"},
 	{credential.ErrNameTaken, http.StatusConflict, "name_taken"},
 	{credential.ErrPasswordMustBeSecret, http.StatusUnprocessableEntity, "password_must_be_secret"},
+	{connection.ErrNotFound, http.StatusNotFound, "not_found"},
+	{connection.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{connection.ErrBroken, http.StatusConflict, "connection_broken"},
+	{connection.ErrOwnerLostAccess, http.StatusForbidden, "owner_lost_access"},
+	{connection.ErrCredentialDisabled, http.StatusLocked, "credential_disabled"},
 	{secretstore.ErrStoreNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
@@ -95,7 +101,9 @@ func problemFor(err error) (Problem, bool) {
 		ve  *validation.Error
 		ie  *validation.ImmutableError
 		iu  *envvar.InUseError
+		ciu *credential.InUseError
 		sce *envvar.SecretCheckError
+		rse *connection.StoreError
 		mbe *http.MaxBytesError
 	)
 	switch {
@@ -123,8 +131,12 @@ func problemFor(err error) (Problem, bool) {
 		return p, true
 	case errors.As(err, &iu):
 		return newProblem(http.StatusConflict, "in_use", sentence(iu.Error())+" Delete or change those credentials first."), true
+	case errors.As(err, &ciu):
+		return newProblem(http.StatusConflict, "in_use", sentence(ciu.Error())+" Delete those connections first, or delete with force=true to mark them broken."), true
 	case errors.As(err, &sce):
-		return secretCheckProblem(sce), true
+		return storeProblem(sce.Store, sce.Ref, sce.Err, true), true
+	case errors.As(err, &rse):
+		return storeProblem(rse.Store, rse.Ref, rse.Err, false), true
 	case errors.Is(err, access.ErrUnauthenticated):
 		return newProblem(http.StatusUnauthorized, "unauthenticated", unauthenticatedDetail), true
 	}
@@ -143,38 +155,45 @@ func problemFor(err error) (Problem, bool) {
 		"The server failed to handle the request. The server log has the details under this request id."), false
 }
 
-// secretCheckProblem explains why a store did not confirm a secret reference.
-func secretCheckProblem(e *envvar.SecretCheckError) Problem {
+// storeProblem explains why a store did not confirm a secret reference
+// (saving a variable) or did not give its value (resolving). It never
+// forwards the store's own error text.
+func storeProblem(store, ref string, err error, saving bool) Problem {
+	// withField names the request field at fault, when a request named it.
 	withField := func(p Problem, field, msg string) Problem {
-		p.Errors = []FieldError{{Field: field, Message: msg}}
+		if saving {
+			p.Errors = []FieldError{{Field: field, Message: msg}}
+		}
 		return p
 	}
-	switch {
-	case errors.Is(e.Err, secretstore.ErrStoreNotFound):
-		return withField(newProblem(http.StatusUnprocessableEntity, "store_not_found",
-			fmt.Sprintf("There is no secret store named %q.", e.Store)), "secretRef.store", "names no registered store")
-	case errors.Is(e.Err, secretstore.ErrNotFound):
-		return withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
-			fmt.Sprintf("The secret %q was not found in store %q.", e.Ref, e.Store)), "secretRef.ref", "names no secret in the store")
-	case errors.Is(e.Err, secretstore.ErrForbidden):
-		return newProblem(http.StatusForbidden, "store_access_denied",
-			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", e.Ref))
-	case errors.Is(e.Err, secretstore.ErrDisabled):
-		return withField(newProblem(http.StatusUnprocessableEntity, "secret_disabled",
-			fmt.Sprintf("The secret %q is disabled in store %q.", e.Ref, e.Store)), "secretRef.ref", "names a disabled secret")
-	case errors.Is(e.Err, secretstore.ErrSealed):
-		return newProblem(http.StatusServiceUnavailable, "store_sealed",
-			fmt.Sprintf("Store %q is sealed: its master key is not available, so the secret cannot be checked.", e.Store))
-	case errors.Is(e.Err, secretstore.ErrTimeout):
-		return newProblem(http.StatusGatewayTimeout, "store_timeout", fmt.Sprintf("Store %q did not answer in time.", e.Store))
-	}
 	var te *secretstore.ThrottledError
-	if errors.As(e.Err, &te) {
-		p := newProblem(http.StatusServiceUnavailable, "store_throttled", fmt.Sprintf("Store %q is throttling requests; try again later.", e.Store))
+	switch {
+	case errors.Is(err, secretstore.ErrStoreNotFound):
+		return withField(newProblem(http.StatusUnprocessableEntity, "store_not_found",
+			fmt.Sprintf("There is no secret store named %q.", store)), "secretRef.store", "names no registered store")
+	case errors.Is(err, secretstore.ErrNotFound):
+		return withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
+			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store")
+	case errors.Is(err, secretstore.ErrForbidden) && saving:
+		return newProblem(http.StatusForbidden, "store_access_denied",
+			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", ref))
+	case errors.Is(err, secretstore.ErrForbidden):
+		return newProblem(http.StatusForbidden, "store_access_denied",
+			fmt.Sprintf("credflow is not authorized to read secrets from '%s' in store %q.", ref, store))
+	case errors.Is(err, secretstore.ErrDisabled):
+		return withField(newProblem(http.StatusUnprocessableEntity, "secret_disabled",
+			fmt.Sprintf("The secret %q is disabled in store %q.", ref, store)), "secretRef.ref", "names a disabled secret")
+	case errors.Is(err, secretstore.ErrSealed):
+		return newProblem(http.StatusServiceUnavailable, "store_sealed",
+			fmt.Sprintf("Store %q is sealed: its master key is not available, so its secrets cannot be read.", store))
+	case errors.Is(err, secretstore.ErrTimeout):
+		return newProblem(http.StatusGatewayTimeout, "store_timeout", fmt.Sprintf("Store %q did not answer in time.", store))
+	case errors.As(err, &te):
+		p := newProblem(http.StatusServiceUnavailable, "store_throttled", fmt.Sprintf("Store %q is throttling requests; try again later.", store))
 		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
 		return p
 	}
-	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached to check the secret.", e.Store))
+	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store))
 }
 
 // nearest returns the message of the error in err's chain that directly

@@ -103,6 +103,8 @@ func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return secretPathError(err, "name")
 	}
+	// The next resolve reads the new version, not a cached older one.
+	a.Stores.Invalidate(info.Name, name)
 	status := http.StatusOK
 	if meta.Version == "1" {
 		status = http.StatusCreated
@@ -152,6 +154,7 @@ func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := d.Delete(ctx, r.PathValue("name")); err != nil {
 		return secretPathError(err, "name")
 	}
+	a.Stores.Invalidate(info.Name, r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -103,9 +103,29 @@ func (r Credentials) Update(ctx context.Context, c credential.Credential, e audi
 }
 
 // Delete implements credential.Repository.
-func (r Credentials) Delete(ctx context.Context, id string, e audit.Entry) error {
+func (r Credentials) Delete(ctx context.Context, id string, force bool, e audit.Entry) error {
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		conns, err := connectionsUsing(ctx, r.db, tx, `c.credential_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if len(conns) > 0 {
+			if !force {
+				var name string
+				if err := tx.QueryRowContext(ctx, r.db.q(`SELECT name FROM credentials WHERE id = $1`), id).Scan(&name); err != nil {
+					return fmt.Errorf("read credential: %w", err)
+				}
+				return &credential.InUseError{Name: name, Connections: conns}
+			}
+			if _, err := r.db.exec(ctx, tx, `UPDATE connections SET credential_id = NULL, status = 'broken',
+				last_error = 'its credential was deleted' WHERE credential_id = $1`, id); err != nil {
+				return fmt.Errorf("break connections: %w", err)
+			}
+		}
 		res, err := r.db.exec(ctx, tx, `DELETE FROM credentials WHERE id = $1`, id)
+		if isForeignKeyViolation(err) {
+			return &credential.InUseError{Name: id}
+		}
 		if err != nil {
 			return fmt.Errorf("delete credential: %w", err)
 		}
@@ -116,8 +136,27 @@ func (r Credentials) Delete(ctx context.Context, id string, e audit.Entry) error
 	})
 }
 
-// Dependencies implements credential.Repository. Connections arrive with
-// the runtime; until then nothing can depend on a credential.
+// connectionsUsing lists the connections matching where (over connections c).
+func connectionsUsing(ctx context.Context, db *DB, q queryer, where string, args ...any) ([]credential.Named, error) {
+	rows, err := q.QueryContext(ctx, db.q(`SELECT DISTINCT c.id, c.name FROM connections c
+		LEFT JOIN credentials cr ON cr.id = c.credential_id WHERE `+where+` ORDER BY c.name`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list dependent connections: %w", err)
+	}
+	defer rows.Close()
+	out := []credential.Named{}
+	for rows.Next() {
+		var n credential.Named
+		if err := rows.Scan(&n.ID, &n.Name); err != nil {
+			return nil, fmt.Errorf("list dependent connections: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Dependencies implements credential.Repository.
 func (r Credentials) Dependencies(ctx context.Context, id string) (credential.Dependencies, error) {
-	return credential.Dependencies{Connections: []credential.Named{}}, nil
+	conns, err := connectionsUsing(ctx, r.db, r.db.sql, `c.credential_id = $1`, id)
+	return credential.Dependencies{Connections: conns}, err
 }

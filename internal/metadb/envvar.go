@@ -186,7 +186,8 @@ func (r Variables) Dependencies(ctx context.Context, id string) (envvar.Dependen
 	if err != nil {
 		return envvar.Dependencies{}, err
 	}
-	return envvar.Dependencies{Credentials: creds, Connections: []envvar.Named{}}, nil
+	conns, err := connectionsUsing(ctx, r.db, r.db.sql, `cr.username_var_id = $1 OR cr.password_var_id = $1`, id)
+	return envvar.Dependencies{Credentials: creds, Connections: conns}, err
 }
 
 func credentialsUsing(ctx context.Context, db *DB, q queryer, varID string) ([]envvar.Named, error) {

@@ -14,16 +14,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/config"
+	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/httpapi"
 	"github.com/credflow/credflow/internal/metadb"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
+	"github.com/credflow/credflow/internal/secretstore/cache"
 )
 
 // Version is the build's version, set with -ldflags "-X ...server.Version=v1.2.3".
@@ -41,9 +44,31 @@ type Server struct {
 	handler http.Handler
 	// oidcClient is the HTTP client for the OIDC issuer (nil: a default one).
 	oidcClient *http.Client
+	// extraStores are registered beside the built-in one (tests register
+	// fakes of remote stores this way).
+	extraStores []extraStore
+	// stop ends the background workers; done closes when they have.
+	stop context.CancelFunc
+	done chan struct{}
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
+
+type extraStore struct {
+	name, kind string
+	store      secretstore.Store
+	cache      cache.Options
+}
+
+// WithStore registers a store of the given kind under name, read at run
+// time through a cache with the given options.
+func WithStore(name, kind string, s secretstore.Store, opts cache.Options) Option {
+	return func(srv *Server) { srv.extraStores = append(srv.extraStores, extraStore{name, kind, s, opts}) }
+}
+
+// DefaultCache is the run-time cache of a store that sets nothing else: a
+// value is served from memory for a minute.
+var DefaultCache = cache.Options{TTL: time.Minute}
 
 // Option adjusts a Server before it is wired.
 type Option func(*Server)
@@ -88,7 +113,14 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stores.Add(info, local)
+	stores.AddWithReader(info, local, cache.New(local, DefaultCache))
+	for _, x := range s.extraStores {
+		info, err := s.db.Stores().Ensure(ctx, x.name, x.kind)
+		if err != nil {
+			return err
+		}
+		stores.AddWithReader(info, x.store, cache.New(x.store, x.cache))
+	}
 
 	opts := access.Options{OIDCAutoCreate: s.cfg.OIDCAutoCreate}
 	if s.cfg.OIDCIssuer != "" {
@@ -110,10 +142,15 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}
 
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
+	creds := credential.NewService(s.db.Credentials(), vars, acc)
+	connRepo := metadb.NewConnections(s.db)
+	conns := connection.NewService(connRepo, acc, creds, stores)
+	s.startWorkers(connRepo, conns)
 	api := &httpapi.API{
 		Access:      acc,
 		Variables:   vars,
-		Credentials: credential.NewService(s.db.Credentials(), vars, acc),
+		Credentials: creds,
+		Connections: conns,
 		Stores:      stores,
 		DB:          s.db,
 		Audit:       s.db.Audit(),
@@ -171,8 +208,50 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // DB is the metadata database, for tests that must reach under the API.
 func (s *Server) DB() *metadb.DB { return s.db }
 
-// Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+// ConnectionCheckInterval is how often every connection's status is
+// refreshed in the background.
+const ConnectionCheckInterval = 5 * time.Minute
+
+// startWorkers starts the goroutines the server owns: the group committer
+// of resolve records and the periodic connection check. Close stops them.
+func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Service) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		repo.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(ConnectionCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := conns.CheckAll(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("connection check failed", slog.String("error", err.Error()))
+				}
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(s.done)
+	}()
+}
+
+// Close stops the background workers and releases the database.
+func (s *Server) Close() error {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+	return s.db.Close()
+}
 
 // Run serves until ctx is cancelled, then shuts down gracefully. Logs, and
 // the initial admin token on a first start, go to stderr.

@@ -1,0 +1,173 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/cache"
+	"github.com/credflow/credflow/internal/secretstore/memstore"
+)
+
+func get(t *testing.T, s secretstore.Store, name string) (secretstore.Secret, error) {
+	t.Helper()
+	return s.Get(context.Background(), secretstore.Ref{Name: name})
+}
+
+func TestConcurrentColdReadsMakeOneStoreCall(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "pw")
+	m.SetLatency(50 * time.Millisecond)
+	c := cache.New(m, cache.Options{TTL: time.Minute})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := get(t, c, "db")
+			if err == nil && s.Value.Reveal() != "pw" {
+				err = errors.New("wrong value")
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := m.Gets(); n != 1 {
+		t.Fatalf("%d store calls, want 1", n)
+	}
+	get(t, c, "db")
+	if n := m.Gets(); n != 1 {
+		t.Errorf("a warm read called the store (%d calls)", n)
+	}
+}
+
+func TestTTLAndInvalidation(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "v1")
+	c := cache.New(m, cache.Options{TTL: 80 * time.Millisecond})
+	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v1" {
+		t.Fatal("first read")
+	}
+	m.Set("db", "v2")
+	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v1" {
+		t.Fatal("within the TTL the cached value is served")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v2" || s.Version != "2" {
+		t.Fatalf("after the TTL: %v %s", s.Value.Reveal(), s.Version)
+	}
+	m.Set("db", "v3")
+	c.Invalidate("db")
+	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v3" {
+		t.Fatal("invalidation did not drop the cached value")
+	}
+}
+
+func TestZeroTTLAlwaysAsks(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "v1")
+	c := cache.New(m, cache.Options{})
+	for i := 0; i < 3; i++ {
+		get(t, c, "db")
+	}
+	if m.Gets() != 3 || c.Len() != 0 {
+		t.Fatalf("gets %d, cached %d", m.Gets(), c.Len())
+	}
+}
+
+func TestStaleIfError(t *testing.T) {
+	cases := []struct {
+		name      string
+		fail      error
+		wait      time.Duration
+		wantStale bool
+	}{
+		{"unavailable", secretstore.ErrUnavailable, 0, true},
+		{"throttled", &secretstore.ThrottledError{RetryAfter: time.Second}, 0, true},
+		{"timeout", secretstore.ErrTimeout, 0, true},
+		{"too old", secretstore.ErrUnavailable, 150 * time.Millisecond, false},
+		{"not found is an answer, not a failure", secretstore.ErrNotFound, 0, false},
+		{"forbidden is an answer", secretstore.ErrForbidden, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := memstore.New()
+			m.Set("db", "good")
+			c := cache.New(m, cache.Options{TTL: time.Millisecond, StaleIfError: 100 * time.Millisecond})
+			get(t, c, "db")
+			time.Sleep(2*time.Millisecond + tc.wait)
+			m.Fail(tc.fail)
+			s, err := get(t, c, "db")
+			if tc.wantStale {
+				if err != nil || !s.Stale || s.Value.Reveal() != "good" {
+					t.Fatalf("got %v stale=%v", err, s.Stale)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, tc.fail) {
+				t.Fatalf("got %v, want %v", err, tc.fail)
+			}
+		})
+	}
+}
+
+func TestCallTimeoutIsStoreTimeout(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "v")
+	m.SetLatency(time.Second)
+	c := cache.New(m, cache.Options{TTL: time.Minute, CallTimeout: 20 * time.Millisecond})
+	if _, err := get(t, c, "db"); !errors.Is(err, secretstore.ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+}
+
+func TestCallerCancelDoesNotFailOthers(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "v")
+	m.SetLatency(50 * time.Millisecond)
+	c := cache.New(m, cache.Options{TTL: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := c.Get(ctx, secretstore.Ref{Name: "db"})
+		done <- err
+	}()
+	time.Sleep(5 * time.Millisecond)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v", err)
+	}
+	if s, err := get(t, c, "db"); err != nil || s.Value.Reveal() != "v" || m.Gets() != 1 {
+		t.Fatalf("second reader: %v, %d calls", err, m.Gets())
+	}
+}
+
+func TestBoundedSize(t *testing.T) {
+	m := memstore.New()
+	for _, n := range []string{"a", "b", "c", "d"} {
+		m.Set(n, n)
+	}
+	c := cache.New(m, cache.Options{TTL: time.Minute, MaxEntries: 2})
+	for _, n := range []string{"a", "b", "c", "d"} {
+		get(t, c, n)
+	}
+	if c.Len() != 2 {
+		t.Fatalf("%d entries, want 2", c.Len())
+	}
+	before := m.Gets()
+	get(t, c, "d") // most recent: cached
+	get(t, c, "a") // evicted: read again
+	if m.Gets() != before+1 {
+		t.Errorf("eviction did not drop the least recently used: %d calls", m.Gets()-before)
+	}
+}
