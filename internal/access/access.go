@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,7 +101,22 @@ type Service struct {
 	// autoCreate makes a verified OIDC user unknown to credflow a maker.
 	autoCreate bool
 	now        func() time.Time
+
+	// tokens caches API tokens by id, each valid while the repository's
+	// generation is the one it was read at. Bounded: see maxCachedTokens.
+	tokensMu sync.Mutex
+	tokens   map[string]cachedToken
 }
+
+// cachedToken is a token and the principal it stands for.
+type cachedToken struct {
+	gen       uint64
+	rec       TokenRecord
+	principal Principal
+}
+
+// maxCachedTokens bounds the token cache; past it the cache starts over.
+const maxCachedTokens = 10000
 
 // Options configures a Service.
 type Options struct {
@@ -112,7 +128,7 @@ type Options struct {
 
 // NewService returns a Service over repo.
 func NewService(repo Repository, opts Options) *Service {
-	return &Service{repo: repo, oidc: opts.OIDC, autoCreate: opts.OIDCAutoCreate, now: time.Now}
+	return &Service{repo: repo, oidc: opts.OIDC, autoCreate: opts.OIDCAutoCreate, now: time.Now, tokens: map[string]cachedToken{}}
 }
 
 // Authorize reports whether p holds perm, as an error wrapping ErrForbidden

@@ -159,13 +159,43 @@ func (s *Service) RoleOn(ctx context.Context, p Principal, obj Object) (ObjectRo
 }
 
 func strongest(shares []Share, p Principal, now time.Time) ObjectRole {
-	var best ObjectRole
+	role, _ := strongestUntil(shares, p, now)
+	return role
+}
+
+// strongestUntil is strongest, and the time until which it holds: the
+// earliest expiry of the shares it was drawn from (zero: no expiry).
+func strongestUntil(shares []Share, p Principal, now time.Time) (ObjectRole, time.Time) {
+	var (
+		best  ObjectRole
+		until time.Time
+	)
 	for _, sh := range shares {
-		if sh.Active(now) && sh.heldBy(p) && sh.Role.rank() > best.rank() {
+		if !sh.Active(now) || !sh.heldBy(p) {
+			continue
+		}
+		if sh.Role.rank() > best.rank() {
 			best = sh.Role
 		}
+		if !sh.ExpiresAt.IsZero() && (until.IsZero() || sh.ExpiresAt.Before(until)) {
+			until = sh.ExpiresAt
+		}
 	}
-	return best
+	return best, until
+}
+
+// RoleOnUntil is RoleOn, and the time until which the answer holds if
+// nothing changes (zero: until something changes).
+func (s *Service) RoleOnUntil(ctx context.Context, p Principal, obj Object) (ObjectRole, time.Time, error) {
+	if p.IsAdmin() {
+		return RoleOwner, time.Time{}, nil
+	}
+	shares, err := s.repo.Shares(ctx, obj.Kind, obj.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	role, until := strongestUntil(shares, p, s.now())
+	return role, until, nil
 }
 
 // Require returns p's role on obj if it satisfies ok. A caller with no role

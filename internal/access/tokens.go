@@ -98,7 +98,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		return Principal{}, ErrUnauthenticated
 	}
 	sum := sha256.Sum256([]byte(secret))
-	rec, u, err := s.repo.Token(ctx, id)
+	t, err := s.token(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		subtle.ConstantTimeCompare(sum[:], dummyHash[:])
 		return Principal{}, ErrUnauthenticated
@@ -106,23 +106,58 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if subtle.ConstantTimeCompare(sum[:], rec.Hash) != 1 {
+	if subtle.ConstantTimeCompare(sum[:], t.rec.Hash) != 1 {
 		return Principal{}, ErrUnauthenticated
 	}
 	now := s.now()
-	if !rec.RevokedAt.IsZero() || (!rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt)) {
+	if !t.rec.RevokedAt.IsZero() || (!t.rec.ExpiresAt.IsZero() && !now.Before(t.rec.ExpiresAt)) {
 		return Principal{}, ErrUnauthenticated
 	}
-	if now.Sub(rec.LastUsedAt) >= touchEvery {
-		if err := s.repo.TouchToken(ctx, rec.ID, now.UTC()); err != nil {
+	if now.Sub(t.rec.LastUsedAt) >= touchEvery {
+		if err := s.repo.TouchToken(ctx, t.rec.ID, now.UTC()); err != nil {
 			return Principal{}, fmt.Errorf("authenticate: %w", err)
 		}
+		s.tokensMu.Lock()
+		if c, ok := s.tokens[id]; ok {
+			c.rec.LastUsedAt = now.UTC()
+			s.tokens[id] = c
+		}
+		s.tokensMu.Unlock()
+	}
+	return t.principal, nil
+}
+
+// token returns a token with its principal, from the cache while the
+// repository's generation says nothing changed since it was read.
+func (s *Service) token(ctx context.Context, id string) (cachedToken, error) {
+	gen, cacheable := s.repo.Generation()
+	if cacheable {
+		s.tokensMu.Lock()
+		c, ok := s.tokens[id]
+		s.tokensMu.Unlock()
+		if ok && c.gen == gen {
+			return c, nil
+		}
+	}
+	rec, u, err := s.repo.Token(ctx, id)
+	if err != nil {
+		return cachedToken{}, err
 	}
 	groups, err := s.repo.GroupIDsOf(ctx, u.ID)
 	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
+		return cachedToken{}, err
 	}
-	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}, nil
+	c := cachedToken{gen: gen, rec: rec,
+		principal: Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}}
+	if cacheable {
+		s.tokensMu.Lock()
+		if len(s.tokens) >= maxCachedTokens {
+			clear(s.tokens)
+		}
+		s.tokens[id] = c
+		s.tokensMu.Unlock()
+	}
+	return c, nil
 }
 
 // authenticateOIDC maps a verified JWT to a credflow user, creating it as a

@@ -38,6 +38,10 @@ type Config struct {
 	OIDCGroupsClaim string // default groups
 	// OIDCAutoCreate creates a verified user unknown to credflow as a maker.
 	OIDCAutoCreate bool
+
+	// PprofAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
+	// on that address, for diagnosing performance. Keep it on loopback.
+	PprofAddr string
 }
 
 // Environment variables that override the defaults (flags override them).
@@ -54,6 +58,7 @@ const (
 	EnvOIDCUser      = "CREDFLOW_OIDC_USER_CLAIM"
 	EnvOIDCGroups    = "CREDFLOW_OIDC_GROUPS_CLAIM"
 	EnvOIDCAuto      = "CREDFLOW_OIDC_AUTO_CREATE"
+	EnvPprofAddr     = "CREDFLOW_PPROF_ADDR"
 )
 
 // Defaults returns the embedded defaults: loopback, ./credflow-data, SQLite.
@@ -85,6 +90,7 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvOIDCAudience, &c.OIDCAudience},
 		{EnvOIDCUser, &c.OIDCUserClaim},
 		{EnvOIDCGroups, &c.OIDCGroupsClaim},
+		{EnvPprofAddr, &c.PprofAddr},
 	} {
 		if v := getenv(o.env); v != "" {
 			*o.dst = v
@@ -126,6 +132,11 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return fmt.Errorf("tls-cert-file and tls-key-file: give both or neither")
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return fmt.Errorf("pprof-addr %q: want host:port", c.PprofAddr)
+		}
 	}
 	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
 		return fmt.Errorf("oidc-issuer and oidc-audience: give both or neither")

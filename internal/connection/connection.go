@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -82,7 +83,8 @@ type Resolution struct {
 	RunnerID      string
 	SecretVersion string
 	At            time.Time
-	Err           error // nil for a successful resolve
+	Err           error  // nil for a successful resolve
+	Failure       string // Err for people, without any store's own text
 	Audit         audit.Entry
 	Request       audit.Request
 }
@@ -101,15 +103,19 @@ type Repository interface {
 	// callers into one transaction.
 	Record(ctx context.Context, r Resolution) error
 	// SetStatus records the result of a background check.
-	SetStatus(ctx context.Context, id string, at time.Time, version string, checkErr error) error
+	// failure is "" for a successful check.
+	SetStatus(ctx context.Context, id string, at time.Time, version, failure string) error
 	// IDs lists every connection's id, for the background check.
 	IDs(ctx context.Context) ([]string, error)
+	// Generation identifies the state of the data; cached answers are good
+	// while it is unchanged. ok=false forbids caching.
+	Generation() (gen uint64, ok bool)
 }
 
 // Access answers who may do what; *access.Service implements it.
 type Access interface {
 	Require(ctx context.Context, p access.Principal, obj access.Object, action string, ok func(access.ObjectRole) bool) (access.ObjectRole, error)
-	RoleOn(ctx context.Context, p access.Principal, obj access.Object) (access.ObjectRole, error)
+	RoleOnUntil(ctx context.Context, p access.Principal, obj access.Object) (access.ObjectRole, time.Time, error)
 	PrincipalOf(ctx context.Context, userID string) (access.Principal, error)
 	RunnerGroup(ctx context.Context, idOrName string) (access.RunnerGroup, error)
 	ViewerOf(p access.Principal) access.Viewer
@@ -133,11 +139,28 @@ type Service struct {
 	creds   Credentials
 	readers Readers
 	now     func() time.Time
+
+	// plans caches what a resolve of a connection needs to decide, by the
+	// key it was asked with, while the repository's generation is the one
+	// it was read at.
+	plansMu sync.Mutex
+	plans   map[string]plan
 }
+
+// plan is a connection's target and its owner's role on the credential.
+type plan struct {
+	gen   uint64
+	t     Target
+	role  access.ObjectRole
+	until time.Time // the role holds until then (zero: until a change)
+}
+
+// maxPlans bounds the plan cache; past it the cache starts over.
+const maxPlans = 10000
 
 // NewService returns a Service.
 func NewService(repo Repository, acc Access, creds Credentials, readers Readers) *Service {
-	return &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now}
+	return &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now, plans: map[string]plan{}}
 }
 
 // Object names c for access checks and audit records.
@@ -272,7 +295,7 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	rec := Resolution{RunnerID: p.ID, At: now, Request: audit.RequestFrom(ctx),
 		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + idOrName}}
 	out, err := s.resolve(ctx, p, idOrName, &rec)
-	rec.Err = err
+	rec.Err, rec.Failure = err, FailureText(err)
 	switch {
 	case err == nil:
 		rec.Audit.Outcome = audit.Success
@@ -293,10 +316,11 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 }
 
 func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName string, rec *Resolution) (Resolved, error) {
-	t, err := s.repo.Target(ctx, idOrName)
+	pl, err := s.plan(ctx, idOrName)
 	if err != nil {
 		return Resolved{}, err
 	}
+	t := pl.t
 	c := t.Connection
 	rec.ConnectionID = c.ID
 	rec.Audit.Resource = "connection:" + c.Name
@@ -310,16 +334,8 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 		return Resolved{}, fmt.Errorf("%w (connection %s)", ErrBroken, c.Name)
 	}
 	rec.Audit.Resource += " credential:" + t.Credential.Name
-	owner, err := s.access.PrincipalOf(ctx, c.OwnerID)
-	if err != nil {
-		return Resolved{}, err
-	}
-	role, err := s.access.RoleOn(ctx, owner, credential.Object(t.Credential))
-	if err != nil {
-		return Resolved{}, err
-	}
-	if !role.CanUse() {
-		return Resolved{}, fmt.Errorf("%w: %s may not use credential %s", ErrOwnerLostAccess, owner.Name, t.Credential.Name)
+	if !pl.role.CanUse() {
+		return Resolved{}, fmt.Errorf("%w: %s may not use credential %s", ErrOwnerLostAccess, c.Owner, t.Credential.Name)
 	}
 	if !t.Credential.Enabled {
 		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
@@ -339,6 +355,45 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 	}
 	return Resolved{Username: user.Value, Password: pass.Value, Credential: t.Credential.Name,
 		SecretVersion: pass.Version, ResolvedAt: rec.At, Stale: pass.Stale || user.Stale}, nil
+}
+
+// plan returns what a resolve of idOrName needs to decide: from the cache
+// while nothing changed since it was read and no share it rests on expired,
+// else from the repository.
+func (s *Service) plan(ctx context.Context, idOrName string) (plan, error) {
+	key := strings.ToLower(idOrName)
+	gen, cacheable := s.repo.Generation()
+	if cacheable {
+		s.plansMu.Lock()
+		pl, ok := s.plans[key]
+		s.plansMu.Unlock()
+		if ok && pl.gen == gen && (pl.until.IsZero() || s.now().Before(pl.until)) {
+			return pl, nil
+		}
+	}
+	t, err := s.repo.Target(ctx, idOrName)
+	if err != nil {
+		return plan{}, err
+	}
+	pl := plan{gen: gen, t: t}
+	if t.Connection.CredentialID != "" {
+		owner, err := s.access.PrincipalOf(ctx, t.Connection.OwnerID)
+		if err != nil {
+			return plan{}, err
+		}
+		if pl.role, pl.until, err = s.access.RoleOnUntil(ctx, owner, credential.Object(t.Credential)); err != nil {
+			return plan{}, err
+		}
+	}
+	if cacheable {
+		s.plansMu.Lock()
+		if len(s.plans) >= maxPlans {
+			clear(s.plans)
+		}
+		s.plans[key] = pl
+		s.plansMu.Unlock()
+	}
+	return pl, nil
 }
 
 // read returns a variable's value: a text variable's own, a secret
@@ -376,7 +431,38 @@ func (s *Service) Check(ctx context.Context, id string) error {
 	if err == nil {
 		pass, err = s.read(ctx, t.Password)
 	}
-	return s.repo.SetStatus(ctx, t.Connection.ID, s.now().UTC(), pass.Version, err)
+	return s.repo.SetStatus(ctx, t.Connection.ID, s.now().UTC(), pass.Version, FailureText(err))
+}
+
+// FailureText says what went wrong reading a secret in words fit for the
+// connection's status, naming the store and reference but never repeating
+// the store's own error text; "" for nil.
+func FailureText(err error) string {
+	var se *StoreError
+	if err == nil || !errors.As(err, &se) {
+		if err == nil {
+			return ""
+		}
+		return "resolve failed"
+	}
+	what := "store unavailable"
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
+		what = "secret not found"
+	case errors.Is(err, secretstore.ErrForbidden):
+		what = "access denied by the store"
+	case errors.Is(err, secretstore.ErrDisabled):
+		what = "secret disabled"
+	case errors.Is(err, secretstore.ErrSealed):
+		what = "store sealed"
+	case errors.Is(err, secretstore.ErrTimeout):
+		what = "store timed out"
+	case errors.Is(err, secretstore.ErrThrottled):
+		what = "store throttled"
+	case errors.Is(err, secretstore.ErrStoreNotFound):
+		what = "store not registered"
+	}
+	return fmt.Sprintf("%s: secret %q in store %q", what, se.Ref, se.Store)
 }
 
 // CheckAll checks every connection, for the periodic background check.

@@ -14,7 +14,7 @@ import (
 
 // api calls a running server the way any HTTP client would.
 type api struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 }
@@ -33,7 +33,7 @@ func (r resp) str(name string) string {
 	return s
 }
 
-func start(t *testing.T, e metadbtest.Engine, opts ...servertest.Option) (*servertest.Instance, api) {
+func start(t testing.TB, e metadbtest.Engine, opts ...servertest.Option) (*servertest.Instance, api) {
 	t.Helper()
 	inst := servertest.Start(t, e, opts...)
 	return inst, api{t: t, base: inst.URL, token: inst.AdminToken}

@@ -26,13 +26,13 @@ type runtimeEnv struct {
 	otherRunner          api
 }
 
-func startRuntime(t *testing.T, e metadbtest.Engine, opts cache.Options) runtimeEnv {
+func startRuntime(t testing.TB, e metadbtest.Engine, opts cache.Options, more ...server.Option) runtimeEnv {
 	t.Helper()
 	vault := memstore.New()
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Database = e.DSN(t)
-	inst := servertest.StartConfig(t, cfg, server.WithStore("vault", "memory", vault, opts))
+	inst := servertest.StartConfig(t, cfg, append([]server.Option{server.WithStore("vault", "memory", vault, opts)}, more...)...)
 	admin := api{t: t, base: inst.URL, token: inst.AdminToken}
 	env := runtimeEnv{inst: inst, vault: vault, admin: admin}
 	env.maker = newUser(admin, "mona", "maker")
@@ -243,6 +243,9 @@ func TestResolveStoreFailures(t *testing.T) {
 					t.Errorf("the store's own error reached the client: %s", r.raw)
 				}
 				conn := env.maker.must(200, "GET", "/api/v1/connections/sql-build", nil)
+				if strings.Contains(string(conn.raw), "memstore") || !strings.Contains(conn.str("lastError"), `"sql-pass"`) {
+					t.Errorf("lastError should name the secret but not repeat the store's text: %s", conn.raw)
+				}
 				if conn.str("status") != "error" || conn.str("lastError") == "" || conn.str("lastErrorAt") == "" {
 					t.Errorf("status after failure %s", conn.raw)
 				}
@@ -298,5 +301,39 @@ func TestConnectionRules(t *testing.T) {
 		wantProblem(t, env.admin.do("DELETE", "/api/v1/runner-groups/build", nil), 409, "in_use", "")
 		env.maker.must(204, "DELETE", "/api/v1/connections/sql-build", nil)
 		wantProblem(t, env.maker.do("GET", "/api/v1/connections/sql-build", nil), 404, "not_found", "")
+	})
+}
+
+// TestBackgroundConnectionCheck lets the periodic check find a failing
+// store and, later, a healthy one, with no resolve in between.
+func TestBackgroundConnectionCheck(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		env := startRuntime(t, e, cache.Options{}, server.WithCheckInterval(50*time.Millisecond))
+		waitStatus := func(want string) resp {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				c := env.maker.must(200, "GET", "/api/v1/connections/sql-build", nil)
+				if c.str("status") == want || time.Now().After(deadline) {
+					return c
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		if c := waitStatus("connected"); c.str("status") != "connected" || c.str("lastSecretVersion") != "1" {
+			t.Fatalf("check did not connect: %s", c.raw)
+		}
+		env.vault.Fail(secretstore.ErrUnavailable)
+		if c := waitStatus("error"); c.str("status") != "error" || !strings.Contains(c.str("lastError"), "unavailable") {
+			t.Fatalf("check did not see the failure: %s", c.raw)
+		}
+		env.vault.Fail(nil)
+		env.vault.Set("sql-pass", "rotated")
+		if c := waitStatus("connected"); c.str("status") != "connected" || c.str("lastSecretVersion") != "2" {
+			t.Fatalf("check did not see the recovery: %s", c.raw)
+		}
+		if strings.Contains(env.inst.Log(), "rotated") {
+			t.Error("a value reached the log")
+		}
 	})
 }

@@ -30,6 +30,9 @@ func (db *DB) write(ctx context.Context, e audit.Entry, fn func(tx *sql.Tx) erro
 	})
 }
 
+// Generation implements access.Repository.
+func (r AccessRepo) Generation() (uint64, bool) { return r.db.Generation() }
+
 // Record implements access.Repository.
 func (r AccessRepo) Record(ctx context.Context, entries ...audit.Entry) error {
 	return r.db.Audit().Record(ctx, entries...)

@@ -35,6 +35,8 @@ type pendingRecord struct {
 	audit.Request
 }
 
+const headQuery = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
+
 // appendRecords chains items onto the audit trail inside tx.
 func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingRecord) error {
 	if len(items) == 0 {
@@ -49,7 +51,11 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		seq  int64
 		prev []byte
 	)
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	head, err := db.stmtIn(ctx, tx, headQuery)
+	if err != nil {
+		return fmt.Errorf("audit: read chain head: %w", err)
+	}
+	err = head.QueryRowContext(ctx).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("audit: read chain head: %w", err)
 	}
@@ -57,14 +63,17 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		prev = []byte{}
 	}
 	at := audit.Now()
+	stmt, err := db.stmtIn(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`)
+	if err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
 	var last audit.Record
 	for _, it := range items {
 		seq++
 		r := audit.Record{Seq: seq, Time: at, Entry: it.Entry, RequestID: it.RequestID, Client: it.Client, PrevHash: prev}
 		audit.Seal(&r)
-		if _, err := db.exec(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.PrevHash, r.Hash); err != nil {
+		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.PrevHash, r.Hash); err != nil {
 			return fmt.Errorf("audit: append: %w", err)
 		}
 		prev, last = r.Hash, r
@@ -94,7 +103,7 @@ func (db *DB) Audit() Audit { return Audit{db} }
 // Record appends entries in a transaction of their own, for events that
 // change nothing else (a denied request, a failed sign-in).
 func (a Audit) Record(ctx context.Context, entries ...audit.Entry) error {
-	return a.db.inTx(ctx, func(tx *sql.Tx) error { return a.db.appendAudit(ctx, tx, entries...) })
+	return a.db.inTxQuiet(ctx, func(tx *sql.Tx) error { return a.db.appendAudit(ctx, tx, entries...) })
 }
 
 // List returns records matching f in sequence order.

@@ -18,7 +18,22 @@ import (
 type Connections struct {
 	db   *DB
 	reqs chan recordReq
+
+	// written remembers, for the committer alone, the run-time state last
+	// written, so that a resolve that changes nothing but the time rewrites
+	// it at most once per stateGranularity.
+	written map[string]stateMark
 }
+
+type stateMark struct {
+	version string
+	at      time.Time
+}
+
+// stateGranularity is how precise the recorded last-resolve times are: a
+// second, which answers "has every runner picked up the new password?"
+// while sparing a write per resolve.
+const stateGranularity = time.Second
 
 var _ connection.Repository = (*Connections)(nil)
 
@@ -33,7 +48,7 @@ const maxBatch = 1024
 // NewConnections returns the connection repository; Run must be running for
 // Record to return.
 func NewConnections(db *DB) *Connections {
-	return &Connections{db: db, reqs: make(chan recordReq, maxBatch)}
+	return &Connections{db: db, reqs: make(chan recordReq, maxBatch), written: map[string]stateMark{}}
 }
 
 // Run writes queued resolutions until ctx ends. It is the only writer of
@@ -81,9 +96,11 @@ func (c *Connections) Record(ctx context.Context, r connection.Resolution) error
 
 // commit writes a batch of resolutions: their audit records, the latest
 // version each runner received, and each connection's latest status.
-func (c *Connections) commit(ctx context.Context, batch []recordReq) error {
+func (c *Connections) commit(ctx context.Context, batch []recordReq) (err error) {
 	type runnerKey struct{ conn, runner string }
 	runners := map[runnerKey]connection.Resolution{}
+	marks := map[string]stateMark{}
+	failed := map[string]bool{} // connections with a failure earlier in this batch
 	status := map[string]connection.Resolution{}
 	items := make([]pendingRecord, len(batch))
 	for i, b := range batch {
@@ -93,13 +110,31 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) error {
 		switch {
 		case r.ConnectionID == "":
 		case r.Err == nil:
-			runners[runnerKey{r.ConnectionID, r.RunnerID}] = r
-			status[r.ConnectionID] = r
+			if k := "r:" + r.ConnectionID + ":" + r.RunnerID; c.changed(k, r) {
+				runners[runnerKey{r.ConnectionID, r.RunnerID}] = r
+				marks[k] = stateMark{r.SecretVersion, r.At}
+			}
+			if k := "c:" + r.ConnectionID; failed[r.ConnectionID] || c.changed(k, r) {
+				status[r.ConnectionID] = r
+				marks[k] = stateMark{r.SecretVersion, r.At}
+			}
 		case errors.As(r.Err, &se):
+			failed[r.ConnectionID] = true
 			status[r.ConnectionID] = r
+			marks["c:"+r.ConnectionID] = stateMark{} // the next success must be written
 		}
 	}
-	return c.db.inTx(ctx, func(tx *sql.Tx) error {
+	defer func() {
+		if err == nil {
+			if len(c.written) >= 100000 {
+				clear(c.written)
+			}
+			for k, m := range marks {
+				c.written[k] = m
+			}
+		}
+	}()
+	return c.db.inTxQuiet(ctx, func(tx *sql.Tx) error {
 		if err := c.db.appendRecords(ctx, tx, items); err != nil {
 			return err
 		}
@@ -112,7 +147,7 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) error {
 			}
 		}
 		for id, r := range status {
-			if err := setStatus(ctx, c.db, tx, id, r.At, r.SecretVersion, r.Err); err != nil {
+			if err := setStatus(ctx, c.db, tx, id, r.At, r.SecretVersion, r.Failure); err != nil {
 				return err
 			}
 		}
@@ -120,14 +155,21 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) error {
 	})
 }
 
-func setStatus(ctx context.Context, db *DB, q queryer, id string, at time.Time, version string, checkErr error) error {
+// changed reports whether r must be written under key: a new version, or
+// the last write is older than stateGranularity.
+func (c *Connections) changed(key string, r connection.Resolution) bool {
+	m, ok := c.written[key]
+	return !ok || m.version != r.SecretVersion || r.At.Sub(m.at) >= stateGranularity
+}
+
+func setStatus(ctx context.Context, db *DB, q queryer, id string, at time.Time, version, failure string) error {
 	var err error
-	if checkErr == nil {
+	if failure == "" {
 		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
 			last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`, id, at, version)
 	} else {
 		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'error', last_error = $2, last_error_at = $3
-			WHERE id = $1 AND credential_id IS NOT NULL`, id, checkErr.Error(), at)
+			WHERE id = $1 AND credential_id IS NOT NULL`, id, failure, at)
 	}
 	if err != nil {
 		return fmt.Errorf("record connection status: %w", err)
@@ -136,8 +178,8 @@ func setStatus(ctx context.Context, db *DB, q queryer, id string, at time.Time, 
 }
 
 // SetStatus implements connection.Repository.
-func (c *Connections) SetStatus(ctx context.Context, id string, at time.Time, version string, checkErr error) error {
-	return setStatus(ctx, c.db, c.db.sql, id, at, version, checkErr)
+func (c *Connections) SetStatus(ctx context.Context, id string, at time.Time, version, failure string) error {
+	return setStatus(ctx, c.db, c.db.sql, id, at, version, failure)
 }
 
 // Create implements connection.Repository.
@@ -234,6 +276,9 @@ func (c *Connections) Runners(ctx context.Context, id string) ([]connection.Runn
 	}, `SELECT r.runner_id, u.name, r.secret_version, r.resolved_at FROM connection_runners r JOIN users u ON u.id = r.runner_id
 		WHERE r.connection_id = $1 ORDER BY lower(u.name)`, id)
 }
+
+// Generation implements connection.Repository.
+func (c *Connections) Generation() (uint64, bool) { return c.db.Generation() }
 
 // IDs implements connection.Repository.
 func (c *Connections) IDs(ctx context.Context) ([]string, error) {

@@ -13,15 +13,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -39,6 +42,17 @@ const (
 type DB struct {
 	sql     *sql.DB
 	dialect Dialect
+	log     *slog.Logger
+
+	stmts  sync.Map // query -> *sql.Stmt
+	nstmts atomic.Int64
+
+	gen       atomic.Uint64
+	listening atomic.Bool
+	// stopListen ends the background goroutine (the PostgreSQL change
+	// listener, or the SQLite checkpointer); listenDone closes when it has.
+	stopListen context.CancelFunc
+	listenDone chan struct{}
 }
 
 //go:embed migrations
@@ -51,6 +65,9 @@ var SQLitePragmas = []string{
 	"foreign_keys(1)",
 	"synchronous(FULL)",
 	"busy_timeout(10000)",
+	// Checkpoints run in the background (see checkpoint), not in whichever
+	// commit happens to cross the threshold.
+	"wal_autocheckpoint(0)",
 }
 
 // Open connects to the database named by dsn and brings its schema up to
@@ -95,8 +112,41 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		db.sql.Close()
 		return nil, err
 	}
+	db.log = slog.Default()
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	db.stopListen, db.listenDone = cancel, make(chan struct{})
+	if db.dialect == Postgres {
+		go db.listen(lctx)
+	} else {
+		go db.checkpoint(lctx)
+	}
 	return db, nil
 }
+
+// checkpointEvery is how often SQLite's write-ahead log is copied back into
+// the database file.
+const checkpointEvery = time.Second
+
+// checkpoint copies the write-ahead log into the database file now and
+// then, without blocking writers, until ctx ends.
+func (db *DB) checkpoint(ctx context.Context) {
+	defer close(db.listenDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := db.sql.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+				db.log.Warn("sqlite checkpoint failed", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// SetLogger sets where the database reports trouble it recovers from.
+func (db *DB) SetLogger(l *slog.Logger) { db.log = l }
 
 // redactDSN drops a password from a URL-shaped DSN so it can appear in errors.
 func redactDSN(dsn string) string {
@@ -107,8 +157,18 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close stops the change listener and closes the database.
+func (db *DB) Close() error {
+	if db.stopListen != nil {
+		db.stopListen()
+		<-db.listenDone
+	}
+	db.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return db.sql.Close()
+}
 
 // Dialect reports the engine.
 func (db *DB) Dialect() Dialect { return db.dialect }
@@ -141,7 +201,52 @@ func (db *DB) q(query string) string {
 }
 
 func (db *DB) exec(ctx context.Context, tx queryer, query string, args ...any) (sql.Result, error) {
+	if t, ok := tx.(*sql.Tx); ok {
+		if st := db.prepared(ctx, query); st != nil {
+			return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+		}
+	}
 	return tx.ExecContext(ctx, db.q(query), args...)
+}
+
+// stmtIn returns query as a statement of tx, prepared once for the pool
+// when the cache has room.
+func (db *DB) stmtIn(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st := db.prepared(ctx, query); st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	st, err := tx.PrepareContext(ctx, db.q(query))
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	return st, nil
+}
+
+// maxPrepared bounds the statements kept prepared; queries past it are
+// parsed on every use, as before.
+const maxPrepared = 256
+
+// prepared returns a statement for query prepared once for the pool (and,
+// by database/sql, once per connection that runs it), or nil when the cache
+// is full or preparing failed. Parsing is a large part of a small write's
+// cost, and the run-time batch writes the same few statements all day.
+func (db *DB) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if db.nstmts.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := db.sql.PrepareContext(context.WithoutCancel(ctx), db.q(query))
+	if err != nil {
+		return nil
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	db.nstmts.Add(1)
+	return st
 }
 
 // queryer is what *sql.DB and *sql.Tx share.
@@ -151,8 +256,31 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// inTx runs fn in a transaction, committing when fn returns nil.
+// inTx runs fn in a transaction, committing when fn returns nil. The
+// change may touch what the in-memory caches of authorization data hold,
+// so a commit moves the generation on (and, on PostgreSQL, tells the other
+// replicas to do the same).
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	err := db.inTxQuiet(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if db.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, changeChannel); err != nil {
+				return fmt.Errorf("notify replicas: %w", err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		db.gen.Add(1)
+	}
+	return err
+}
+
+// inTxQuiet is inTx for writes that change no authorization data (audit
+// records, run-time status): they leave the caches alone.
+func (db *DB) inTxQuiet(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -165,6 +293,65 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// Generation identifies the state of the metadata as far as this process
+// knows: it moves on after every change committed here or, on PostgreSQL,
+// announced by another replica. ok is false while changes by other
+// replicas could go unnoticed (the PostgreSQL listener is not connected);
+// caches must not serve then.
+func (db *DB) Generation() (gen uint64, ok bool) {
+	if db.dialect == Postgres && !db.listening.Load() {
+		return 0, false
+	}
+	return db.gen.Load(), true
+}
+
+// changeChannel is the PostgreSQL notification channel on which replicas
+// announce committed changes.
+const changeChannel = "credflow_changes"
+
+// listen follows other replicas' changes until ctx ends, moving the
+// generation on for each, and reconnects after failures.
+func (db *DB) listen(ctx context.Context) {
+	defer close(db.listenDone)
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx)
+		db.listening.Store(false)
+		db.gen.Add(1)
+		if ctx.Err() != nil {
+			return
+		}
+		db.log.Warn("lost the PostgreSQL change listener; caches are off until it is back", slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (db *DB) listenOnce(ctx context.Context) error {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if _, err := pc.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+			return err
+		}
+		// Changes made before LISTEN took effect were not announced.
+		db.gen.Add(1)
+		db.listening.Store(true)
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				return err
+			}
+			db.gen.Add(1)
+		}
+	})
 }
 
 // isUniqueViolation reports whether err is a unique or primary-key violation.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,6 +45,8 @@ type Server struct {
 	handler http.Handler
 	// oidcClient is the HTTP client for the OIDC issuer (nil: a default one).
 	oidcClient *http.Client
+	// checkEvery is the background connection check's period.
+	checkEvery time.Duration
 	// extraStores are registered beside the built-in one (tests register
 	// fakes of remote stores this way).
 	extraStores []extraStore
@@ -92,7 +95,8 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, log: log}
+	s := &Server{cfg: cfg, db: db, log: log, checkEvery: DefaultCheckInterval}
+	db.SetLogger(log)
 	for _, o := range opts {
 		o(s)
 	}
@@ -208,9 +212,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // DB is the metadata database, for tests that must reach under the API.
 func (s *Server) DB() *metadb.DB { return s.db }
 
-// ConnectionCheckInterval is how often every connection's status is
+// DefaultCheckInterval is how often every connection's status is
 // refreshed in the background.
-const ConnectionCheckInterval = 5 * time.Minute
+const DefaultCheckInterval = 5 * time.Minute
+
+// WithCheckInterval changes how often connections are checked in the
+// background.
+func WithCheckInterval(d time.Duration) Option { return func(s *Server) { s.checkEvery = d } }
 
 // startWorkers starts the goroutines the server owns: the group committer
 // of resolve records and the periodic connection check. Close stops them.
@@ -225,7 +233,7 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 	}()
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(ConnectionCheckInterval)
+		t := time.NewTicker(s.checkEvery)
 		defer t.Stop()
 		for {
 			select {
@@ -264,6 +272,13 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	return s.Serve(ctx, ln)
 }
@@ -306,4 +321,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// servePprof serves Go's profiling endpoints on addr until stop is called.
+func servePprof(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { hs.Close() }, nil
 }

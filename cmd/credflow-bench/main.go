@@ -1,0 +1,250 @@
+// Command credflow-bench measures run-time resolves of a running credflow
+// server over loopback HTTP, and, in the same run and with the same client,
+// a bare Go net/http handler that returns a JSON body of the same size, so
+// that the two can be compared on the same machine at the same moment.
+//
+//	credflow-bench seed -addr http://127.0.0.1:8080 -token "$ADMIN_TOKEN"   # prints a runner token
+//	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
+//
+// It starts no credflow server: it drives the one named by -addr. The bare
+// handler runs in a child process of its own (this program, re-run), so
+// that neither target shares a Go runtime with the load generator.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "bare-server":
+			os.Exit(bareServer(os.Args[2:]))
+		case "seed":
+			os.Exit(seed(os.Args[2:]))
+		}
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+type result struct {
+	requests      int
+	errors        int
+	elapsed       time.Duration
+	p50, p90, p99 time.Duration
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("credflow-bench", flag.ContinueOnError)
+	addr := fs.String("addr", "http://127.0.0.1:8080", "credflow server URL")
+	token := fs.String("token", os.Getenv("CREDFLOW_TOKEN"), "a runner's API token (default $CREDFLOW_TOKEN)")
+	conn := fs.String("connection", "", "the connection to resolve")
+	conc := fs.String("c", "16,32", "comma-separated concurrent client counts")
+	dur := fs.Duration("d", 10*time.Second, "measured duration of each run")
+	warm := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up before each run")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *token == "" || *conn == "" {
+		fmt.Fprintln(os.Stderr, "credflow-bench: -token and -connection are required")
+		return 2
+	}
+	var levels []int
+	for _, s := range strings.Split(*conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 4096 {
+			fmt.Fprintf(os.Stderr, "credflow-bench: -c: %q is not a client count\n", s)
+			return 2
+		}
+		levels = append(levels, n)
+	}
+	resolveURL := strings.TrimRight(*addr, "/") + "/api/v1/connections/" + *conn + "/resolve"
+
+	// One resolve tells the size of the body the bare handler must return.
+	body, err := once(resolveURL, *token)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "credflow-bench: first resolve: %v\n", err)
+		return 1
+	}
+	bareAddr, stop, err := startBare(len(body))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "credflow-bench: bare handler: %v\n", err)
+		return 1
+	}
+	defer stop()
+
+	fmt.Printf("body %d bytes; %v measured after %v warm-up per run; GOMAXPROCS of this process %s\n",
+		len(body), *dur, *warm, os.Getenv("GOMAXPROCS"))
+	fmt.Printf("%-6s %-9s %10s %9s %9s %9s %7s\n", "conc", "target", "req/s", "p50", "p90", "p99", "errors")
+	for _, n := range levels {
+		bare := load("http://"+bareAddr+"/", "", n, *warm, *dur)
+		cf := load(resolveURL, *token, n, *warm, *dur)
+		for _, x := range []struct {
+			name string
+			r    result
+		}{{"bare", bare}, {"credflow", cf}} {
+			fmt.Printf("%-6d %-9s %10.0f %9s %9s %9s %7d\n", n, x.name, x.r.rps(), ms(x.r.p50), ms(x.r.p90), ms(x.r.p99), x.r.errors)
+		}
+		fmt.Printf("%-6d ratio     throughput %.1f%% of bare (target >= 70%%); p99 %.2fx bare (target <= 1.5x)\n",
+			n, 100*cf.rps()/bare.rps(), float64(cf.p99)/float64(bare.p99))
+	}
+	return 0
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+func once(url, token string) ([]byte, error) {
+	req, _ := http.NewRequest("POST", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != 200 {
+		return nil, fmt.Errorf("status %d: %s", res.StatusCode, b)
+	}
+	return b, nil
+}
+
+// load runs n clients against url for warm+dur and measures the last dur.
+func load(url, token string, n int, warm, dur time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n, MaxConnsPerHost: n, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	method := "POST"
+	if token == "" {
+		method = "GET"
+	}
+	start := time.Now()
+	measureFrom := start.Add(warm)
+	end := measureFrom.Add(dur)
+	lat := make([][]time.Duration, n)
+	errs := make([]int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest(method, url, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			for {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
+				res, err := client.Do(req)
+				ok := err == nil && res.StatusCode == 200
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				t1 := time.Now()
+				if t0.Before(measureFrom) || t1.After(end) {
+					continue
+				}
+				if ok {
+					lat[i] = append(lat[i], t1.Sub(t0))
+				} else {
+					errs[i]++
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	var all []time.Duration
+	r := result{elapsed: dur}
+	for i := range lat {
+		all = append(all, lat[i]...)
+		r.errors += errs[i]
+	}
+	r.requests = len(all)
+	if len(all) == 0 {
+		return r
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
+	r.p50, r.p90, r.p99 = pct(0.50), pct(0.90), pct(0.99)
+	return r
+}
+
+// startBare runs this program as a bare JSON server in a child process and
+// returns its address.
+func startBare(size int) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, self, "bare-server", strconv.Itoa(size))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return "", nil, err
+	}
+	stop := func() { cancel(); _ = cmd.Wait() }
+	line := make([]byte, 64)
+	n, err := out.Read(line)
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("read its address: %w", err)
+	}
+	return strings.TrimSpace(string(line[:n])), stop, nil
+}
+
+// bareServer serves a JSON body of the given size on a loopback port and
+// prints the address; it stops when its parent goes away or on a signal.
+func bareServer(args []string) int {
+	size, err := strconv.Atoi(strings.Join(args, ""))
+	if err != nil || size < 2 {
+		return 2
+	}
+	body := bytes.Repeat([]byte("x"), size)
+	body[0], body[size-1] = '"', '"'
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 1
+	}
+	fmt.Println(ln.Addr().String())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	})}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		srv.Close()
+	}()
+	_ = srv.Serve(ln)
+	return 0
+}
