@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -336,4 +337,46 @@ func TestBackgroundConnectionCheck(t *testing.T) {
 			t.Error("a value reached the log")
 		}
 	})
+}
+
+// TestReplicasSeeChangesAtOnce runs two servers on one PostgreSQL database:
+// a share removed through one stops resolves through the other, whose
+// caches hold the old answer, as soon as the change is announced.
+func TestReplicasSeeChangesAtOnce(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		if e.Name != "postgres" {
+			continue // one SQLite file has one server
+		}
+		t.Run(e.Name, func(t *testing.T) {
+			env := startRuntime(t, e, cache.Options{TTL: time.Hour})
+			cfg := env.inst.Config
+			cfg.DataDir = t.TempDir()
+			cfg.MasterKeyFile = filepath.Join(env.inst.Config.DataDir, "master.key")
+			vault2 := memstore.New()
+			vault2.Set("sql-pass", "first-password-value")
+			replica := servertest.StartConfig(t, cfg, server.WithStore("vault", "memory", vault2, cache.Options{TTL: time.Hour}))
+			viaReplica := env.runner
+			viaReplica.base = replica.URL
+
+			nick := newUser(env.admin, "nick", "maker")
+			env.maker.must(200, "PUT", "/api/v1/credentials/SQL/shares/user:nick", map[string]any{"role": "user"})
+			nick.must(201, "POST", "/api/v1/connections", map[string]any{"name": "nick-build", "credential": "SQL", "runnerGroup": "build"})
+			viaReplica.must(200, "POST", "/api/v1/connections/nick-build/resolve", nil) // the replica caches its plan
+
+			env.maker.must(204, "DELETE", "/api/v1/credentials/SQL/shares/user:nick", nil)
+			start := time.Now()
+			for {
+				r := viaReplica.do("POST", "/api/v1/connections/nick-build/resolve", nil)
+				if r.status == 403 {
+					wantProblem(t, r, 403, "owner_lost_access", "")
+					break
+				}
+				if time.Since(start) > 2*time.Second {
+					t.Fatalf("the replica still resolves %v after the share was removed: %d", time.Since(start), r.status)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			t.Logf("the replica stopped resolving %v after the share was removed", time.Since(start))
+		})
+	}
 }
