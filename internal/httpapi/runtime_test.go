@@ -380,3 +380,46 @@ func TestReplicasSeeChangesAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicasDropRotatedLocalSecrets writes a new version of a built-in
+// store secret through one replica and resolves it through another, whose
+// cache held the old version.
+func TestReplicasDropRotatedLocalSecrets(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		if e.Name != "postgres" {
+			continue // one SQLite file has one server
+		}
+		t.Run(e.Name, func(t *testing.T) {
+			env := startRuntime(t, e, cache.Options{TTL: time.Hour})
+			cfg := env.inst.Config
+			cfg.DataDir = t.TempDir()
+			cfg.MasterKeyFile = filepath.Join(env.inst.Config.DataDir, "master.key")
+			replica := servertest.StartConfig(t, cfg, server.WithStore("vault", "memory", memstore.New(), cache.Options{}))
+			viaReplica := env.runner
+			viaReplica.base = replica.URL
+
+			admin := env.admin
+			putSecret(admin, "local-pass", "local-v1")
+			admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_LocalPass", "displayName": "l", "type": "secret",
+				"secretRef": map[string]string{"store": "local", "ref": "local-pass"}})
+			admin.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "Local", "username": "cf_SqlUser", "password": "cf_LocalPass"})
+			admin.must(201, "POST", "/api/v1/connections", map[string]any{"name": "local-build", "credential": "Local", "runnerGroup": "build"})
+			if r := viaReplica.must(200, "POST", "/api/v1/connections/local-build/resolve", nil); r.str("password") != "local-v1" {
+				t.Fatalf("first %s", r.raw)
+			}
+			putSecret(admin, "local-pass", "local-v2") // through the first server
+			start := time.Now()
+			for {
+				r := viaReplica.must(200, "POST", "/api/v1/connections/local-build/resolve", nil)
+				if r.str("password") == "local-v2" {
+					break
+				}
+				if time.Since(start) > 2*time.Second {
+					t.Fatalf("the replica still serves the old version %v after the rotation", time.Since(start))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			t.Logf("the replica served the new version %v after the rotation", time.Since(start))
+		})
+	}
+}

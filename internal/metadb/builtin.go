@@ -24,7 +24,7 @@ func (db *DB) BuiltinSecrets() *BuiltinRepo { return &BuiltinRepo{db: db} }
 // Insert adds one version, with the audit entry attached to ctx (if any) in
 // the same transaction.
 func (r *BuiltinRepo) Insert(ctx context.Context, rec builtin.Record) error {
-	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+	return r.db.inTxAnnounce(ctx, secretChangePrefix+rec.Name, func(tx *sql.Tx) error {
 		_, err := r.db.exec(ctx, tx, `INSERT INTO builtin_secrets (name, version, key_id, wrapped_key, ciphertext, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			rec.Name, rec.Version, rec.KeyID, rec.WrappedKey, rec.Ciphertext, rec.CreatedAt.UTC())
@@ -108,7 +108,7 @@ func (r *BuiltinRepo) List(ctx context.Context, after string, limit int) ([]buil
 // Delete removes every version of name and remembers its last version; the
 // audit entry attached to ctx (if any) is written in the same transaction.
 func (r *BuiltinRepo) Delete(ctx context.Context, name string) error {
-	return r.db.inTx(ctx, func(tx *sql.Tx) error {
+	return r.db.inTxAnnounce(ctx, secretChangePrefix+name, func(tx *sql.Tx) error {
 		var last sql.NullInt64
 		if err := tx.QueryRowContext(ctx, r.db.q(`SELECT max(version) FROM builtin_secrets WHERE name = $1`), name).Scan(&last); err != nil {
 			return fmt.Errorf("delete builtin secret %q: %w", name, err)

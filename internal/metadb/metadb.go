@@ -47,6 +47,8 @@ type DB struct {
 	stmts  sync.Map // query -> *sql.Stmt
 	nstmts atomic.Int64
 
+	onSecretChange atomic.Value // func(name string)
+
 	gen       atomic.Uint64
 	listening atomic.Bool
 	// stopListen ends the background goroutine (the PostgreSQL change
@@ -261,12 +263,18 @@ type queryer interface {
 // so a commit moves the generation on (and, on PostgreSQL, tells the other
 // replicas to do the same).
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.inTxAnnounce(ctx, "", fn)
+}
+
+// inTxAnnounce is inTx whose announcement to other replicas carries a
+// payload (see OnSecretChange).
+func (db *DB) inTxAnnounce(ctx context.Context, payload string, fn func(tx *sql.Tx) error) error {
 	err := db.inTxQuiet(ctx, func(tx *sql.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
 		if db.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, changeChannel); err != nil {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, payload); err != nil {
 				return fmt.Errorf("notify replicas: %w", err)
 			}
 		}
@@ -307,6 +315,15 @@ func (db *DB) Generation() (gen uint64, ok bool) {
 	return db.gen.Load(), true
 }
 
+// secretChangePrefix starts the payload announcing a new version (or the
+// deletion) of a built-in store secret; the secret's name follows.
+const secretChangePrefix = "builtin-secret:"
+
+// OnSecretChange sets what to do when another replica announces that a
+// built-in store secret changed (drop its cached values). Replicas on
+// SQLite do not exist, so there it is never called.
+func (db *DB) OnSecretChange(fn func(name string)) { db.onSecretChange.Store(fn) }
+
 // changeChannel is the PostgreSQL notification channel on which replicas
 // announce committed changes.
 const changeChannel = "credflow_changes"
@@ -346,10 +363,16 @@ func (db *DB) listenOnce(ctx context.Context) error {
 		db.gen.Add(1)
 		db.listening.Store(true)
 		for {
-			if _, err := pc.WaitForNotification(ctx); err != nil {
+			n, err := pc.WaitForNotification(ctx)
+			if err != nil {
 				return err
 			}
 			db.gen.Add(1)
+			if name, ok := strings.CutPrefix(n.Payload, secretChangePrefix); ok {
+				if fn, _ := db.onSecretChange.Load().(func(string)); fn != nil {
+					fn(name)
+				}
+			}
 		}
 	})
 }

@@ -118,6 +118,9 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	stores.AddWithReader(info, local, cache.New(local, DefaultCache))
+	// A new version written through another replica reaches this one's
+	// next resolve too.
+	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
 	for _, x := range s.extraStores {
 		info, err := s.db.Stores().Ensure(ctx, x.name, x.kind)
 		if err != nil {
