@@ -1,10 +1,12 @@
 // Package client is the Go client of credflow's REST API: environment
-// variables, credentials, secret stores and the health endpoints.
+// variables, credentials, secret stores, users, groups, API tokens, sharing,
+// store grants, the audit trail, runner groups and connections, and the
+// health endpoints.
 //
 // It depends on the wire format only (JSON over HTTP, errors as RFC 9457
 // problem documents), never on the server's packages, so programs outside
-// this module can use it. It does not resolve connections or run commands;
-// the credflow CLI is built on it.
+// this module can use it. It does not run commands; the credflow CLI, which
+// does (credflow run), is built on it.
 //
 // Every method takes a context first; use its deadline to bound a call. A
 // request the server refuses returns a *Error, matched with errors.As:
@@ -12,8 +14,11 @@
 //	var apiErr *client.Error
 //	if errors.As(err, &apiErr) && apiErr.Code == "name_taken" { ... }
 //
-// Secret values only travel towards the server (PutSecret): no method reads
-// one back, and no error this package returns contains one.
+// Secret values travel towards the server (PutSecret); only two answers
+// carry one back: a resolved connection (Resolve, for runners) and a new API
+// token (CreateToken). Those values are of type Sensitive, which prints as
+// [redacted] through fmt, encoding/json and log/slog until Reveal is
+// called. No error this package returns contains a value.
 package client
 
 import (

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewBaseURL(t *testing.T) {
@@ -226,17 +228,84 @@ func TestEmptyIdentifiersAreRefused(t *testing.T) {
 	}
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
-		"GetEnvironmentVariable":    func() error { _, err := c.GetEnvironmentVariable(ctx, ""); return err },
-		"DeleteEnvironmentVariable": func() error { return c.DeleteEnvironmentVariable(ctx, "") },
-		"UpdateCredential":          func() error { _, err := c.UpdateCredential(ctx, "", UpdateCredentialRequest{}); return err },
-		"DeleteCredential":          func() error { return c.DeleteCredential(ctx, "") },
-		"GetStore":                  func() error { _, err := c.GetStore(ctx, ""); return err },
-		"PutSecret store":           func() error { _, err := c.PutSecret(ctx, "", "n", "v"); return err },
-		"PutSecret name":            func() error { _, err := c.PutSecret(ctx, "local", "", "v"); return err },
-		"DeleteSecret":              func() error { return c.DeleteSecret(ctx, "local", "") },
+		"GetEnvironmentVariable":     func() error { _, err := c.GetEnvironmentVariable(ctx, ""); return err },
+		"DeleteEnvironmentVariable":  func() error { return c.DeleteEnvironmentVariable(ctx, "") },
+		"UpdateCredential":           func() error { _, err := c.UpdateCredential(ctx, "", UpdateCredentialRequest{}); return err },
+		"DeleteCredential":           func() error { return c.DeleteCredential(ctx, "") },
+		"GetStore":                   func() error { _, err := c.GetStore(ctx, ""); return err },
+		"PutSecret store":            func() error { _, err := c.PutSecret(ctx, "", "n", "v"); return err },
+		"PutSecret name":             func() error { _, err := c.PutSecret(ctx, "local", "", "v"); return err },
+		"DeleteSecret":               func() error { return c.DeleteSecret(ctx, "local", "") },
+		"ForceDeleteCredential":      func() error { return c.ForceDeleteCredential(ctx, "") },
+		"DisableCredential":          func() error { _, err := c.DisableCredential(ctx, ""); return err },
+		"GetUser":                    func() error { _, err := c.GetUser(ctx, ""); return err },
+		"DeleteUser":                 func() error { return c.DeleteUser(ctx, "") },
+		"DeleteGroup":                func() error { return c.DeleteGroup(ctx, "") },
+		"AddGroupMember user":        func() error { return c.AddGroupMember(ctx, "g", "") },
+		"RemoveGroupMember group":    func() error { return c.RemoveGroupMember(ctx, "", "u") },
+		"RevokeToken":                func() error { return c.RevokeToken(ctx, "") },
+		"ShareCredential principal":  func() error { _, err := c.ShareCredential(ctx, "c", "", ShareRequest{Role: ShareUser}); return err },
+		"UnshareEnvironmentVariable": func() error { return c.UnshareEnvironmentVariable(ctx, "", "user:bob") },
+		"CredentialShares":           func() error { _, err := c.CredentialShares(ctx, ""); return err },
+		"GrantStore principal":       func() error { _, err := c.GrantStore(ctx, "local", "", ""); return err },
+		"RevokeStoreGrant store":     func() error { return c.RevokeStoreGrant(ctx, "", "user:bob") },
+		"StoreGrants":                func() error { _, err := c.StoreGrants(ctx, ""); return err },
+		"GetRunnerGroup":             func() error { _, err := c.GetRunnerGroup(ctx, ""); return err },
+		"GetConnection":              func() error { _, err := c.GetConnection(ctx, ""); return err },
+		"ConnectionRunners":          func() error { _, err := c.ConnectionRunners(ctx, ""); return err },
+		"Resolve":                    func() error { _, err := c.Resolve(ctx, ""); return err },
 	} {
 		if err := call(); err == nil || !strings.Contains(err.Error(), "must not be empty") {
 			t.Errorf("%s: err = %v, want a refusal before any request", name, err)
 		}
+	}
+}
+
+// The requests that carry options in the query string, as sent.
+func TestQueries(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.RequestURI())
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"items":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	from := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
+	for _, call := range []func() error{
+		func() error { _, err := c.ListAudit(ctx, AuditListOptions{}); return err },
+		func() error {
+			_, err := c.ListAudit(ctx, AuditListOptions{Actor: "bob", Action: "credential.share", Resource: "credential:SQL prod user:bob",
+				From: from, To: from.Add(time.Hour), Limit: 5, Cursor: "12"})
+			return err
+		},
+		func() error { _, err := c.ListTokens(ctx, TokenListOptions{}); return err },
+		func() error { _, err := c.ListTokens(ctx, TokenListOptions{User: "bob"}); return err },
+		func() error { _, err := c.ListTokens(ctx, TokenListOptions{All: true}); return err },
+		func() error { return c.ForceDeleteCredential(ctx, "SQL prod") },
+		func() error {
+			_, err := c.ListConnections(ctx, ListOptions{Limit: 2, Cursor: "x", Type: TypeText})
+			return err
+		},
+	} {
+		if err := call(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"GET /api/v1/audit",
+		"GET /api/v1/audit?action=credential.share&actor=bob&cursor=12&from=2026-01-02T03%3A04%3A05%2B01%3A00&limit=5&resource=credential%3ASQL+prod+user%3Abob&to=2026-01-02T04%3A04%3A05%2B01%3A00",
+		"GET /api/v1/tokens",
+		"GET /api/v1/tokens?user=bob",
+		"GET /api/v1/tokens?all=true",
+		"DELETE /api/v1/credentials/SQL%20prod?force=true",
+		"GET /api/v1/connections?cursor=x&limit=2",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sent\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

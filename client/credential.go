@@ -93,7 +93,7 @@ func (c *Client) UpdateCredential(ctx context.Context, idOrName string, req Upda
 }
 
 // DeleteCredential deletes a credential; its variables stay. The server
-// refuses (409 in_use) while a connection uses it.
+// refuses (409 in_use) while a connection uses it: see ForceDeleteCredential.
 func (c *Client) DeleteCredential(ctx context.Context, idOrName string) error {
 	if err := need("credential id or name", idOrName); err != nil {
 		return err
@@ -111,4 +111,35 @@ func (c *Client) CredentialDependencies(ctx context.Context, idOrName string) (*
 		return nil, err
 	}
 	return &d, nil
+}
+
+// ForceDeleteCredential deletes a credential even while connections use it;
+// those connections are marked broken. Its variables stay.
+func (c *Client) ForceDeleteCredential(ctx context.Context, idOrName string) error {
+	if err := need("credential id or name", idOrName); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, credentialsPath+"/"+escape(idOrName)+"?force=true", nil, nil)
+}
+
+// DisableCredential disables a credential: resolving a connection that uses
+// it fails (credential_disabled) until it is enabled again.
+func (c *Client) DisableCredential(ctx context.Context, idOrName string) (*Credential, error) {
+	return c.credentialAction(ctx, idOrName, "disable")
+}
+
+// EnableCredential enables a disabled credential.
+func (c *Client) EnableCredential(ctx context.Context, idOrName string) (*Credential, error) {
+	return c.credentialAction(ctx, idOrName, "enable")
+}
+
+func (c *Client) credentialAction(ctx context.Context, idOrName, action string) (*Credential, error) {
+	if err := need("credential id or name", idOrName); err != nil {
+		return nil, err
+	}
+	var cr Credential
+	if err := c.do(ctx, http.MethodPost, credentialsPath+"/"+escape(idOrName)+"/"+action, nil, &cr); err != nil {
+		return nil, err
+	}
+	return &cr, nil
 }

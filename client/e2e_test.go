@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -419,5 +420,144 @@ func TestBaseURLWithoutScheme(t *testing.T) {
 	}
 	if _, err := c.ListCredentials(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRuntime(t *testing.T) {
+	const password = "run-time pa55word"
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			inst := servertest.Start(t, e)
+			admin, err := client.New(inst.URL, inst.AdminToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+
+			rg, err := admin.CreateRunnerGroup(ctx, "build")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rg.Name != "build" || rg.ID == "" || rg.CreatedAt.IsZero() {
+				t.Errorf("runner group %+v", rg)
+			}
+			u, err := admin.CreateUser(ctx, client.CreateUserRequest{Name: "build-01", Role: client.RoleRunner, RunnerGroup: "build"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.RunnerGroup != "build" || u.Role != client.RoleRunner {
+				t.Errorf("runner %+v", u)
+			}
+			_, err = admin.CreateUser(ctx, client.CreateUserRequest{Name: "m", Role: client.RoleMaker, RunnerGroup: "build"})
+			wantProblem(t, err, 422, "validation_failed")
+			tok, err := admin.CreateToken(ctx, client.CreateTokenRequest{Name: "machine", User: "build-01"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.User != "build-01" || tok.Value.IsEmpty() || !strings.HasPrefix(tok.Value.Reveal(), tok.Prefix) {
+				t.Errorf("token %+v (prefix %q)", tok, tok.Prefix)
+			}
+			runner, err := client.New(inst.URL, tok.Value.Reveal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			me, err := runner.Me(ctx)
+			if err != nil || me.Name != "build-01" || me.Role != client.RoleRunner {
+				t.Fatalf("Me() = %+v, %v", me, err)
+			}
+
+			if _, err := admin.PutSecret(ctx, "local", "db", password); err != nil {
+				t.Fatal(err)
+			}
+			for _, req := range []client.CreateEnvironmentVariableRequest{
+				{SchemaName: "cf_User", DisplayName: "User", Type: client.TypeText, Value: "svc"},
+				{SchemaName: "cf_Pass", DisplayName: "Pass", Type: client.TypeSecret, SecretRef: &client.SecretRef{Store: "local", Ref: "db"}},
+			} {
+				if _, err := admin.CreateEnvironmentVariable(ctx, req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "DB", Username: "cf_User", Password: "cf_Pass"}); err != nil {
+				t.Fatal(err)
+			}
+			cn, err := admin.CreateConnection(ctx, client.CreateConnectionRequest{Name: "db-build", Credential: "DB", RunnerGroup: "build"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cn.Credential != "DB" || cn.RunnerGroup != "build" || cn.Owner != "admin" || cn.Status == "" || cn.LastResolvedAt != nil {
+				t.Errorf("connection %+v", cn)
+			}
+
+			r, err := runner.Resolve(ctx, "db-build")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Username.Reveal() != "svc" || r.Password.Reveal() != password || r.Credential != "DB" || r.SecretVersion != "1" ||
+				r.ResolvedAt.IsZero() || r.Stale {
+				t.Errorf("resolved %+v", r)
+			}
+			if s := fmt.Sprintf("%+v %v", r, *r); strings.Contains(s, password) {
+				t.Errorf("a Resolved prints its password: %s", s)
+			}
+			_, err = admin.Resolve(ctx, "db-build")
+			wantProblem(t, err, 404, "not_found")
+
+			runners, err := admin.ConnectionRunners(ctx, cn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runners) != 1 || runners[0].Runner != "build-01" || runners[0].SecretVersion != "1" {
+				t.Errorf("runners %+v", runners)
+			}
+
+			cr, err := admin.DisableCredential(ctx, "DB")
+			if err != nil || cr.Enabled {
+				t.Fatalf("DisableCredential() = %+v, %v", cr, err)
+			}
+			_, err = runner.Resolve(ctx, "db-build")
+			wantProblem(t, err, 423, "credential_disabled")
+			if cr, err := admin.EnableCredential(ctx, "DB"); err != nil || !cr.Enabled {
+				t.Fatalf("EnableCredential() = %+v, %v", cr, err)
+			}
+
+			err = admin.DeleteCredential(ctx, "DB")
+			wantProblem(t, err, 409, "in_use")
+			if err := admin.ForceDeleteCredential(ctx, "DB"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := admin.GetConnection(ctx, "db-build")
+			if err != nil || got.Status != client.ConnectionBroken {
+				t.Errorf("GetConnection() after a forced delete = %+v, %v", got, err)
+			}
+			list, err := admin.ListConnections(ctx, client.ListOptions{})
+			if err != nil || len(list.Items) != 1 {
+				t.Errorf("ListConnections() = %+v, %v", list, err)
+			}
+			_, err = runner.Resolve(ctx, "db-build")
+			wantProblem(t, err, 409, "connection_broken")
+			if err := admin.DeleteConnection(ctx, "db-build"); err != nil {
+				t.Fatal(err)
+			}
+			if err := admin.RevokeToken(ctx, tok.ID); err != nil {
+				t.Fatal(err)
+			}
+			_, err = runner.Me(ctx)
+			wantProblem(t, err, 401, "unauthenticated")
+			if err := admin.DeleteUser(ctx, "build-01"); err != nil {
+				t.Fatal(err)
+			}
+			groups, err := admin.ListRunnerGroups(ctx, client.ListOptions{})
+			if err != nil || len(groups.Items) != 1 {
+				t.Errorf("ListRunnerGroups() = %+v, %v", groups, err)
+			}
+			if err := admin.DeleteRunnerGroup(ctx, "build"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = admin.GetRunnerGroup(ctx, "build")
+			wantProblem(t, err, 404, "not_found")
+			if strings.Contains(inst.Log(), password) {
+				t.Error("the server logged the password")
+			}
+		})
 	}
 }

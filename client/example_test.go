@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/credflow/credflow/client"
@@ -73,4 +74,37 @@ func Example() {
 		opts.Cursor = page.NextCursor
 	}
 	fmt.Println(strings.Join(names, ", "))
+}
+
+// This example is a runner's side: it resolves a connection and hands the
+// username and password to a command's environment. The values print as
+// [redacted] everywhere (fmt, encoding/json, log/slog) until Reveal is
+// called, so the Resolved can be logged whole. It needs a running server and
+// a runner's token in CREDFLOW_TOKEN; `credflow run` does the same.
+func ExampleClient_Resolve() {
+	ctx := context.Background()
+	c, err := client.New("127.0.0.1:8080", os.Getenv("CREDFLOW_TOKEN"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := c.Resolve(ctx, "reports-db")
+	var apiErr *client.Error
+	switch {
+	case errors.As(err, &apiErr) && apiErr.Code == "credential_disabled":
+		log.Fatal("the credential was disabled: not running the export")
+	case err != nil:
+		log.Fatal(err)
+	}
+	// Safe: prints {Username:[redacted] Password:[redacted] Credential:SQL prod ...}.
+	log.Printf("resolved %+v", *r)
+
+	cmd := exec.CommandContext(ctx, "./export.sh")
+	cmd.Env = append(os.Environ(),
+		"DB_USER="+r.Username.Reveal(),
+		"DB_PASSWORD="+r.Password.Reveal(),
+	)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatal(err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +16,19 @@ type invocation struct {
 	env          map[string]string
 	stdin        string
 	inTTY        bool
+	outTTY       bool
 	readPassword func(context.Context) ([]byte, error)
 	httpClient   *http.Client
+}
+
+// environ is the environment a command `credflow run` starts inherits: the
+// invocation's variables and the test process's PATH.
+func (in invocation) environ() []string {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range in.env {
+		env = append(env, k+"="+v)
+	}
+	return env
 }
 
 type result struct {
@@ -29,10 +41,11 @@ type result struct {
 func (in invocation) run(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	streams := &Streams{In: strings.NewReader(in.stdin), Out: &out, ErrOut: &errOut, InTTY: in.inTTY, ReadPassword: in.readPassword}
+	streams := &Streams{In: strings.NewReader(in.stdin), Out: &out, ErrOut: &errOut, InTTY: in.inTTY, OutTTY: in.outTTY, ReadPassword: in.readPassword}
 	f := &factory{
 		streams:    streams,
 		getenv:     func(k string) string { return in.env[k] },
+		environ:    in.environ,
 		httpClient: in.httpClient,
 	}
 	code := execute(context.Background(), f, args)
@@ -89,6 +102,35 @@ func TestUsageErrorsExit2AndSendNothing(t *testing.T) {
 		{"version with argument", []string{"version", "x"}, "takes no arguments"},
 		{"serve bad addr", []string{"serve", "--addr", "nope"}, `addr "nope": want host:port`},
 		{"serve half TLS", []string{"serve", "--tls-cert-file", "c.pem"}, "give both or neither"},
+		{"user create without role", []string{"user", "create", "bob"}, `required flag(s) "role" not set`},
+		{"user create bad role", []string{"user", "create", "bob", "--role", "boss"}, "--role must be admin, maker or runner"},
+		{"user create runner group for a maker", []string{"user", "create", "bob", "--role", "maker", "--runner-group", "g"}, "--runner-group is only for --role runner"},
+		{"user update nothing", []string{"user", "update", "bob"}, "nothing to update"},
+		{"user update bad role", []string{"user", "update", "bob", "--role", "root"}, "--role must be admin, maker or runner"},
+		{"group add-member one argument", []string{"group", "add-member", "dba"}, "wants 2 argument(s) (GROUP USER), got 1"},
+		{"token create without name", []string{"token", "create"}, `required flag(s) "name" not set`},
+		{"token create bad lifetime", []string{"token", "create", "--name", "n", "--expires-in", "soon"}, `--expires-in: "soon": want a duration`},
+		{"token create negative lifetime", []string{"token", "create", "--name", "n", "--expires-in", "-1h"}, "must be positive"},
+		{"token create bad expiry", []string{"token", "create", "--name", "n", "--expires-at", "tomorrow"}, "--expires-at \"tomorrow\": want an RFC 3339 time"},
+		{"token create both expiries", []string{"token", "create", "--name", "n", "--expires-in", "1h", "--expires-at", "2030-01-01T00:00:00Z"}, "none of the others can be"},
+		{"token list user and all", []string{"token", "list", "--user", "bob", "--all"}, "none of the others can be"},
+		{"credential share without role", []string{"credential", "share", "SQL", "user:bob"}, `required flag(s) "role" not set`},
+		{"credential share bad role", []string{"credential", "share", "SQL", "user:bob", "--role", "reader"}, "--role must be owner, co-owner, user-share or user"},
+		{"credential share bad expiry", []string{"credential", "share", "SQL", "user:bob", "--role", "user", "--expires-at", "never"}, "--expires-at"},
+		{"credential share without principal", []string{"credential", "share", "SQL", "--role", "user"}, "wants 2 argument(s) (ID PRINCIPAL), got 1"},
+		{"env unshare without principal", []string{"env", "unshare", "cf_X"}, "wants 2 argument(s) (ID PRINCIPAL), got 1"},
+		{"store grant without principal", []string{"store", "grant", "local"}, "wants 2 argument(s) (STORE PRINCIPAL), got 1"},
+		{"audit list bad from", []string{"audit", "list", "--from", "yesterday"}, "--from \"yesterday\": want an RFC 3339 time"},
+		{"audit list negative limit", []string{"audit", "list", "--limit", "-5"}, "--limit must not be negative"},
+		{"audit verify with argument", []string{"audit", "verify", "x"}, "takes no arguments"},
+		{"serve half OIDC", []string{"serve", "--oidc-issuer", "https://idp.example.com"}, "oidc-issuer and oidc-audience: give both or neither"},
+		{"connection create without flags", []string{"connection", "create"}, `required flag(s) "credential", "name", "runner-group" not set`},
+		{"connection resolve without name", []string{"connection", "resolve"}, "wants 1 argument(s) (NAME)"},
+		{"run without connection", []string{"run", "--", "true"}, `required flag(s) "connection" not set`},
+		{"run without command", []string{"run", "--connection", "c"}, "wants a COMMAND to run, after --"},
+		{"run without command after dashes", []string{"run", "--connection", "c", "--"}, "wants a COMMAND to run, after --"},
+		{"run bad variable name", []string{"run", "--connection", "c", "--password-env", "1PASS", "--", "true"}, `--password-env "1PASS": want a variable name`},
+		{"run same variable twice", []string{"run", "--connection", "c", "--username-env", "X", "--password-env", "X", "--", "true"}, "must differ"},
 		{"no token", nil, "no API token: set CREDFLOW_TOKEN or pass --token"},
 		{"bad server URL", []string{"--addr", "ftp://h:1", "--token", "t", "env", "list"}, "--addr"},
 	} {
@@ -133,6 +175,8 @@ func TestHelpAndVersionExit0(t *testing.T) {
 		{"no arguments", nil, "Available Commands:"},
 		{"group without subcommand", []string{"env"}, "credflow env [command]"},
 		{"nested group", []string{"store", "secret"}, "put"},
+		{"run help", []string{"run", "--help"}, "--password-env"},
+		{"resolve help", []string{"connection", "resolve", "--help"}, "--reveal"},
 		{"help flag", []string{"env", "create", "--help"}, "--display-name"},
 		{"version", []string{"version"}, "credflow dev\n"},
 		{"version flag", []string{"--version"}, "credflow dev\n"},

@@ -26,6 +26,11 @@ its store. The two variables cannot change after creation.`,
 		newCmdCredentialUpdate(f, nil),
 		newCmdCredentialDelete(f, nil),
 		newCmdCredentialDeps(f, nil),
+		newCmdCredentialDisable(f, nil),
+		newCmdCredentialEnable(f, nil),
+		newCmdShare(f, credentialShares, nil),
+		newCmdUnshare(f, credentialShares, nil),
+		newCmdShares(f, credentialShares, nil),
 	)
 	return cmd
 }
@@ -267,15 +272,19 @@ type credentialDeleteOptions struct {
 	Client func() (*client.Client, error)
 	Format outputFormat
 
-	ID string
+	ID    string
+	Force bool
 }
 
 func newCmdCredentialDelete(f *factory, runF func(*credentialDeleteOptions) error) *cobra.Command {
 	opts := &credentialDeleteOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "delete ID",
+	cmd := &cobra.Command{
+		Use:   "delete ID [--force]",
 		Short: "Delete a credential (its variables stay)",
-		Args:  exactArgs("ID"),
+		Long: `Delete a credential; its variables stay. The server refuses while connections
+use it, unless --force, which deletes it anyway and marks those connections
+broken.`,
+		Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
 			opts.ID = args[0]
@@ -285,6 +294,8 @@ func newCmdCredentialDelete(f *factory, runF func(*credentialDeleteOptions) erro
 			return credentialDeleteRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "delete even while connections use it, breaking them")
+	return cmd
 }
 
 func credentialDeleteRun(ctx context.Context, opts *credentialDeleteOptions) error {
@@ -292,13 +303,68 @@ func credentialDeleteRun(ctx context.Context, opts *credentialDeleteOptions) err
 	if err != nil {
 		return err
 	}
-	if err := c.DeleteCredential(ctx, opts.ID); err != nil {
+	del := c.DeleteCredential
+	if opts.Force {
+		del = c.ForceDeleteCredential
+	}
+	if err := del(ctx, opts.ID); err != nil {
 		return err
 	}
 	if opts.Format == formatTable {
 		fmt.Fprintf(opts.IO.Out, "Deleted credential %s.\n", opts.ID)
 	}
 	return nil
+}
+
+// credentialEnableOptions is `credflow credential enable` and `disable`.
+type credentialEnableOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	ID      string
+	Disable bool
+}
+
+func newCmdCredentialDisable(f *factory, runF func(*credentialEnableOptions) error) *cobra.Command {
+	return credentialEnableCmd(f, runF, "disable", "Stop every resolve of a credential at once, until it is enabled")
+}
+
+func newCmdCredentialEnable(f *factory, runF func(*credentialEnableOptions) error) *cobra.Command {
+	return credentialEnableCmd(f, runF, "enable", "Let a disabled credential resolve again")
+}
+
+func credentialEnableCmd(f *factory, runF func(*credentialEnableOptions) error, verb, short string) *cobra.Command {
+	opts := &credentialEnableOptions{IO: f.streams, Client: f.client, Disable: verb == "disable"}
+	return &cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return credentialEnableRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func credentialEnableRun(ctx context.Context, opts *credentialEnableOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	set := c.EnableCredential
+	if opts.Disable {
+		set = c.DisableCredential
+	}
+	cr, err := set(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	return printCredential(opts.IO, opts.Format, cr)
 }
 
 // credentialDepsOptions is `credflow credential deps`.

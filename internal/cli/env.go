@@ -25,6 +25,9 @@ store (--store, --ref), never the value itself.`,
 		newCmdEnvUpdate(f, nil),
 		newCmdEnvDelete(f, nil),
 		newCmdEnvDeps(f, nil),
+		newCmdShare(f, variableShares, nil),
+		newCmdUnshare(f, variableShares, nil),
+		newCmdShares(f, variableShares, nil),
 	)
 	return cmd
 }

@@ -95,3 +95,10 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return formatTime(*t)
+}

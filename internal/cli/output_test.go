@@ -114,6 +114,13 @@ func TestReportError(t *testing.T) {
 		{"interrupted", fmt.Errorf("client: %w", context.Canceled), true, exitError, "Error: interrupted\n"},
 		{"usage", usageErrorf("bad flag"), true, exitUsage, "Error: bad flag\nRun 'credflow --help' for usage.\n"},
 		{"before run", errors.New(`unknown command "x"`), false, exitUsage, "Error: unknown command \"x\"\nRun 'credflow --help' for usage.\n"},
+		{"refusal", &refusalError{errors.New("not printing a password to a terminal")}, true, exitUsage, "Error: not printing a password to a terminal\n"},
+		{"command exit code", fmt.Errorf("run: %w", &childExit{code: 7}), true, 7, ""},
+		{"command killed", &childExit{signal: 15}, true, 143, ""},
+		{"command not found", &startError{err: errors.New(`exec: "nope": executable file not found in $PATH`), notFound: true}, true, exitNotFound,
+			"Error: exec: \"nope\": executable file not found in $PATH\n"},
+		{"command not runnable", &startError{err: errors.New("fork/exec ./x: permission denied")}, true, exitCannotRun,
+			"Error: fork/exec ./x: permission denied\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -215,5 +216,299 @@ func TestServeHelpHidesDatabaseURL(t *testing.T) {
 	r := invocation{env: map[string]string{config.EnvDatabase: "postgres://u:hunter2@db/credflow"}}.run(t, "serve", "--help")
 	if r.code != exitOK || bytes.Contains([]byte(r.stdout), []byte("hunter2")) {
 		t.Errorf("exit %d, help shows the database URL:\n%s", r.code, r.stdout)
+	}
+}
+
+func TestUserFlags(t *testing.T) {
+	var created *userCreateOptions
+	cmd := newCmdUserCreate(testFactory(nil), func(o *userCreateOptions) error { created = o; return nil })
+	if err := parse(t, cmd, "build-01", "--role", "runner", "--runner-group", "build", "--display-name", "Build agent"); err != nil {
+		t.Fatal(err)
+	}
+	want := client.CreateUserRequest{Name: "build-01", Role: client.RoleRunner, RunnerGroup: "build", DisplayName: "Build agent"}
+	if created.Request != want {
+		t.Errorf("create: got %+v, want %+v", created.Request, want)
+	}
+
+	s := func(v string) *string { return &v }
+	role := func(r client.Role) *client.Role { return &r }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want client.UpdateUserRequest
+	}{
+		{"role", []string{"bob", "--role", "admin"}, client.UpdateUserRequest{Role: role(client.RoleAdmin)}},
+		{"display name cleared", []string{"bob", "--display-name", ""}, client.UpdateUserRequest{DisplayName: s("")}},
+		{"out of its runner group", []string{"bob", "--runner-group", ""}, client.UpdateUserRequest{RunnerGroup: s("")}},
+		{"all", []string{"bob", "--role", "runner", "--runner-group", "g", "--display-name", "B"},
+			client.UpdateUserRequest{Role: role(client.RoleRunner), RunnerGroup: s("g"), DisplayName: s("B")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *userUpdateOptions
+			cmd := newCmdUserUpdate(testFactory(nil), func(o *userUpdateOptions) error { got = o; return nil })
+			if err := parse(t, cmd, tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != "bob" || !reflect.DeepEqual(got.Request, tc.want) {
+				t.Errorf("got %q %+v, want %+v", got.Name, got.Request, tc.want)
+			}
+		})
+	}
+}
+
+func TestGroupMemberFlags(t *testing.T) {
+	for name, newCmd := range map[string]func(*factory, func(*groupMemberOptions) error) *cobra.Command{
+		"add-member":    newCmdGroupAddMember,
+		"remove-member": newCmdGroupRemoveMember,
+	} {
+		var got *groupMemberOptions
+		cmd := newCmd(testFactory(nil), func(o *groupMemberOptions) error { got = o; return nil })
+		if err := parse(t, cmd, "dba", "user:bob"); err != nil {
+			t.Fatal(err)
+		}
+		if got.Group != "dba" || got.User != "user:bob" {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+}
+
+func TestTokenFlags(t *testing.T) {
+	at := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want tokenCreateOptions
+	}{
+		{"never expires", []string{"--name", "laptop"}, tokenCreateOptions{Name: "laptop"}},
+		{"for another user", []string{"--name", "ci", "--user", "build-01"}, tokenCreateOptions{Name: "ci", User: "build-01"}},
+		{"days", []string{"--name", "n", "--expires-in", "30d"}, tokenCreateOptions{Name: "n", ExpiresIn: 30 * 24 * time.Hour}},
+		{"hours and minutes", []string{"--name", "n", "--expires-in", "1h30m"}, tokenCreateOptions{Name: "n", ExpiresIn: 90 * time.Minute}},
+		{"at a time", []string{"--name", "n", "--expires-at", "2027-01-02T04:04:05+01:00"}, tokenCreateOptions{Name: "n", ExpiresAt: at}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *tokenCreateOptions
+			cmd := newCmdTokenCreate(testFactory(nil), func(o *tokenCreateOptions) error { got = o; return nil })
+			if err := parse(t, cmd, tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != tc.want.Name || got.User != tc.want.User || got.ExpiresIn != tc.want.ExpiresIn || !got.ExpiresAt.Equal(tc.want.ExpiresAt) {
+				t.Errorf("got %+v, want %+v", *got, tc.want)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want client.TokenListOptions
+	}{
+		{nil, client.TokenListOptions{}},
+		{[]string{"--user", "bob"}, client.TokenListOptions{User: "bob"}},
+		{[]string{"--all"}, client.TokenListOptions{All: true}},
+	} {
+		var got *tokenListOptions
+		cmd := newCmdTokenList(testFactory(nil), func(o *tokenListOptions) error { got = o; return nil })
+		if err := parse(t, cmd, tc.args...); err != nil {
+			t.Fatal(err)
+		}
+		if got.List != tc.want {
+			t.Errorf("token list %q: got %+v, want %+v", tc.args, got.List, tc.want)
+		}
+	}
+}
+
+func TestShareFlags(t *testing.T) {
+	at := time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, kind := range []shareable{credentialShares, variableShares} {
+		t.Run(kind.noun, func(t *testing.T) {
+			var got *shareOptions
+			cmd := newCmdShare(testFactory(nil), kind, func(o *shareOptions) error { got = o; return nil })
+			if err := parse(t, cmd, "X", "group:dba", "--role", "user-share", "--expires-at", "2030-06-01T00:00:00Z"); err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != "X" || got.Principal != "group:dba" || got.Request.Role != client.ShareUserShare ||
+				got.Request.ExpiresAt == nil || !got.Request.ExpiresAt.Equal(at) || got.Kind.noun != kind.noun {
+				t.Errorf("share: %+v", got)
+			}
+			cmd = newCmdShare(testFactory(nil), kind, func(o *shareOptions) error { got = o; return nil })
+			if err := parse(t, cmd, "X", "user:bob", "--role", "co-owner"); err != nil {
+				t.Fatal(err)
+			}
+			if got.Request != (client.ShareRequest{Role: client.ShareCoOwner}) {
+				t.Errorf("share without expiry: %+v", got.Request)
+			}
+
+			var un *unshareOptions
+			cmd = newCmdUnshare(testFactory(nil), kind, func(o *unshareOptions) error { un = o; return nil })
+			if err := parse(t, cmd, "X", "user:bob"); err != nil {
+				t.Fatal(err)
+			}
+			if un.ID != "X" || un.Principal != "user:bob" {
+				t.Errorf("unshare: %+v", un)
+			}
+		})
+	}
+}
+
+func TestStoreGrantFlags(t *testing.T) {
+	var got *storeGrantOptions
+	cmd := newCmdStoreGrant(testFactory(nil), func(o *storeGrantOptions) error { got = o; return nil })
+	if err := parse(t, cmd, "local", "group:team-a", "--prefix", "team-a."); err != nil {
+		t.Fatal(err)
+	}
+	if got.Store != "local" || got.Principal != "group:team-a" || got.Prefix != "team-a." {
+		t.Errorf("grant: %+v", got)
+	}
+	var rev *storeRevokeOptions
+	cmd = newCmdStoreRevoke(testFactory(nil), func(o *storeRevokeOptions) error { rev = o; return nil })
+	if err := parse(t, cmd, "local", "user:bob"); err != nil {
+		t.Fatal(err)
+	}
+	if rev.Store != "local" || rev.Principal != "user:bob" {
+		t.Errorf("revoke: %+v", rev)
+	}
+}
+
+func TestAuditListFlags(t *testing.T) {
+	var got *auditListOptions
+	cmd := newCmdAuditList(testFactory(nil), func(o *auditListOptions) error { got = o; return nil })
+	if err := parse(t, cmd, "--actor", "bob", "--action", "credential.share", "--resource", "credential:SQL user:bob",
+		"--from", "2026-01-01T00:00:00Z", "--to", "2026-02-01T00:00:00+01:00", "--limit", "10", "--cursor", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	want := client.AuditListOptions{Actor: "bob", Action: "credential.share", Resource: "credential:SQL user:bob",
+		From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC), Limit: 10, Cursor: "c1"}
+	if got.List.Actor != want.Actor || got.List.Action != want.Action || got.List.Resource != want.Resource ||
+		!got.List.From.Equal(want.From) || !got.List.To.Equal(want.To) || got.List.Limit != want.Limit || got.List.Cursor != want.Cursor {
+		t.Errorf("got %+v, want %+v", got.List, want)
+	}
+}
+
+func TestServeOIDCFlags(t *testing.T) {
+	env := map[string]string{
+		config.EnvOIDCIssuer: "https://env-idp", config.EnvOIDCAudience: "env-aud", config.EnvOIDCAuto: "false",
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want func(*config.Config)
+	}{
+		{"defaults", nil, nil, func(*config.Config) {}},
+		{"environment", env, nil, func(c *config.Config) {
+			c.OIDCIssuer, c.OIDCAudience, c.OIDCAutoCreate = "https://env-idp", "env-aud", false
+		}},
+		{"flags win", env, []string{"--oidc-issuer", "https://idp.example.com", "--oidc-audience", "credflow", "--oidc-user-claim", "email",
+			"--oidc-groups-claim", "roles", "--oidc-auto-create"}, func(c *config.Config) {
+			c.OIDCIssuer, c.OIDCAudience, c.OIDCUserClaim, c.OIDCGroupsClaim = "https://idp.example.com", "credflow", "email", "roles"
+			c.OIDCAutoCreate = true
+		}},
+		{"auto-create off by flag", nil, []string{"--oidc-issuer", "https://idp", "--oidc-audience", "a", "--oidc-auto-create=false"}, func(c *config.Config) {
+			c.OIDCIssuer, c.OIDCAudience, c.OIDCAutoCreate = "https://idp", "a", false
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *serveOptions
+			cmd := newCmdServe(testFactory(tc.env), func(o *serveOptions) error { got = o; return nil })
+			if err := parse(t, cmd, tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			want := config.Defaults()
+			tc.want(&want)
+			if !reflect.DeepEqual(got.Config, want) {
+				t.Errorf("got  %+v\nwant %+v", got.Config, want)
+			}
+		})
+	}
+}
+
+func TestCredentialRuntimeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		wantForce bool
+	}{
+		{[]string{"SQL"}, false},
+		{[]string{"SQL", "--force"}, true},
+	} {
+		var got *credentialDeleteOptions
+		cmd := newCmdCredentialDelete(testFactory(nil), func(o *credentialDeleteOptions) error { got = o; return nil })
+		if err := parse(t, cmd, tc.args...); err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != "SQL" || got.Force != tc.wantForce {
+			t.Errorf("delete %q: %+v", tc.args, got)
+		}
+	}
+	for name, tc := range map[string]struct {
+		newCmd      func(*factory, func(*credentialEnableOptions) error) *cobra.Command
+		wantDisable bool
+	}{
+		"disable": {newCmdCredentialDisable, true},
+		"enable":  {newCmdCredentialEnable, false},
+	} {
+		var got *credentialEnableOptions
+		cmd := tc.newCmd(testFactory(nil), func(o *credentialEnableOptions) error { got = o; return nil })
+		if err := parse(t, cmd, "SQL"); err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != "SQL" || got.Disable != tc.wantDisable || cmd.Name() != name {
+			t.Errorf("%s: %+v (command %s)", name, got, cmd.Name())
+		}
+	}
+}
+
+func TestConnectionFlags(t *testing.T) {
+	var created *connectionCreateOptions
+	cmd := newCmdConnectionCreate(testFactory(nil), func(o *connectionCreateOptions) error { created = o; return nil })
+	if err := parse(t, cmd, "--name", "sql-build", "--credential", "SQL prod", "--runner-group", "build"); err != nil {
+		t.Fatal(err)
+	}
+	if want := (client.CreateConnectionRequest{Name: "sql-build", Credential: "SQL prod", RunnerGroup: "build"}); created.Request != want {
+		t.Errorf("create: got %+v, want %+v", created.Request, want)
+	}
+	for _, tc := range []struct {
+		args       []string
+		wantReveal bool
+	}{
+		{[]string{"sql-build"}, false},
+		{[]string{"sql-build", "--reveal"}, true},
+	} {
+		var got *connectionResolveOptions
+		cmd := newCmdConnectionResolve(testFactory(nil), func(o *connectionResolveOptions) error { got = o; return nil })
+		if err := parse(t, cmd, tc.args...); err != nil {
+			t.Fatal(err)
+		}
+		if got.Connection != "sql-build" || got.Reveal != tc.wantReveal {
+			t.Errorf("resolve %q: %+v", tc.args, got)
+		}
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		args               []string
+		wantUser, wantPass string
+		wantCommand        []string
+	}{
+		{"defaults, after dashes", []string{"--connection", "c", "--", "sh", "-c", "echo hi"},
+			"CREDFLOW_USERNAME", "CREDFLOW_PASSWORD", []string{"sh", "-c", "echo hi"}},
+		// The command's own flags are never taken for credflow's.
+		{"without dashes", []string{"--connection", "c", "psql", "--connection", "x", "-h", "db"},
+			"CREDFLOW_USERNAME", "CREDFLOW_PASSWORD", []string{"psql", "--connection", "x", "-h", "db"}},
+		{"dashes kept after the command", []string{"--connection", "c", "--", "env", "--", "x"},
+			"CREDFLOW_USERNAME", "CREDFLOW_PASSWORD", []string{"env", "--", "x"}},
+		{"custom names", []string{"--connection", "c", "--username-env", "PGUSER", "--password-env", "PGPASSWORD", "--", "psql"},
+			"PGUSER", "PGPASSWORD", []string{"psql"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *runOptions
+			cmd := newCmdRun(testFactory(nil), func(o *runOptions) error { got = o; return nil })
+			if err := parse(t, cmd, tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			if got.Connection != "c" || got.UsernameEnv != tc.wantUser || got.PasswordEnv != tc.wantPass || !reflect.DeepEqual(got.Command, tc.wantCommand) {
+				t.Errorf("got %+v", got)
+			}
+		})
 	}
 }

@@ -29,7 +29,7 @@ const defaultServerURL = "http://127.0.0.1:8080"
 
 // Main runs the credflow command line and returns the process exit code.
 func Main(ctx context.Context, args []string, streams *Streams) int {
-	return execute(ctx, &factory{streams: streams, getenv: os.Getenv}, args)
+	return execute(ctx, &factory{streams: streams, getenv: os.Getenv, environ: os.Environ}, args)
 }
 
 // execute runs one command line with f, which must not be reused.
@@ -48,6 +48,8 @@ func execute(ctx context.Context, f *factory, args []string) int {
 type factory struct {
 	streams *Streams
 	getenv  func(string) string
+	// environ is the whole environment, which `credflow run` passes on.
+	environ func() []string
 	// httpClient, when set, carries the API requests (tests).
 	httpClient *http.Client
 
@@ -125,7 +127,15 @@ runners get them at run time.
 	cmd.AddCommand(
 		newCmdEnv(f),
 		newCmdCredential(f),
+		newCmdConnection(f),
+		newCmdRun(f, nil),
 		newCmdStore(f),
+		newCmdRunnerGroup(f),
+		newCmdUser(f),
+		newCmdGroup(f),
+		newCmdToken(f),
+		newCmdWhoami(f, nil),
+		newCmdAudit(f),
 		newCmdServe(f, nil),
 		newCmdVersion(f, nil),
 	)

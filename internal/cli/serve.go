@@ -50,6 +50,11 @@ in its description; flags win.`,
 	fl.StringVar(&c.Prefix, "prefix", c.Prefix, "prefix of generated environment variable schema names ($"+config.EnvPrefix+")")
 	fl.StringVar(&c.TLSCertFile, "tls-cert-file", c.TLSCertFile, "serve HTTPS with this certificate, with --tls-key-file ($"+config.EnvTLSCertFile+")")
 	fl.StringVar(&c.TLSKeyFile, "tls-key-file", c.TLSKeyFile, "the TLS certificate's private key ($"+config.EnvTLSKeyFile+")")
+	fl.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, "accept JWTs from this OpenID Connect issuer URL as bearer tokens, with --oidc-audience ($"+config.EnvOIDCIssuer+")")
+	fl.StringVar(&c.OIDCAudience, "oidc-audience", c.OIDCAudience, "the audience the OIDC tokens must carry ($"+config.EnvOIDCAudience+")")
+	fl.StringVar(&c.OIDCUserClaim, "oidc-user-claim", c.OIDCUserClaim, "the claim naming the user (default preferred_username, then email, then sub) ($"+config.EnvOIDCUser+")")
+	fl.StringVar(&c.OIDCGroupsClaim, "oidc-groups-claim", c.OIDCGroupsClaim, "the claim listing the user's groups (default groups) ($"+config.EnvOIDCGroups+")")
+	fl.BoolVar(&c.OIDCAutoCreate, "oidc-auto-create", c.OIDCAutoCreate, "create OIDC users unknown to credflow, as makers ($"+config.EnvOIDCAuto+")")
 	return cmd
 }
 

@@ -15,13 +15,16 @@ import (
 func newCmdStore(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
-		Short: "List secret stores and write secrets to the built-in one",
+		Short: "List secret stores, write secrets to the built-in one, grant their use",
 		RunE:  runGroup,
 	}
 	cmd.AddCommand(
 		newCmdStoreList(f, nil),
 		newCmdStoreGet(f, nil),
 		newCmdStoreSecret(f),
+		newCmdStoreGrant(f, nil),
+		newCmdStoreRevoke(f, nil),
+		newCmdStoreGrants(f, nil),
 	)
 	return cmd
 }
@@ -353,4 +356,152 @@ func secretDeleteRun(ctx context.Context, opts *secretDeleteOptions) error {
 		fmt.Fprintf(opts.IO.Out, "Deleted secret %s from %s.\n", opts.Name, opts.Store)
 	}
 	return nil
+}
+
+// storeGrantOptions is `credflow store grant`.
+type storeGrantOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Store     string
+	Principal string
+	Prefix    string
+}
+
+func newCmdStoreGrant(f *factory, runF func(*storeGrantOptions) error) *cobra.Command {
+	opts := &storeGrantOptions{IO: f.streams, Client: f.client}
+	cmd := &cobra.Command{
+		Use:   "grant STORE PRINCIPAL [--prefix P]",
+		Short: "Let a user or group reference a store's secrets (admins)",
+		Long: `Let a user or group reference the secrets of a store in their secret
+variables: all of them, or with --prefix only those whose names start with it.
+A new grant replaces the principal's old one. ` + principalHelp,
+		Example: `  credflow store grant local user:bob
+  credflow store grant local group:team-a --prefix team-a.`,
+		Args: exactArgs("STORE", "PRINCIPAL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.Store, opts.Principal = args[0], args[1]
+			if runF != nil {
+				return runF(opts)
+			}
+			return storeGrantRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only secrets whose names start with this")
+	return cmd
+}
+
+func storeGrantRun(ctx context.Context, opts *storeGrantOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	g, err := c.GrantStore(ctx, opts.Store, opts.Principal, opts.Prefix)
+	if err != nil {
+		return err
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, g)
+	}
+	which := "all secrets"
+	if g.Prefix != "" {
+		which = fmt.Sprintf("the secrets starting with %q", g.Prefix)
+	}
+	fmt.Fprintf(opts.IO.Out, "Granted %s the use of %s in %s.\n", g.Principal, which, g.Store)
+	return nil
+}
+
+// storeRevokeOptions is `credflow store revoke`.
+type storeRevokeOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Store     string
+	Principal string
+}
+
+func newCmdStoreRevoke(f *factory, runF func(*storeRevokeOptions) error) *cobra.Command {
+	opts := &storeRevokeOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "revoke STORE PRINCIPAL",
+		Short: "Take a store grant away (admins)",
+		Args:  exactArgs("STORE", "PRINCIPAL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.Store, opts.Principal = args[0], args[1]
+			if runF != nil {
+				return runF(opts)
+			}
+			return storeRevokeRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func storeRevokeRun(ctx context.Context, opts *storeRevokeOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.RevokeStoreGrant(ctx, opts.Store, opts.Principal); err != nil {
+		return err
+	}
+	if opts.Format == formatTable {
+		fmt.Fprintf(opts.IO.Out, "Revoked the grant of %s to %s.\n", opts.Store, opts.Principal)
+	}
+	return nil
+}
+
+// storeGrantsOptions is `credflow store grants`.
+type storeGrantsOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Store string
+}
+
+func newCmdStoreGrants(f *factory, runF func(*storeGrantsOptions) error) *cobra.Command {
+	opts := &storeGrantsOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "grants STORE",
+		Short: "List who may reference a store's secrets (admins)",
+		Args:  exactArgs("STORE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.Store = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return storeGrantsRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func storeGrantsRun(ctx context.Context, opts *storeGrantsOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	grants, err := c.StoreGrants(ctx, opts.Store)
+	if err != nil {
+		return err
+	}
+	if grants == nil {
+		grants = []client.Grant{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, client.Page[client.Grant]{Items: grants})
+	}
+	if len(grants) == 0 {
+		fmt.Fprintf(opts.IO.Out, "No grants of %s.\n", opts.Store)
+		return nil
+	}
+	t := newTable(opts.IO.Out, "PRINCIPAL", "PREFIX", "CREATED")
+	for _, g := range grants {
+		t.row(g.Principal, g.Prefix, formatTime(g.CreatedAt))
+	}
+	return t.flush()
 }

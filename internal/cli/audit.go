@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credflow/credflow/client"
+)
+
+func newCmdAudit(f *factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Read and verify the audit trail (admins)",
+		Long: `Every change, share, grant and resolve is an audit record, chained to the one
+before it by a hash so that an edited, deleted or reordered record shows.
+Records never hold a value.`,
+		RunE: runGroup,
+	}
+	cmd.AddCommand(
+		newCmdAuditList(f, nil),
+		newCmdAuditVerify(f, nil),
+	)
+	return cmd
+}
+
+// auditListOptions is `credflow audit list`.
+type auditListOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	List client.AuditListOptions
+}
+
+func newCmdAuditList(f *factory, runF func(*auditListOptions) error) *cobra.Command {
+	opts := &auditListOptions{IO: f.streams, Client: f.client}
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "list [--actor A] [--action A] [--resource R] [--from TIME] [--to TIME] [--limit N] [--cursor C]",
+		Short: "List audit records, oldest first",
+		Example: `  credflow audit list --actor bob --from 2026-01-01T00:00:00Z
+  credflow audit list --action credential.share
+  credflow audit list --resource "credential:SQL prod user:bob"`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Format = f.format()
+			var err error
+			if from != "" {
+				if opts.List.From, err = parseTimeFlag("from", from); err != nil {
+					return err
+				}
+			}
+			if to != "" {
+				if opts.List.To, err = parseTimeFlag("to", to); err != nil {
+					return err
+				}
+			}
+			if opts.List.Limit < 0 {
+				return usageErrorf("--limit must not be negative")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return auditListRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.List.Actor, "actor", "", "only records of this actor (a user name)")
+	fl.StringVar(&opts.List.Action, "action", "", "only this action, such as credential.share")
+	fl.StringVar(&opts.List.Resource, "resource", "", "only this resource, exactly as listed")
+	fl.StringVar(&from, "from", "", "from this time, RFC 3339, inclusive")
+	fl.StringVar(&to, "to", "", "before this time, RFC 3339")
+	fl.IntVar(&opts.List.Limit, "limit", 0, "at most this many records (default: the server's page size)")
+	fl.StringVar(&opts.List.Cursor, "cursor", "", "continue from a previous listing's cursor")
+	return cmd
+}
+
+func auditListRun(ctx context.Context, opts *auditListOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	page, err := c.ListAudit(ctx, opts.List)
+	if err != nil {
+		return err
+	}
+	if page.Items == nil {
+		page.Items = []client.AuditRecord{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, page)
+	}
+	if len(page.Items) == 0 {
+		fmt.Fprintln(opts.IO.Out, "No audit records.")
+		return nil
+	}
+	t := newTable(opts.IO.Out, "SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "OUTCOME", "REASON")
+	for _, r := range page.Items {
+		t.row(strconv.FormatInt(r.Seq, 10), formatTime(r.Time), r.Actor, r.Action, r.Resource, r.Outcome,
+			truncate(r.Reason, 60, opts.IO.OutTTY))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	nextPageHint(opts.IO, page.NextCursor)
+	return nil
+}
+
+// auditVerifyOptions is `credflow audit verify`.
+type auditVerifyOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+}
+
+func newCmdAuditVerify(f *factory, runF func(*auditVerifyOptions) error) *cobra.Command {
+	opts := &auditVerifyOptions{IO: f.streams, Client: f.client}
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit trail's hash chain; exit 1 if it is broken",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Format = f.format()
+			if runF != nil {
+				return runF(opts)
+			}
+			return auditVerifyRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func auditVerifyRun(ctx context.Context, opts *auditVerifyOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	v, err := c.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.Format == formatJSON {
+		if err := writeJSON(opts.IO.Out, v); err != nil {
+			return err
+		}
+	} else if v.OK {
+		fmt.Fprintf(opts.IO.Out, "ok: %d records verified\n", v.Records)
+	}
+	if !v.OK {
+		return fmt.Errorf("the audit trail is broken at record %d: %s", v.FirstBadRecord, v.Problem)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credflow/credflow/client"
+)
+
+// shareable is a kind of object that can be shared: credentials and
+// environment variables offer the same three commands.
+type shareable struct {
+	noun    string // "credential", "environment variable"
+	idHelp  string // how the object is named on the command line
+	share   func(c *client.Client, ctx context.Context, id, principal string, req client.ShareRequest) (*client.Share, error)
+	unshare func(c *client.Client, ctx context.Context, id, principal string) error
+	shares  func(c *client.Client, ctx context.Context, id string) ([]client.Share, error)
+}
+
+var (
+	credentialShares = shareable{
+		noun: "credential", idHelp: "id or name",
+		share:   (*client.Client).ShareCredential,
+		unshare: (*client.Client).UnshareCredential,
+		shares:  (*client.Client).CredentialShares,
+	}
+	variableShares = shareable{
+		noun: "environment variable", idHelp: "id or schema name",
+		share:   (*client.Client).ShareEnvironmentVariable,
+		unshare: (*client.Client).UnshareEnvironmentVariable,
+		shares:  (*client.Client).EnvironmentVariableShares,
+	}
+)
+
+const principalHelp = `PRINCIPAL is user:<name> or group:<name>.`
+
+// checkShareRole refuses a share role the server does not know, before
+// anything is sent.
+func checkShareRole(r client.ShareRole) error {
+	switch r {
+	case client.ShareOwner, client.ShareCoOwner, client.ShareUserShare, client.ShareUser:
+		return nil
+	}
+	return usageErrorf("--role must be owner, co-owner, user-share or user, not %q", r)
+}
+
+// shareOptions is `credflow credential share` and `credflow env share`.
+type shareOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+	Kind   shareable
+
+	ID        string
+	Principal string
+	Request   client.ShareRequest
+}
+
+func newCmdShare(f *factory, kind shareable, runF func(*shareOptions) error) *cobra.Command {
+	opts := &shareOptions{IO: f.streams, Client: f.client, Kind: kind}
+	var role, expiresAt string
+	long := fmt.Sprintf(`Give a user or group a role on a %s, replacing the role they held. %s
+
+Roles: owner and co-owner use, edit, share and delete; user-share uses and
+shares as user or user-share; user only uses.`, kind.noun, principalHelp)
+	if kind.noun == credentialShares.noun {
+		long += `
+Sharing a credential also gives the use of its variables.`
+	}
+	cmd := &cobra.Command{
+		Use:   "share ID PRINCIPAL --role owner|co-owner|user-share|user [--expires-at TIME]",
+		Short: fmt.Sprintf("Share a %s with a user or group", kind.noun),
+		Long:  long,
+		Args:  exactArgs("ID", "PRINCIPAL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID, opts.Principal = args[0], args[1]
+			opts.Request = client.ShareRequest{Role: client.ShareRole(role)}
+			if err := checkShareRole(opts.Request.Role); err != nil {
+				return err
+			}
+			if expiresAt != "" {
+				t, err := parseTimeFlag("expires-at", expiresAt)
+				if err != nil {
+					return err
+				}
+				opts.Request.ExpiresAt = &t
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return shareRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&role, "role", "", "owner, co-owner, user-share or user (required)")
+	fl.StringVar(&expiresAt, "expires-at", "", "when the share ends, RFC 3339 (default: never)")
+	_ = cmd.MarkFlagRequired("role")
+	return cmd
+}
+
+func shareRun(ctx context.Context, opts *shareOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	s, err := opts.Kind.share(c, ctx, opts.ID, opts.Principal, opts.Request)
+	if err != nil {
+		return err
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, s)
+	}
+	until := ""
+	if s.ExpiresAt != nil {
+		until = " until " + s.ExpiresAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(opts.IO.Out, "Shared %s %s with %s as %s%s.\n", opts.Kind.noun, opts.ID, s.Principal, s.Role, until)
+	return nil
+}
+
+// unshareOptions is `credflow credential unshare` and `credflow env unshare`.
+type unshareOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+	Kind   shareable
+
+	ID        string
+	Principal string
+}
+
+func newCmdUnshare(f *factory, kind shareable, runF func(*unshareOptions) error) *cobra.Command {
+	opts := &unshareOptions{IO: f.streams, Client: f.client, Kind: kind}
+	long := fmt.Sprintf("Remove a user's or group's share of a %s. %s", kind.noun, principalHelp)
+	if kind.noun == credentialShares.noun {
+		long += "\nThe shares it gave on the credential's variables stay."
+	}
+	return &cobra.Command{
+		Use:   "unshare ID PRINCIPAL",
+		Short: fmt.Sprintf("Remove a share of a %s", kind.noun),
+		Long:  long,
+		Args:  exactArgs("ID", "PRINCIPAL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID, opts.Principal = args[0], args[1]
+			if runF != nil {
+				return runF(opts)
+			}
+			return unshareRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func unshareRun(ctx context.Context, opts *unshareOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	if err := opts.Kind.unshare(c, ctx, opts.ID, opts.Principal); err != nil {
+		return err
+	}
+	if opts.Format == formatTable {
+		fmt.Fprintf(opts.IO.Out, "Removed the share of %s %s held by %s.\n", opts.Kind.noun, opts.ID, opts.Principal)
+	}
+	return nil
+}
+
+// sharesOptions is `credflow credential shares` and `credflow env shares`.
+type sharesOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+	Kind   shareable
+
+	ID string
+}
+
+func newCmdShares(f *factory, kind shareable, runF func(*sharesOptions) error) *cobra.Command {
+	opts := &sharesOptions{IO: f.streams, Client: f.client, Kind: kind}
+	return &cobra.Command{
+		Use:   "shares ID",
+		Short: fmt.Sprintf("List who holds which role on a %s (by %s)", kind.noun, kind.idHelp),
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return sharesRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func sharesRun(ctx context.Context, opts *sharesOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	shares, err := opts.Kind.shares(c, ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	if shares == nil {
+		shares = []client.Share{}
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, client.Page[client.Share]{Items: shares})
+	}
+	if len(shares) == 0 {
+		fmt.Fprintf(opts.IO.Out, "No shares of %s.\n", opts.ID)
+		return nil
+	}
+	t := newTable(opts.IO.Out, "PRINCIPAL", "ROLE", "EXPIRES", "CREATED")
+	for _, s := range shares {
+		t.row(s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt))
+	}
+	return t.flush()
+}
