@@ -84,6 +84,24 @@ const (
 	PermAdmin           Permission = "admin"      // users, groups, grants, audit
 )
 
+// permissionText says what each permission allows, for refusals.
+var permissionText = map[Permission]string{
+	PermVariableRead:    "read environment variables",
+	PermVariableWrite:   "change environment variables",
+	PermCredentialRead:  "read credentials",
+	PermCredentialWrite: "change credentials",
+	PermStoreRead:       "read secret stores",
+	PermSecretWrite:     "write secrets",
+	PermConnectionRead:  "read connections",
+	PermConnectionWrite: "change connections",
+	PermResolve:         "resolve connections",
+	PermTokenSelf:       "manage API tokens",
+	PermAdmin:           "do this: it needs the admin role",
+}
+
+// Text says what the permission allows, in words; "" for an unknown one.
+func (p Permission) Text() string { return permissionText[p] }
+
 // rolePermissions is the instance-role policy. Admins may do everything.
 var rolePermissions = map[Role][]Permission{
 	// Makers hold PermResolve so that a resolve by anyone but a runner of the
@@ -138,7 +156,7 @@ func (s *Service) Authorize(ctx context.Context, p Principal, perm Permission) e
 		return nil
 	}
 	s.deny(ctx, p, string(perm), "", fmt.Sprintf("the %s role does not include %s", p.Role, perm))
-	return fmt.Errorf("%s may not %s: %w", p.Role, perm, ErrForbidden)
+	return fmt.Errorf("%w: the %s role may not %s", ErrForbidden, p.Role, perm.Text())
 }
 
 // deny records a denied action; a failure to record is not the caller's

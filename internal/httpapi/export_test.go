@@ -10,11 +10,11 @@ func RouteKeys() []string {
 }
 
 // UndeclaredRoutes lists routes that are neither public nor declare a
-// permission.
+// known permission.
 func UndeclaredRoutes() []string {
 	var out []string
 	for _, rt := range (&API{}).routes() {
-		if !rt.public && rt.perm == "" {
+		if !rt.public && rt.perm.Text() == "" {
 			out = append(out, rt.method+" "+rt.path)
 		}
 	}

@@ -51,10 +51,12 @@ type createGroupRequest struct {
 }
 
 type meJSON struct {
-	ID     string   `json:"id"`
-	Name   string   `json:"name"`
-	Role   string   `json:"role"`
-	Groups []string `json:"groups"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	DisplayName string   `json:"displayName"`
+	Role        string   `json:"role"`
+	RunnerGroup string   `json:"runnerGroup,omitempty"`
+	Groups      []string `json:"groups"`
 }
 
 func toUserJSON(u access.User) userJSON {
@@ -69,6 +71,9 @@ func toGroupJSON(g access.Group) groupJSON {
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
 	out := meJSON{ID: p.ID, Name: p.Name, Role: string(p.Role), Groups: []string{}}
+	if u, err := a.Access.User(r.Context(), p.ID); err == nil {
+		out.DisplayName, out.RunnerGroup = u.DisplayName, u.RunnerGroup
+	}
 	for _, id := range p.Groups {
 		if g, err := a.Access.Group(r.Context(), id); err == nil {
 			out.Groups = append(out.Groups, g.Name)
