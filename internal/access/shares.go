@@ -212,7 +212,7 @@ func (s *Service) Require(ctx context.Context, p Principal, obj Object, action s
 	}
 	if !ok(role) {
 		s.deny(ctx, p, action, obj.resource(), "role "+string(role)+" does not allow it")
-		return "", fmt.Errorf("%s may not %s %s: %w", p.Name, action, obj.resource(), ErrForbidden)
+		return "", fmt.Errorf("%w: your role on %s %q (%s) does not allow this", ErrForbidden, obj.Kind, obj.Name, role)
 	}
 	return role, nil
 }
@@ -263,7 +263,7 @@ func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareIn
 	}
 	if !role.CanGrant(in.Role) {
 		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot grant %s", role, in.Role))
-		return Share{}, fmt.Errorf("a %s cannot grant %s: %w", role, in.Role, ErrForbidden)
+		return Share{}, fmt.Errorf("%w: with the %s role you cannot grant the %s role", ErrForbidden, role, in.Role)
 	}
 	next := Share{Object: obj, Principal: target, Role: in.Role, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
 	var after []Share
@@ -271,7 +271,7 @@ func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareIn
 		if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID {
 			if !role.CanGrant(sh.Role) {
 				s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot change a %s share", role, sh.Role))
-				return Share{}, fmt.Errorf("a %s cannot change a %s share: %w", role, sh.Role, ErrForbidden)
+				return Share{}, fmt.Errorf("%w: with the %s role you cannot change a %s share", ErrForbidden, role, sh.Role)
 			}
 			continue
 		}
@@ -337,7 +337,7 @@ func (s *Service) Unshare(ctx context.Context, p Principal, obj Object, principa
 	own := target.Kind == PrincipalUser && target.ID == p.ID
 	if !own && !role.CanGrant(removed.Role) {
 		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot remove a %s share", role, removed.Role))
-		return fmt.Errorf("a %s cannot remove a %s share: %w", role, removed.Role, ErrForbidden)
+		return fmt.Errorf("%w: with the %s role you cannot remove a %s share", ErrForbidden, role, removed.Role)
 	}
 	if !hasOwner(after, s.now()) {
 		return fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)

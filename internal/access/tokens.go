@@ -256,7 +256,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	if in.User != "" && in.User != p.ID && !strings.EqualFold(in.User, p.Name) {
 		if !p.IsAdmin() {
 			s.deny(ctx, p, "token.create", "user:"+in.User, "only admins create tokens for other users")
-			return "", TokenRecord{}, fmt.Errorf("create a token for %s: %w", in.User, ErrForbidden)
+			return "", TokenRecord{}, fmt.Errorf("%w: only admins create tokens for other users", ErrForbidden)
 		}
 		u, err := s.repo.User(ctx, in.User)
 		if err != nil {
@@ -283,7 +283,7 @@ func (s *Service) ListTokens(ctx context.Context, p Principal, user string, all 
 	switch {
 	case all || (user != "" && user != p.ID && !strings.EqualFold(user, p.Name)):
 		if !p.IsAdmin() {
-			return nil, fmt.Errorf("list other users' tokens: %w", ErrForbidden)
+			return nil, fmt.Errorf("%w: only admins list other users' tokens", ErrForbidden)
 		}
 		if all {
 			return s.repo.Tokens(ctx, "")
