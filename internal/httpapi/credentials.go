@@ -68,11 +68,7 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listCredentials(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryLimit(r)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(r)
+	limit, after, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
@@ -81,13 +77,9 @@ func (a *API) listCredentials(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := credentialList{Items: []credentialJSON{}}
-	for i, c := range creds {
-		if i == limit {
-			out.NextCursor = encodeCursor(creds[i-1].ID)
-			break
-		}
+	out.NextCursor = page(creds, limit, func(c credential.Credential) string { return c.ID }, func(c credential.Credential) {
 		out.Items = append(out.Items, toCredentialJSON(c))
-	}
+	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -118,11 +118,7 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(r)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(r)
+	limit, after, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
@@ -131,13 +127,9 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := secretList{Items: []secretJSON{}}
-	for i, e := range entries {
-		if i == limit {
-			out.NextCursor = encodeCursor(entries[i-1].Name)
-			break
-		}
+	out.NextCursor = page(entries, limit, func(e secretstore.Entry) string { return e.Name }, func(e secretstore.Entry) {
 		out.Items = append(out.Items, secretJSON{Name: e.Name, Version: e.Version, Versions: e.Versions, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt})
-	}
+	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

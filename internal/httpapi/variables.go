@@ -99,11 +99,7 @@ func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listVariables(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryLimit(r)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(r)
+	limit, after, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
@@ -112,13 +108,9 @@ func (a *API) listVariables(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := variableList{Items: []variableJSON{}}
-	for i, v := range vars {
-		if i == limit {
-			out.NextCursor = encodeCursor(vars[i-1].ID)
-			break
-		}
+	out.NextCursor = page(vars, limit, func(v envvar.Variable) string { return v.ID }, func(v envvar.Variable) {
 		out.Items = append(out.Items, toVariableJSON(v))
-	}
+	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
