@@ -23,6 +23,7 @@ import (
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/storeadmin"
 )
 
 // Pinger checks that the metadata database answers.
@@ -43,6 +44,7 @@ type API struct {
 	Credentials *credential.Service
 	Connections *connection.Service
 	Stores      *secretstore.Registry
+	StoreAdmin  *storeadmin.Service
 	DB          Pinger
 	Audit       AuditLog
 	Log         *slog.Logger

@@ -14,6 +14,7 @@ import (
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -82,6 +83,9 @@ var sentinelProblems = []struct {
 	{connection.ErrBroken, http.StatusConflict, "connection_broken"},
 	{connection.ErrOwnerLostAccess, http.StatusForbidden, "owner_lost_access"},
 	{connection.ErrCredentialDisabled, http.StatusLocked, "credential_disabled"},
+	{storeadmin.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{storeadmin.ErrInUse, http.StatusConflict, "in_use"},
+	{storeadmin.ErrBuiltin, http.StatusConflict, "builtin_store"},
 	{secretstore.ErrStoreNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,14 +10,52 @@ import (
 
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/validation"
 )
 
 type storeJSON struct {
-	ID     string `json:"id"`
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	Kind         string          `json:"kind"`
+	Status       string          `json:"status"`
+	Settings     json.RawMessage `json:"settings"`
+	CacheTTL     string          `json:"cacheTTL"`
+	StaleIfError string          `json:"staleIfError"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	UpdatedAt    time.Time       `json:"updatedAt"`
+	// Check is the step-by-step check run when the store was added.
+	Check *checkJSON `json:"check,omitempty"`
+}
+
+type createStoreRequest struct {
+	Name         string          `json:"name"`
+	Kind         string          `json:"kind"`
+	Settings     json.RawMessage `json:"settings,omitempty"`
+	CacheTTL     *string         `json:"cacheTTL,omitempty"`
+	StaleIfError *string         `json:"staleIfError,omitempty"`
+}
+
+type updateStoreRequest struct {
+	Settings     json.RawMessage `json:"settings,omitempty"`
+	CacheTTL     *string         `json:"cacheTTL,omitempty"`
+	StaleIfError *string         `json:"staleIfError,omitempty"`
+}
+
+type checkRequest struct {
+	Secret string `json:"secret,omitempty"`
+}
+
+type checkJSON struct {
+	OK    bool            `json:"ok"`
+	Steps []checkStepJSON `json:"steps"`
+}
+
+type checkStepJSON struct {
 	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	Status string `json:"status"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+	Hint   string `json:"hint,omitempty"`
 }
 
 type storeList struct {
@@ -46,25 +85,123 @@ type secretList struct {
 	NextCursor string       `json:"nextCursor,omitempty"`
 }
 
-func (a *API) toStoreJSON(info secretstore.Info) storeJSON {
-	return storeJSON{ID: info.ID, Name: info.Name, Kind: info.Kind, Status: a.storeStatus(info)}
+func (a *API) toStoreJSON(st storeadmin.Store) storeJSON {
+	return storeJSON{ID: st.ID, Name: st.Name, Kind: st.Kind,
+		Status:   a.storeStatus(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}),
+		Settings: a.StoreAdmin.Public(st), CacheTTL: st.CacheTTL.String(), StaleIfError: st.StaleIfError.String(),
+		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
+}
+
+func toCheckJSON(r secretstore.Report) *checkJSON {
+	out := &checkJSON{OK: r.OK, Steps: []checkStepJSON{}}
+	for _, st := range r.Steps {
+		out.Steps = append(out.Steps, checkStepJSON{Name: st.Name, OK: st.OK, Detail: st.Detail, Hint: st.Hint})
+	}
+	return out
 }
 
 func (a *API) listStores(w http.ResponseWriter, r *http.Request) error {
+	stores, err := a.StoreAdmin.List(r.Context())
+	if err != nil {
+		return err
+	}
 	out := storeList{Items: []storeJSON{}}
-	for _, info := range a.Stores.List() {
-		out.Items = append(out.Items, a.toStoreJSON(info))
+	for _, st := range stores {
+		out.Items = append(out.Items, a.toStoreJSON(st))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) getStore(w http.ResponseWriter, r *http.Request) error {
-	_, info, err := a.Stores.Lookup(r.PathValue("store"))
+	st, err := a.StoreAdmin.Get(r.Context(), r.PathValue("store"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.toStoreJSON(info))
+	writeJSON(w, http.StatusOK, a.toStoreJSON(st))
+	return nil
+}
+
+// parseDuration reads a duration field such as "60s" or "5m".
+func parseDuration(field string, v *string) (*time.Duration, error) {
+	if v == nil {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(*v)
+	if err != nil {
+		return nil, validation.Field(field, `must be a duration such as "60s", "5m" or "0s"`)
+	}
+	return &d, nil
+}
+
+func (a *API) createStore(w http.ResponseWriter, r *http.Request) error {
+	var req createStoreRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	ttl, err := parseDuration("cacheTTL", req.CacheTTL)
+	if err != nil {
+		return err
+	}
+	stale, err := parseDuration("staleIfError", req.StaleIfError)
+	if err != nil {
+		return err
+	}
+	st, report, err := a.StoreAdmin.Create(r.Context(), principal(r), storeadmin.CreateInput{Name: req.Name, Kind: req.Kind,
+		Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale})
+	if err != nil {
+		return err
+	}
+	out := a.toStoreJSON(st)
+	if report != nil {
+		out.Check = toCheckJSON(*report)
+	}
+	w.Header().Set("Location", "/api/v1/stores/"+st.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (a *API) updateStore(w http.ResponseWriter, r *http.Request) error {
+	var req updateStoreRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	ttl, err := parseDuration("cacheTTL", req.CacheTTL)
+	if err != nil {
+		return err
+	}
+	stale, err := parseDuration("staleIfError", req.StaleIfError)
+	if err != nil {
+		return err
+	}
+	st, err := a.StoreAdmin.Update(r.Context(), principal(r), r.PathValue("store"), storeadmin.UpdateInput{Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.toStoreJSON(st))
+	return nil
+}
+
+func (a *API) deleteStore(w http.ResponseWriter, r *http.Request) error {
+	if err := a.StoreAdmin.Delete(r.Context(), principal(r), r.PathValue("store")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) checkStore(w http.ResponseWriter, r *http.Request) error {
+	var req checkRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	report, err := a.StoreAdmin.Check(r.Context(), r.PathValue("store"), req.Secret)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toCheckJSON(report))
 	return nil
 }
 

@@ -48,6 +48,7 @@ type DB struct {
 	nstmts atomic.Int64
 
 	onSecretChange atomic.Value // func(name string)
+	onStoreChange  atomic.Value // func(name string)
 
 	gen       atomic.Uint64
 	listening atomic.Bool
@@ -319,6 +320,14 @@ func (db *DB) Generation() (gen uint64, ok bool) {
 // deletion) of a built-in store secret; the secret's name follows.
 const secretChangePrefix = "builtin-secret:"
 
+// storeChangePrefix starts the payload announcing that a store was added,
+// changed or removed; the store's name follows.
+const storeChangePrefix = "store:"
+
+// OnStoreChange sets what to do when another replica announces that a
+// store was added, changed or removed (register it anew).
+func (db *DB) OnStoreChange(fn func(name string)) { db.onStoreChange.Store(fn) }
+
 // OnSecretChange sets what to do when another replica announces that a
 // built-in store secret changed (drop its cached values). Replicas on
 // SQLite do not exist, so there it is never called.
@@ -370,6 +379,11 @@ func (db *DB) listenOnce(ctx context.Context) error {
 			db.gen.Add(1)
 			if name, ok := strings.CutPrefix(n.Payload, secretChangePrefix); ok {
 				if fn, _ := db.onSecretChange.Load().(func(string)); fn != nil {
+					fn(name)
+				}
+			}
+			if name, ok := strings.CutPrefix(n.Payload, storeChangePrefix); ok {
+				if fn, _ := db.onStoreChange.Load().(func(string)); fn != nil {
 					fn(name)
 				}
 			}

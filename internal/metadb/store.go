@@ -2,16 +2,23 @@ package metadb
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/storeadmin"
 )
 
-// Stores is the table of registered secret stores.
+// Stores is the table of registered secret stores; it implements
+// storeadmin.Repository.
 type Stores struct{ db *DB }
+
+var _ storeadmin.Repository = Stores{}
 
 // Stores returns the store table.
 func (db *DB) Stores() Stores { return Stores{db} }
@@ -26,13 +33,94 @@ func (s Stores) Ensure(ctx context.Context, name, kind string) (secretstore.Info
 		uuid.Must(uuid.NewV7()).String(), name, kind, now); err != nil {
 		return secretstore.Info{}, fmt.Errorf("register store %s: %w", name, err)
 	}
-	var info secretstore.Info
-	if err := s.db.sql.QueryRowContext(ctx, s.db.q(`SELECT id, name, kind FROM stores WHERE lower(name) = lower($1)`), name).
-		Scan(&info.ID, &info.Name, &info.Kind); err != nil {
-		return secretstore.Info{}, fmt.Errorf("read store %s: %w", name, err)
+	st, err := s.Get(ctx, name)
+	if err != nil {
+		return secretstore.Info{}, err
 	}
-	if info.Kind != kind {
-		return secretstore.Info{}, fmt.Errorf("store %s is registered with kind %s, not %s", name, info.Kind, kind)
+	if st.Kind != kind {
+		return secretstore.Info{}, fmt.Errorf("store %s is registered with kind %s, not %s", name, st.Kind, kind)
 	}
-	return info, nil
+	return secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, nil
+}
+
+const storeColumns = `id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, created_at, updated_at FROM stores`
+
+func scanStore(row interface{ Scan(...any) error }) (storeadmin.Store, error) {
+	var (
+		st         storeadmin.Store
+		settings   string
+		ttl, stale int64
+	)
+	err := row.Scan(&st.ID, &st.Name, &st.Kind, &settings, &ttl, &stale, &st.CreatedAt, &st.UpdatedAt)
+	st.Settings = []byte(settings)
+	st.CacheTTL, st.StaleIfError = time.Duration(ttl)*time.Millisecond, time.Duration(stale)*time.Millisecond
+	st.CreatedAt, st.UpdatedAt = st.CreatedAt.UTC(), st.UpdatedAt.UTC()
+	return st, err
+}
+
+// Create implements storeadmin.Repository.
+func (s Stores) Create(ctx context.Context, st storeadmin.Store, e audit.Entry) error {
+	return s.db.inTxAnnounce(ctx, storeChangePrefix+st.Name, func(tx *sql.Tx) error {
+		_, err := s.db.exec(ctx, tx, `INSERT INTO stores (id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, st.ID, st.Name, st.Kind, string(st.Settings),
+			st.CacheTTL.Milliseconds(), st.StaleIfError.Milliseconds(), st.CreatedAt, st.UpdatedAt)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: %q", storeadmin.ErrNameTaken, st.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert store: %w", err)
+		}
+		return s.db.appendAudit(ctx, tx, e)
+	})
+}
+
+// Get implements storeadmin.Repository.
+func (s Stores) Get(ctx context.Context, idOrName string) (storeadmin.Store, error) {
+	st, err := scanStore(s.db.sql.QueryRowContext(ctx, s.db.q(`SELECT `+storeColumns+` WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("%w: %q", secretstore.ErrStoreNotFound, idOrName)
+	}
+	if err != nil {
+		return st, fmt.Errorf("read store: %w", err)
+	}
+	return st, nil
+}
+
+// List implements storeadmin.Repository.
+func (s Stores) List(ctx context.Context) ([]storeadmin.Store, error) {
+	return queryList(ctx, s.db, scanStore, `SELECT `+storeColumns+` ORDER BY lower(name)`)
+}
+
+// Update implements storeadmin.Repository.
+func (s Stores) Update(ctx context.Context, st storeadmin.Store, e audit.Entry) error {
+	return s.db.inTxAnnounce(ctx, storeChangePrefix+st.Name, func(tx *sql.Tx) error {
+		res, err := s.db.exec(ctx, tx, `UPDATE stores SET settings = $2, cache_ttl_ms = $3, stale_if_error_ms = $4, updated_at = $5 WHERE id = $1`,
+			st.ID, string(st.Settings), st.CacheTTL.Milliseconds(), st.StaleIfError.Milliseconds(), st.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("update store: %w", err)
+		}
+		if err := mustAffect(res, fmt.Errorf("%w: %q", secretstore.ErrStoreNotFound, st.Name)); err != nil {
+			return err
+		}
+		return s.db.appendAudit(ctx, tx, e)
+	})
+}
+
+// Delete implements storeadmin.Repository.
+func (s Stores) Delete(ctx context.Context, id string, e audit.Entry) error {
+	var name string
+	if err := s.db.sql.QueryRowContext(ctx, s.db.q(`SELECT name FROM stores WHERE id = $1`), id).Scan(&name); err != nil {
+		return fmt.Errorf("%w: %s", secretstore.ErrStoreNotFound, id)
+	}
+	return s.db.inTxAnnounce(ctx, storeChangePrefix+name, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM store_grants WHERE store_id = $1`, `DELETE FROM stores WHERE id = $1`} {
+			if _, err := s.db.exec(ctx, tx, q, id); err != nil {
+				if isForeignKeyViolation(err) {
+					return fmt.Errorf("%w: delete or change the variables that reference it first", storeadmin.ErrInUse)
+				}
+				return fmt.Errorf("delete store: %w", err)
+			}
+		}
+		return s.db.appendAudit(ctx, tx, e)
+	})
 }

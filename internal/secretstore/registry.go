@@ -49,6 +49,13 @@ func (r *Registry) AddWithReader(info Info, s, reader Store) {
 	r.byName[strings.ToLower(info.Name)] = registered{info: info, store: s, reader: reader}
 }
 
+// Remove unregisters the store name.
+func (r *Registry) Remove(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.byName, strings.ToLower(name))
+}
+
 // Reader returns the store run-time reads of name go through.
 func (r *Registry) Reader(name string) (Store, Info, error) {
 	r.mu.RLock()

@@ -28,6 +28,8 @@ var (
 	ErrForbidden = errors.New("access denied")
 	// ErrDisabled: the secret exists but is disabled in the store.
 	ErrDisabled = errors.New("secret disabled")
+	// ErrNetworkDenied: the store's firewall refused credflow's network.
+	ErrNetworkDenied = errors.New("network access to the store denied")
 	// ErrSealed: the store cannot decrypt (its key is missing); it refuses to read.
 	ErrSealed = errors.New("store is sealed")
 	// ErrUnavailable: the store could not be reached or answered with a failure.
@@ -192,3 +194,24 @@ func (Value) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // LogValue implements slog.LogValuer.
 func (Value) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// Checker runs a store's step-by-step prerequisites check: can the store be
+// reached, can credflow authenticate, is it the expected tenant, can it
+// read a given secret. It never returns a secret value.
+type Checker interface {
+	Check(ctx context.Context, secretName string) Report
+}
+
+// Report is the outcome of a check, step by step.
+type Report struct {
+	OK    bool
+	Steps []Step
+}
+
+// Step is one step of a check. Hint says how to fix a failing step.
+type Step struct {
+	Name   string
+	OK     bool
+	Detail string
+	Hint   string
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
+	"github.com/credflow/credflow/internal/storeadmin"
 )
 
 // Version is the build's version, set with -ldflags "-X ...server.Version=v1.2.3".
@@ -47,6 +48,8 @@ type Server struct {
 	oidcClient *http.Client
 	// checkEvery is the background connection check's period.
 	checkEvery time.Duration
+	// kinds are the store kinds that can be registered through the API.
+	kinds []storeadmin.Kind
 	// extraStores are registered beside the built-in one (tests register
 	// fakes of remote stores this way).
 	extraStores []extraStore
@@ -69,9 +72,10 @@ func WithStore(name, kind string, s secretstore.Store, opts cache.Options) Optio
 	return func(srv *Server) { srv.extraStores = append(srv.extraStores, extraStore{name, kind, s, opts}) }
 }
 
-// DefaultCache is the run-time cache of a store that sets nothing else: a
-// value is served from memory for a minute.
-var DefaultCache = cache.Options{TTL: time.Minute}
+// WithKinds adds store kinds that can be registered through the API.
+func WithKinds(kinds ...storeadmin.Kind) Option {
+	return func(srv *Server) { srv.kinds = append(srv.kinds, kinds...) }
+}
 
 // Option adjusts a Server before it is wired.
 type Option func(*Server)
@@ -117,7 +121,11 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stores.AddWithReader(info, local, cache.New(local, DefaultCache))
+	localRow, err := s.db.Stores().Get(ctx, info.ID)
+	if err != nil {
+		return err
+	}
+	stores.AddWithReader(info, local, cache.New(local, storeadmin.CacheOptions(localRow)))
 	// A new version written through another replica reaches this one's
 	// next resolve too.
 	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
@@ -138,6 +146,15 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 		opts.OIDC = o
 	}
+	admin := storeadmin.New(s.db.Stores(), stores, s.kinds...)
+	if err := admin.Load(ctx); err != nil {
+		return err
+	}
+	s.db.OnStoreChange(func(name string) {
+		if err := admin.Reload(context.Background(), name); err != nil {
+			s.log.Warn("could not reload a store another replica changed", slog.String("store", name), slog.String("error", err.Error()))
+		}
+	})
 	acc := access.NewService(s.db.Access(), opts)
 	token, created, err := acc.Bootstrap(ctx)
 	if err != nil {
@@ -159,6 +176,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Credentials: creds,
 		Connections: conns,
 		Stores:      stores,
+		StoreAdmin:  admin,
 		DB:          s.db,
 		Audit:       s.db.Audit(),
 		Log:         s.log,

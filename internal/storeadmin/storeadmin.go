@@ -1,0 +1,392 @@
+// Package storeadmin registers, changes and removes the secret stores an
+// instance reads from: it validates each kind's settings with that kind's
+// own constructor, keeps them in the metadata database, runs a store's
+// check when it is added, and keeps the run-time registry (each store behind
+// its cache) in step. It knows store kinds only through the Kind values the
+// composition root hands it, and never sees a secret value.
+package storeadmin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/cache"
+	"github.com/credflow/credflow/internal/validation"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	ErrNameTaken = errors.New("store name already taken")
+	ErrBuiltin   = errors.New("the built-in store is part of credflow")
+	ErrInUse     = errors.New("environment variables use the store")
+)
+
+// Kind is a kind of store this instance can register.
+type Kind struct {
+	// Name is the kind's name in the API, e.g. "azure-keyvault".
+	Name string
+	// Open validates settings strictly (a *validation.Error naming
+	// "settings.<field>" for bad input) and returns the store.
+	Open func(settings json.RawMessage) (secretstore.Store, error)
+	// Public returns the settings as the API shows them: nothing that
+	// could help anyone read a secret.
+	Public func(settings json.RawMessage) (json.RawMessage, error)
+}
+
+// Store is a registered store.
+type Store struct {
+	ID           string
+	Name         string
+	Kind         string
+	Settings     json.RawMessage
+	CacheTTL     time.Duration
+	StaleIfError time.Duration
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Repository keeps the registered stores.
+type Repository interface {
+	Create(ctx context.Context, s Store, e audit.Entry) error
+	Get(ctx context.Context, idOrName string) (Store, error)
+	List(ctx context.Context) ([]Store, error)
+	Update(ctx context.Context, s Store, e audit.Entry) error
+	// Delete removes a store no variable uses (else ErrInUse).
+	Delete(ctx context.Context, id string, e audit.Entry) error
+}
+
+// Service manages stores.
+type Service struct {
+	repo     Repository
+	kinds    map[string]Kind
+	registry *secretstore.Registry
+	now      func() time.Time
+
+	mu sync.Mutex // serialises changes to the registry
+}
+
+// BuiltinKind is the kind of the built-in store, which is not managed here.
+const BuiltinKind = "builtin"
+
+// New returns a Service that registers stores of the given kinds into
+// registry.
+func New(repo Repository, registry *secretstore.Registry, kinds ...Kind) *Service {
+	m := map[string]Kind{}
+	for _, k := range kinds {
+		m[k.Name] = k
+	}
+	return &Service{repo: repo, kinds: m, registry: registry, now: time.Now}
+}
+
+// CacheOptions is how a store's values are cached at run time.
+func CacheOptions(s Store) cache.Options {
+	return cache.Options{TTL: s.CacheTTL, StaleIfError: s.StaleIfError}
+}
+
+// Load registers every stored store of a managed kind. A store that cannot
+// be opened (its settings name a file that is gone, say) is registered as
+// unavailable, so that the rest of the instance works and the check says
+// why.
+func (s *Service) Load(ctx context.Context) error {
+	stores, err := s.repo.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range stores {
+		if _, _, err := s.registry.Lookup(st.Name); st.Kind == BuiltinKind || err == nil {
+			continue // registered by the composition root itself
+		}
+		s.register(st)
+	}
+	return nil
+}
+
+// Reload re-registers one store after another replica changed it (or
+// unregisters it if it is gone).
+func (s *Service) Reload(ctx context.Context, name string) error {
+	st, err := s.repo.Get(ctx, name)
+	if errors.Is(err, secretstore.ErrStoreNotFound) {
+		s.mu.Lock()
+		s.registry.Remove(name)
+		s.mu.Unlock()
+		return nil
+	}
+	if err != nil || st.Kind == BuiltinKind {
+		return err
+	}
+	s.register(st)
+	return nil
+}
+
+func (s *Service) register(st Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}
+	k, ok := s.kinds[st.Kind]
+	var store secretstore.Store
+	var err error
+	if ok {
+		store, err = k.Open(st.Settings)
+	} else {
+		err = fmt.Errorf("kind %q is not supported by this credflow", st.Kind)
+	}
+	if err != nil {
+		store = broken{err: err}
+	}
+	s.registry.AddWithReader(info, store, cache.New(store, CacheOptions(st)))
+}
+
+// broken stands in for a store that could not be opened.
+type broken struct{ err error }
+
+func (b broken) ParseRef(ref string) (secretstore.Ref, error) {
+	return secretstore.Ref{}, fmt.Errorf("%w: the store could not be opened: %v", secretstore.ErrUnavailable, b.err)
+}
+
+func (b broken) Get(context.Context, secretstore.Ref) (secretstore.Secret, error) {
+	return secretstore.Secret{}, fmt.Errorf("%w: the store could not be opened: %v", secretstore.ErrUnavailable, b.err)
+}
+
+func (b broken) Check(context.Context, string) secretstore.Report {
+	return secretstore.Report{Steps: []secretstore.Step{{Name: "open the store", Detail: b.err.Error(),
+		Hint: "Fix the store's settings (PATCH /api/v1/stores/{store}) or the files and variables they name."}}}
+}
+
+var nameRule = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// CreateInput describes a store to register.
+type CreateInput struct {
+	Name         string
+	Kind         string
+	Settings     json.RawMessage
+	CacheTTL     *time.Duration
+	StaleIfError *time.Duration
+}
+
+// Create registers a store and runs its check; the store is saved even when
+// the check fails, and the report says which step did.
+func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput) (Store, *secretstore.Report, error) {
+	var ve validation.Error
+	if !nameRule.MatchString(in.Name) {
+		ve.Add("name", "must be 1-63 characters of lowercase letters, digits and '-', starting with a letter or digit")
+	}
+	k, ok := s.kinds[in.Kind]
+	switch {
+	case in.Kind == BuiltinKind:
+		ve.Add("kind", "the built-in store exists already, as local")
+	case !ok:
+		ve.Add("kind", fmt.Sprintf("must be one of %s", strings.Join(s.kindNames(), ", ")))
+	}
+	now := s.now().UTC()
+	st := Store{ID: uuid.Must(uuid.NewV7()).String(), Name: in.Name, Kind: in.Kind, Settings: in.Settings,
+		CacheTTL: time.Minute, CreatedAt: now, UpdatedAt: now}
+	checkDurations(&ve, &st, in.CacheTTL, in.StaleIfError)
+	if err := ve.Err(); err != nil {
+		return Store{}, nil, err
+	}
+	if len(st.Settings) == 0 {
+		st.Settings = json.RawMessage("{}")
+	}
+	store, err := k.Open(st.Settings)
+	if err != nil {
+		return Store{}, nil, err
+	}
+	if err := s.repo.Create(ctx, st, audit.Entry{Actor: p.Name, Action: "store.create", Resource: "store:" + st.Name,
+		Outcome: audit.Success, Reason: "kind " + st.Kind}); err != nil {
+		return Store{}, nil, fmt.Errorf("register store %s: %w", st.Name, err)
+	}
+	s.mu.Lock()
+	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, cache.New(store, CacheOptions(st)))
+	s.mu.Unlock()
+	var report *secretstore.Report
+	if c, ok := store.(secretstore.Checker); ok {
+		r := c.Check(ctx, "")
+		report = &r
+	}
+	return st, report, nil
+}
+
+func checkDurations(ve *validation.Error, st *Store, ttl, stale *time.Duration) {
+	if ttl != nil {
+		if *ttl < 0 || *ttl > 24*time.Hour {
+			ve.Add("cacheTTL", "must be from 0s (no cache) to 24h")
+		}
+		st.CacheTTL = *ttl
+	}
+	if stale != nil {
+		if *stale < 0 || *stale > 7*24*time.Hour {
+			ve.Add("staleIfError", "must be from 0s (never) to 168h")
+		}
+		st.StaleIfError = *stale
+	}
+}
+
+func (s *Service) kindNames() []string {
+	var out []string
+	for n := range s.kinds {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Get returns a store by id or name.
+func (s *Service) Get(ctx context.Context, idOrName string) (Store, error) {
+	return s.repo.Get(ctx, idOrName)
+}
+
+// List returns every registered store.
+func (s *Service) List(ctx context.Context) ([]Store, error) {
+	return s.repo.List(ctx)
+}
+
+// Public returns a store's settings as the API shows them.
+func (s *Service) Public(st Store) json.RawMessage {
+	k, ok := s.kinds[st.Kind]
+	if !ok || k.Public == nil {
+		return json.RawMessage("{}")
+	}
+	pub, err := k.Public(st.Settings)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return pub
+}
+
+// UpdateInput changes a store; nil fields stay.
+type UpdateInput struct {
+	Settings     json.RawMessage
+	CacheTTL     *time.Duration
+	StaleIfError *time.Duration
+}
+
+// Update changes a store's settings or cache, re-opening it.
+func (s *Service) Update(ctx context.Context, p access.Principal, idOrName string, in UpdateInput) (Store, error) {
+	st, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return Store{}, err
+	}
+	var ve validation.Error
+	if in.Settings != nil && st.Kind == BuiltinKind {
+		ve.Add("settings", "the built-in store has no settings")
+	}
+	checkDurations(&ve, &st, in.CacheTTL, in.StaleIfError)
+	if err := ve.Err(); err != nil {
+		return Store{}, err
+	}
+	if in.Settings != nil {
+		if _, err := s.kinds[st.Kind].Open(in.Settings); err != nil {
+			return Store{}, err
+		}
+		st.Settings = in.Settings
+	}
+	st.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(ctx, st, audit.Entry{Actor: p.Name, Action: "store.update", Resource: "store:" + st.Name, Outcome: audit.Success}); err != nil {
+		return Store{}, fmt.Errorf("update store %s: %w", st.Name, err)
+	}
+	if st.Kind == BuiltinKind {
+		s.mu.Lock()
+		raw, info, err := s.registry.Lookup(st.Name)
+		if err == nil {
+			s.registry.AddWithReader(info, raw, cache.New(raw, CacheOptions(st)))
+		}
+		s.mu.Unlock()
+	} else {
+		s.register(st)
+	}
+	return st, nil
+}
+
+// Delete unregisters a store that no variable references.
+func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName string) error {
+	st, err := s.repo.Get(ctx, idOrName)
+	if err != nil {
+		return err
+	}
+	if st.Kind == BuiltinKind {
+		return fmt.Errorf("%w: it cannot be removed", ErrBuiltin)
+	}
+	if err := s.repo.Delete(ctx, st.ID, audit.Entry{Actor: p.Name, Action: "store.delete", Resource: "store:" + st.Name, Outcome: audit.Success}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.registry.Remove(st.Name)
+	s.mu.Unlock()
+	return nil
+}
+
+// Check runs a store's check, optionally reading one secret.
+func (s *Service) Check(ctx context.Context, idOrName, secretName string) (secretstore.Report, error) {
+	store, info, err := s.registry.Lookup(idOrName)
+	if err != nil {
+		return secretstore.Report{}, err
+	}
+	if c, ok := store.(secretstore.Checker); ok {
+		return c.Check(ctx, secretName), nil
+	}
+	return genericCheck(ctx, store, info, secretName), nil
+}
+
+// genericCheck is the check of a store that has no check of its own: is it
+// unsealed, and can it read the named secret.
+func genericCheck(ctx context.Context, store secretstore.Store, info secretstore.Info, secretName string) secretstore.Report {
+	r := secretstore.Report{OK: true}
+	add := func(st secretstore.Step) {
+		r.Steps = append(r.Steps, st)
+		r.OK = r.OK && st.OK
+	}
+	if secretstore.IsSealed(store) {
+		add(secretstore.Step{Name: "unsealed", Detail: "the store's master key is not loaded",
+			Hint: "Restore the master key file the server was started with (--master-key-file) and restart."})
+		return r
+	}
+	add(secretstore.Step{Name: "unsealed", OK: true, Detail: "the store can decrypt"})
+	if secretName == "" {
+		return r
+	}
+	ref, err := store.ParseRef(secretName)
+	if err == nil {
+		if st, ok := store.(secretstore.Stater); ok {
+			_, err = st.Stat(ctx, ref)
+		} else {
+			_, err = store.Get(ctx, ref)
+		}
+	}
+	if err != nil {
+		add(secretstore.Step{Name: "read secret " + secretName, Detail: describe(err),
+			Hint: "Check the secret's name, and that it exists in store " + info.Name + "."})
+		return r
+	}
+	add(secretstore.Step{Name: "read secret " + secretName, OK: true, Detail: "the secret exists and can be read"})
+	return r
+}
+
+// describe names what went wrong without a store's own text.
+func describe(err error) string {
+	for _, c := range []struct {
+		err  error
+		text string
+	}{
+		{secretstore.ErrNotFound, "the secret does not exist"},
+		{secretstore.ErrForbidden, "access denied"},
+		{secretstore.ErrDisabled, "the secret is disabled"},
+		{secretstore.ErrInvalidRef, "not a valid secret name for this store"},
+		{secretstore.ErrTimeout, "the store did not answer in time"},
+		{secretstore.ErrThrottled, "the store is throttling requests"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.text
+		}
+	}
+	return "the store could not be reached"
+}
