@@ -451,6 +451,8 @@ func FailureText(err error) string {
 		what = "secret not found"
 	case errors.Is(err, secretstore.ErrForbidden):
 		what = "access denied by the store"
+	case errors.Is(err, secretstore.ErrNetworkDenied):
+		what = "the store's firewall refused credflow"
 	case errors.Is(err, secretstore.ErrDisabled):
 		what = "secret disabled"
 	case errors.Is(err, secretstore.ErrSealed):

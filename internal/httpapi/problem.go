@@ -184,6 +184,9 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 	case errors.Is(err, secretstore.ErrForbidden):
 		return newProblem(http.StatusForbidden, "store_access_denied",
 			fmt.Sprintf("credflow is not authorized to read secrets from '%s' in store %q.", ref, store))
+	case errors.Is(err, secretstore.ErrNetworkDenied):
+		return newProblem(http.StatusForbidden, "store_network_denied",
+			fmt.Sprintf("Store %q refused credflow's network: its firewall does not allow credflow's address.", store))
 	case errors.Is(err, secretstore.ErrDisabled):
 		return withField(newProblem(http.StatusUnprocessableEntity, "secret_disabled",
 			fmt.Sprintf("The secret %q is disabled in store %q.", ref, store)), "secretRef.ref", "names a disabled secret")

@@ -229,6 +229,7 @@ func TestResolveStoreFailures(t *testing.T) {
 		{"timeout", cache.Options{CallTimeout: 30 * time.Millisecond}, func(v *memstore.Store) { v.SetLatency(time.Second) }, 504, "store_timeout"},
 		{"secret gone", cache.Options{}, func(v *memstore.Store) { v.Disable("sql-pass", "1") }, 422, "secret_disabled"},
 		{"denied", cache.Options{}, func(v *memstore.Store) { v.Deny("sql-pass") }, 403, "store_access_denied"},
+		{"firewall", cache.Options{}, func(v *memstore.Store) { v.Fail(secretstore.ErrNetworkDenied) }, 403, "store_network_denied"},
 	}
 	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
 		for _, c := range cases {

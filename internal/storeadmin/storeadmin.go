@@ -379,6 +379,7 @@ func describe(err error) string {
 	}{
 		{secretstore.ErrNotFound, "the secret does not exist"},
 		{secretstore.ErrForbidden, "access denied"},
+		{secretstore.ErrNetworkDenied, "the store's firewall refused credflow's network"},
 		{secretstore.ErrDisabled, "the secret is disabled"},
 		{secretstore.ErrInvalidRef, "not a valid secret name for this store"},
 		{secretstore.ErrTimeout, "the store did not answer in time"},
