@@ -58,8 +58,8 @@ func newCmdAuditList(f *factory, runF func(*auditListOptions) error) *cobra.Comm
 					return err
 				}
 			}
-			if opts.List.Limit < 0 {
-				return usageErrorf("--limit must not be negative")
+			if err := checkLimit(opts.List.Limit); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -87,26 +87,14 @@ func auditListRun(ctx context.Context, opts *auditListOptions) error {
 	if err != nil {
 		return err
 	}
-	if page.Items == nil {
-		page.Items = []client.AuditRecord{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, page)
-	}
-	if len(page.Items) == 0 {
-		fmt.Fprintln(opts.IO.Out, "No audit records.")
-		return nil
-	}
-	t := newTable(opts.IO.Out, "SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "OUTCOME", "REASON")
-	for _, r := range page.Items {
-		t.row(strconv.FormatInt(r.Seq, 10), formatTime(r.Time), r.Actor, r.Action, r.Resource, r.Outcome,
-			truncate(r.Reason, 60, opts.IO.OutTTY))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	nextPageHint(opts.IO, page.NextCursor)
-	return nil
+	return writePage(opts.IO, opts.Format, page, tableOf[client.AuditRecord]{
+		none:    "No audit records.",
+		headers: []string{"SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "OUTCOME", "REASON"},
+		row: func(r client.AuditRecord) []string {
+			return []string{strconv.FormatInt(r.Seq, 10), formatTime(r.Time), r.Actor, r.Action, r.Resource, r.Outcome,
+				truncate(r.Reason, 60, opts.IO.OutTTY)}
+		},
+	})
 }
 
 // auditVerifyOptions is `credflow audit verify`.

@@ -23,10 +23,25 @@ the username and password, read from the store at that moment.`,
 	}
 	cmd.AddCommand(
 		newCmdConnectionCreate(f, nil),
-		newCmdConnectionList(f, nil),
-		newCmdConnectionGet(f, nil),
-		newCmdConnectionDelete(f, nil),
-		newCmdConnectionRunners(f, nil),
+		newCmdList(f, &cobra.Command{
+			Use:   "list [--limit N] [--cursor C]",
+			Short: "List connections, with their status",
+		}, (*client.Client).ListConnections, connectionTable),
+		newCmdShow(f, &cobra.Command{
+			Use:   "get ID",
+			Short: "Show a connection (by id or name)",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).GetConnection, connectionFields),
+		newCmdDelete(f, &cobra.Command{
+			Use:   "delete ID",
+			Short: "Delete a connection",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).DeleteConnection, "Deleted connection"),
+		newCmdItems(f, &cobra.Command{
+			Use:   "runners ID",
+			Short: "Show which secret version each runner received last, and when",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).ConnectionRunners, connectionRunnerTable),
 		newCmdConnectionResolve(f, nil),
 	)
 	return cmd
@@ -75,14 +90,11 @@ func connectionCreateRun(ctx context.Context, opts *connectionCreateOptions) err
 	if err != nil {
 		return err
 	}
-	return printConnection(opts.IO, opts.Format, cn)
+	return printDetail(opts.IO, opts.Format, cn, connectionFields)
 }
 
-func printConnection(s *Streams, format outputFormat, c *client.Connection) error {
-	if format == formatJSON {
-		return writeJSON(s.Out, c)
-	}
-	return writeFields(s.Out, []field{
+func connectionFields(c *client.Connection) []field {
+	return []field{
 		{"ID", c.ID},
 		{"Name", c.Name},
 		{"Credential", c.Credential},
@@ -95,197 +107,27 @@ func printConnection(s *Streams, format outputFormat, c *client.Connection) erro
 		{"Secret version", c.LastSecretVersion},
 		{"Created", formatTime(c.CreatedAt)},
 		{"Updated", formatTime(c.UpdatedAt)},
-	})
+	}
 }
 
-// connectionListOptions is `credflow connection list`.
-type connectionListOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	List client.ListOptions
-}
-
-func newCmdConnectionList(f *factory, runF func(*connectionListOptions) error) *cobra.Command {
-	opts := &connectionListOptions{IO: f.streams, Client: f.client}
-	cmd := &cobra.Command{
-		Use:   "list [--limit N] [--cursor C]",
-		Short: "List connections, with their status",
-		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Format = f.format()
-			if opts.List.Limit < 0 {
-				return usageErrorf("--limit must not be negative")
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return connectionListRun(cmd.Context(), opts)
-		},
-	}
-	addPageFlags(cmd, &opts.List)
-	return cmd
-}
-
-func connectionListRun(ctx context.Context, opts *connectionListOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListConnections(ctx, opts.List)
-	if err != nil {
-		return err
-	}
-	if page.Items == nil {
-		page.Items = []client.Connection{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, page)
-	}
-	if len(page.Items) == 0 {
-		fmt.Fprintln(opts.IO.Out, "No connections.")
-		return nil
-	}
-	t := newTable(opts.IO.Out, "NAME", "CREDENTIAL", "RUNNER GROUP", "OWNER", "STATUS", "LAST ERROR")
-	for _, cn := range page.Items {
-		t.row(cn.Name, cn.Credential, cn.RunnerGroup, cn.Owner, string(cn.Status), truncate(cn.LastError, 60, opts.IO.OutTTY))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	nextPageHint(opts.IO, page.NextCursor)
-	return nil
-}
-
-// connectionGetOptions is `credflow connection get`.
-type connectionGetOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdConnectionGet(f *factory, runF func(*connectionGetOptions) error) *cobra.Command {
-	opts := &connectionGetOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a connection (by id or name)",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return connectionGetRun(cmd.Context(), opts)
+func connectionTable(o *listOptions) tableOf[client.Connection] {
+	return tableOf[client.Connection]{
+		none:    "No connections.",
+		headers: []string{"NAME", "CREDENTIAL", "RUNNER GROUP", "OWNER", "STATUS", "LAST ERROR"},
+		row: func(cn client.Connection) []string {
+			return []string{cn.Name, cn.Credential, cn.RunnerGroup, cn.Owner, string(cn.Status), truncate(cn.LastError, 60, o.IO.OutTTY)}
 		},
 	}
 }
 
-func connectionGetRun(ctx context.Context, opts *connectionGetOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	cn, err := c.GetConnection(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	return printConnection(opts.IO, opts.Format, cn)
-}
-
-// connectionDeleteOptions is `credflow connection delete`.
-type connectionDeleteOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdConnectionDelete(f *factory, runF func(*connectionDeleteOptions) error) *cobra.Command {
-	opts := &connectionDeleteOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a connection",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return connectionDeleteRun(cmd.Context(), opts)
+func connectionRunnerTable(o *idOptions) tableOf[client.ConnectionRunner] {
+	return tableOf[client.ConnectionRunner]{
+		none:    fmt.Sprintf("No runner has resolved %s yet.", o.ID),
+		headers: []string{"RUNNER", "SECRET VERSION", "RESOLVED"},
+		row: func(r client.ConnectionRunner) []string {
+			return []string{r.Runner, r.SecretVersion, formatTime(r.ResolvedAt)}
 		},
 	}
-}
-
-func connectionDeleteRun(ctx context.Context, opts *connectionDeleteOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteConnection(ctx, opts.ID); err != nil {
-		return err
-	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Deleted connection %s.\n", opts.ID)
-	}
-	return nil
-}
-
-// connectionRunnersOptions is `credflow connection runners`.
-type connectionRunnersOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdConnectionRunners(f *factory, runF func(*connectionRunnersOptions) error) *cobra.Command {
-	opts := &connectionRunnersOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "runners ID",
-		Short: "Show which secret version each runner received last, and when",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return connectionRunnersRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func connectionRunnersRun(ctx context.Context, opts *connectionRunnersOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	runners, err := c.ConnectionRunners(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	if runners == nil {
-		runners = []client.ConnectionRunner{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, client.Page[client.ConnectionRunner]{Items: runners})
-	}
-	if len(runners) == 0 {
-		fmt.Fprintf(opts.IO.Out, "No runner has resolved %s yet.\n", opts.ID)
-		return nil
-	}
-	t := newTable(opts.IO.Out, "RUNNER", "SECRET VERSION", "RESOLVED")
-	for _, r := range runners {
-		t.row(r.Runner, r.SecretVersion, formatTime(r.ResolvedAt))
-	}
-	return t.flush()
 }
 
 // connectionResolveOptions is `credflow connection resolve`.

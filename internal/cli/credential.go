@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -21,16 +20,27 @@ its store. The two variables cannot change after creation.`,
 	}
 	cmd.AddCommand(
 		newCmdCredentialCreate(f, nil),
-		newCmdCredentialList(f, nil),
-		newCmdCredentialGet(f, nil),
+		newCmdList(f, &cobra.Command{
+			Use:   "list [--limit N] [--cursor C]",
+			Short: "List credentials",
+		}, (*client.Client).ListCredentials, credentialTable),
+		newCmdShow(f, &cobra.Command{
+			Use:   "get ID",
+			Short: "Show a credential (by id or name)",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).GetCredential, credentialFields),
 		newCmdCredentialUpdate(f, nil),
 		newCmdCredentialDelete(f, nil),
-		newCmdCredentialDeps(f, nil),
+		newCmdID(f, &cobra.Command{
+			Use:   "deps ID",
+			Short: "List the connections that use a credential",
+			Args:  exactArgs("ID"),
+		}, credentialDepsRun),
 		newCmdCredentialDisable(f, nil),
 		newCmdCredentialEnable(f, nil),
 		newCmdShare(f, credentialShares, nil),
 		newCmdUnshare(f, credentialShares, nil),
-		newCmdShares(f, credentialShares, nil),
+		newCmdShares(f, credentialShares),
 	)
 	return cmd
 }
@@ -79,14 +89,11 @@ func credentialCreateRun(ctx context.Context, opts *credentialCreateOptions) err
 	if err != nil {
 		return err
 	}
-	return printCredential(opts.IO, opts.Format, cr)
+	return printDetail(opts.IO, opts.Format, cr, credentialFields)
 }
 
-func printCredential(s *Streams, format outputFormat, c *client.Credential) error {
-	if format == formatJSON {
-		return writeJSON(s.Out, c)
-	}
-	return writeFields(s.Out, []field{
+func credentialFields(c *client.Credential) []field {
+	return []field{
 		{"ID", c.ID},
 		{"Name", c.Name},
 		{"Description", c.Description},
@@ -97,105 +104,17 @@ func printCredential(s *Streams, format outputFormat, c *client.Credential) erro
 		{"Enabled", yesNo(c.Enabled)},
 		{"Created", formatTime(c.CreatedAt)},
 		{"Updated", formatTime(c.UpdatedAt)},
-	})
+	}
 }
 
-// credentialListOptions is `credflow credential list`.
-type credentialListOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	List client.ListOptions
-}
-
-func newCmdCredentialList(f *factory, runF func(*credentialListOptions) error) *cobra.Command {
-	opts := &credentialListOptions{IO: f.streams, Client: f.client}
-	cmd := &cobra.Command{
-		Use:   "list [--limit N] [--cursor C]",
-		Short: "List credentials",
-		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Format = f.format()
-			if opts.List.Limit < 0 {
-				return usageErrorf("--limit must not be negative")
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return credentialListRun(cmd.Context(), opts)
+func credentialTable(*listOptions) tableOf[client.Credential] {
+	return tableOf[client.Credential]{
+		none:    "No credentials.",
+		headers: []string{"NAME", "STORE", "USERNAME", "PASSWORD", "OWNER", "ENABLED"},
+		row: func(cr client.Credential) []string {
+			return []string{cr.Name, cr.Store, cr.Username, cr.Password, cr.Owner, yesNo(cr.Enabled)}
 		},
 	}
-	addPageFlags(cmd, &opts.List)
-	return cmd
-}
-
-func credentialListRun(ctx context.Context, opts *credentialListOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListCredentials(ctx, opts.List)
-	if err != nil {
-		return err
-	}
-	if page.Items == nil {
-		page.Items = []client.Credential{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, page)
-	}
-	if len(page.Items) == 0 {
-		fmt.Fprintln(opts.IO.Out, "No credentials.")
-		return nil
-	}
-	t := newTable(opts.IO.Out, "NAME", "STORE", "USERNAME", "PASSWORD", "OWNER", "ENABLED")
-	for _, cr := range page.Items {
-		t.row(cr.Name, cr.Store, cr.Username, cr.Password, cr.Owner, yesNo(cr.Enabled))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	nextPageHint(opts.IO, page.NextCursor)
-	return nil
-}
-
-// credentialGetOptions is `credflow credential get`.
-type credentialGetOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdCredentialGet(f *factory, runF func(*credentialGetOptions) error) *cobra.Command {
-	opts := &credentialGetOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a credential (by id or name)",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return credentialGetRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func credentialGetRun(ctx context.Context, opts *credentialGetOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	cr, err := c.GetCredential(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	return printCredential(opts.IO, opts.Format, cr)
 }
 
 // credentialUpdateOptions is `credflow credential update`; only the flags
@@ -263,7 +182,7 @@ func credentialUpdateRun(ctx context.Context, opts *credentialUpdateOptions) err
 	if err != nil {
 		return err
 	}
-	return printCredential(opts.IO, opts.Format, cr)
+	return printDetail(opts.IO, opts.Format, cr, credentialFields)
 }
 
 // credentialDeleteOptions is `credflow credential delete`.
@@ -310,9 +229,7 @@ func credentialDeleteRun(ctx context.Context, opts *credentialDeleteOptions) err
 	if err := del(ctx, opts.ID); err != nil {
 		return err
 	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Deleted credential %s.\n", opts.ID)
-	}
+	printDone(opts.IO, opts.Format, "Deleted credential %s.", opts.ID)
 	return nil
 }
 
@@ -364,40 +281,10 @@ func credentialEnableRun(ctx context.Context, opts *credentialEnableOptions) err
 	if err != nil {
 		return err
 	}
-	return printCredential(opts.IO, opts.Format, cr)
+	return printDetail(opts.IO, opts.Format, cr, credentialFields)
 }
 
-// credentialDepsOptions is `credflow credential deps`.
-type credentialDepsOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdCredentialDeps(f *factory, runF func(*credentialDepsOptions) error) *cobra.Command {
-	opts := &credentialDepsOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "deps ID",
-		Short: "List the connections that use a credential",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return credentialDepsRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func credentialDepsRun(ctx context.Context, opts *credentialDepsOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
+func credentialDepsRun(ctx context.Context, c *client.Client, opts *idOptions) error {
 	d, err := c.CredentialDependencies(ctx, opts.ID)
 	if err != nil {
 		return err

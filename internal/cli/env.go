@@ -21,13 +21,25 @@ store (--store, --ref), never the value itself.`,
 	cmd.AddCommand(
 		newCmdEnvCreate(f, nil),
 		newCmdEnvList(f, nil),
-		newCmdEnvGet(f, nil),
+		newCmdShow(f, &cobra.Command{
+			Use:   "get ID",
+			Short: "Show an environment variable (by id or schema name)",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).GetEnvironmentVariable, variableFields),
 		newCmdEnvUpdate(f, nil),
-		newCmdEnvDelete(f, nil),
-		newCmdEnvDeps(f, nil),
+		newCmdDelete(f, &cobra.Command{
+			Use:   "delete ID",
+			Short: "Delete an environment variable (refused while a credential uses it)",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).DeleteEnvironmentVariable, "Deleted environment variable"),
+		newCmdID(f, &cobra.Command{
+			Use:   "deps ID",
+			Short: "List the credentials and connections that use an environment variable",
+			Args:  exactArgs("ID"),
+		}, envDepsRun),
 		newCmdShare(f, variableShares, nil),
 		newCmdUnshare(f, variableShares, nil),
-		newCmdShares(f, variableShares, nil),
+		newCmdShares(f, variableShares),
 	)
 	return cmd
 }
@@ -125,20 +137,12 @@ func envCreateRun(ctx context.Context, opts *envCreateOptions) error {
 	if err != nil {
 		return err
 	}
-	return printVariable(opts.IO, opts.Format, v)
+	return printDetail(opts.IO, opts.Format, v, variableFields)
 }
 
-// envListOptions is `credflow env list`.
-type envListOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	List client.ListOptions
-}
-
-func newCmdEnvList(f *factory, runF func(*envListOptions) error) *cobra.Command {
-	opts := &envListOptions{IO: f.streams, Client: f.client}
+// newCmdEnvList is `credflow env list`, which also filters by type.
+func newCmdEnvList(f *factory, runF func(*listOptions) error) *cobra.Command {
+	opts := &listOptions{IO: f.streams, Client: f.client}
 	var typ string
 	cmd := &cobra.Command{
 		Use:   "list [--type text|secret] [--limit N] [--cursor C]",
@@ -152,13 +156,13 @@ func newCmdEnvList(f *factory, runF func(*envListOptions) error) *cobra.Command 
 			default:
 				return usageErrorf("--type must be text or secret, not %q", typ)
 			}
-			if opts.List.Limit < 0 {
-				return usageErrorf("--limit must not be negative")
+			if err := checkLimit(opts.List.Limit); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return envListRun(cmd.Context(), opts)
+			return listRun(cmd.Context(), opts, (*client.Client).ListEnvironmentVariables, variableTable)
 		},
 	}
 	fl := cmd.Flags()
@@ -167,44 +171,13 @@ func newCmdEnvList(f *factory, runF func(*envListOptions) error) *cobra.Command 
 	return cmd
 }
 
-func addPageFlags(cmd *cobra.Command, o *client.ListOptions) {
-	cmd.Flags().IntVar(&o.Limit, "limit", 0, "at most this many items (default: the server's page size)")
-	cmd.Flags().StringVar(&o.Cursor, "cursor", "", "continue from a previous listing's cursor")
-}
-
-func envListRun(ctx context.Context, opts *envListOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListEnvironmentVariables(ctx, opts.List)
-	if err != nil {
-		return err
-	}
-	if page.Items == nil {
-		page.Items = []client.EnvironmentVariable{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, page)
-	}
-	if len(page.Items) == 0 {
-		fmt.Fprintln(opts.IO.Out, "No environment variables.")
-		return nil
-	}
-	t := newTable(opts.IO.Out, "SCHEMA NAME", "DISPLAY NAME", "TYPE", "VALUE/REFERENCE", "OWNER")
-	for _, v := range page.Items {
-		t.row(v.SchemaName, v.DisplayName, string(v.Type), truncate(valueOrRef(&v), 60, opts.IO.OutTTY), v.Owner)
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	nextPageHint(opts.IO, page.NextCursor)
-	return nil
-}
-
-func nextPageHint(s *Streams, cursor string) {
-	if cursor != "" {
-		fmt.Fprintf(s.ErrOut, "More results: run again with --cursor %s\n", cursor)
+func variableTable(o *listOptions) tableOf[client.EnvironmentVariable] {
+	return tableOf[client.EnvironmentVariable]{
+		none:    "No environment variables.",
+		headers: []string{"SCHEMA NAME", "DISPLAY NAME", "TYPE", "VALUE/REFERENCE", "OWNER"},
+		row: func(v client.EnvironmentVariable) []string {
+			return []string{v.SchemaName, v.DisplayName, string(v.Type), truncate(valueOrRef(&v), 60, o.IO.OutTTY), v.Owner}
+		},
 	}
 }
 
@@ -215,10 +188,7 @@ func valueOrRef(v *client.EnvironmentVariable) string {
 	return v.Value
 }
 
-func printVariable(s *Streams, format outputFormat, v *client.EnvironmentVariable) error {
-	if format == formatJSON {
-		return writeJSON(s.Out, v)
-	}
+func variableFields(v *client.EnvironmentVariable) []field {
 	fields := []field{
 		{"ID", v.ID},
 		{"Schema name", v.SchemaName},
@@ -236,45 +206,7 @@ func printVariable(s *Streams, format outputFormat, v *client.EnvironmentVariabl
 		field{"Created", formatTime(v.CreatedAt)},
 		field{"Updated", formatTime(v.UpdatedAt)},
 	)
-	return writeFields(s.Out, fields)
-}
-
-// envGetOptions is `credflow env get`.
-type envGetOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdEnvGet(f *factory, runF func(*envGetOptions) error) *cobra.Command {
-	opts := &envGetOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show an environment variable (by id or schema name)",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return envGetRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func envGetRun(ctx context.Context, opts *envGetOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	v, err := c.GetEnvironmentVariable(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	return printVariable(opts.IO, opts.Format, v)
+	return fields
 }
 
 // envUpdateOptions is `credflow env update`; only the flags given are sent.
@@ -341,80 +273,10 @@ func envUpdateRun(ctx context.Context, opts *envUpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	return printVariable(opts.IO, opts.Format, v)
+	return printDetail(opts.IO, opts.Format, v, variableFields)
 }
 
-// envDeleteOptions is `credflow env delete`.
-type envDeleteOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdEnvDelete(f *factory, runF func(*envDeleteOptions) error) *cobra.Command {
-	opts := &envDeleteOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete an environment variable (refused while a credential uses it)",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return envDeleteRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func envDeleteRun(ctx context.Context, opts *envDeleteOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteEnvironmentVariable(ctx, opts.ID); err != nil {
-		return err
-	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Deleted environment variable %s.\n", opts.ID)
-	}
-	return nil
-}
-
-// envDepsOptions is `credflow env deps`.
-type envDepsOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdEnvDeps(f *factory, runF func(*envDepsOptions) error) *cobra.Command {
-	opts := &envDepsOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "deps ID",
-		Short: "List the credentials and connections that use an environment variable",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return envDepsRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func envDepsRun(ctx context.Context, opts *envDepsOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
+func envDepsRun(ctx context.Context, c *client.Client, opts *idOptions) error {
 	d, err := c.EnvironmentVariableDependencies(ctx, opts.ID)
 	if err != nil {
 		return err

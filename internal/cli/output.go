@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/credflow/credflow/client"
 )
 
 // outputFormat is how results are printed: tables and field lists for
@@ -53,6 +55,67 @@ func (t *table) row(cells ...string) {
 }
 
 func (t *table) flush() error { return t.tw.Flush() }
+
+// tableOf is how a list of T prints for people: a table with a row per
+// item, or when there is none a line saying so.
+type tableOf[T any] struct {
+	none    string
+	headers []string
+	row     func(T) []string
+}
+
+// writePage prints one page of a listing: the API's JSON (items [] rather
+// than null), or the table and, on standard error, how to get the next page.
+func writePage[T any](s *Streams, format outputFormat, page *client.Page[T], t tableOf[T]) error {
+	if page.Items == nil {
+		page.Items = []T{}
+	}
+	if format == formatJSON {
+		return writeJSON(s.Out, page)
+	}
+	if len(page.Items) == 0 {
+		fmt.Fprintln(s.Out, t.none)
+		return nil
+	}
+	tb := newTable(s.Out, t.headers...)
+	for _, it := range page.Items {
+		tb.row(t.row(it)...)
+	}
+	if err := tb.flush(); err != nil {
+		return err
+	}
+	nextPageHint(s, page.NextCursor)
+	return nil
+}
+
+// writeList prints a list the API sends whole as a page without a next one:
+// the same JSON, the same table.
+func writeList[T any](s *Streams, format outputFormat, items []T, t tableOf[T]) error {
+	return writePage(s, format, &client.Page[T]{Items: items}, t)
+}
+
+func nextPageHint(s *Streams, cursor string) {
+	if cursor != "" {
+		fmt.Fprintf(s.ErrOut, "More results: run again with --cursor %s\n", cursor)
+	}
+}
+
+// printDone tells people what a command that gets nothing back did, in one
+// line; scripts (-o json) get no output.
+func printDone(s *Streams, format outputFormat, msg string, args ...any) {
+	if format == formatTable {
+		fmt.Fprintf(s.Out, msg+"\n", args...)
+	}
+}
+
+// printDetail prints one object: the API's JSON, or for people the
+// "Name:  value" lines fields makes of it.
+func printDetail[T any](s *Streams, format outputFormat, v *T, fields func(*T) []field) error {
+	if format == formatJSON {
+		return writeJSON(s.Out, v)
+	}
+	return writeFields(s.Out, fields(v))
+}
 
 // field is one line of a single object's description.
 type field struct {

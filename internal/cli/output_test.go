@@ -75,13 +75,58 @@ func TestPrintVariable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := printVariable(&Streams{Out: &b}, tc.format, tc.v); err != nil {
+			if err := printDetail(&Streams{Out: &b}, tc.format, tc.v, variableFields); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tc.want {
 				t.Errorf("got\n%s\nwant\n%s", b.String(), tc.want)
 			}
 		})
+	}
+}
+
+func TestWritePage(t *testing.T) {
+	groups := tableOf[client.Group]{
+		none:    "No groups.",
+		headers: []string{"NAME", "ID"},
+		row:     func(g client.Group) []string { return []string{g.Name, g.ID} },
+	}
+	two := []client.Group{{ID: "g1", Name: "dba"}, {ID: "g2", Name: "ops"}}
+	for _, tc := range []struct {
+		name       string
+		format     outputFormat
+		page       client.Page[client.Group]
+		wantOut    string
+		wantErrOut string
+	}{
+		{"table", formatTable, client.Page[client.Group]{Items: two}, "NAME  ID\ndba   g1\nops   g2\n", ""},
+		{"table with more", formatTable, client.Page[client.Group]{Items: two, NextCursor: "c1"},
+			"NAME  ID\ndba   g1\nops   g2\n", "More results: run again with --cursor c1\n"},
+		{"empty table", formatTable, client.Page[client.Group]{}, "No groups.\n", ""},
+		{"json", formatJSON, client.Page[client.Group]{Items: two[:1], NextCursor: "c1"},
+			"{\n  \"items\": [\n    {\n      \"id\": \"g1\",\n      \"name\": \"dba\",\n      \"createdAt\": \"0001-01-01T00:00:00Z\"\n    }\n  ],\n  \"nextCursor\": \"c1\"\n}\n", ""},
+		// Scripts get a list, never null.
+		{"empty json", formatJSON, client.Page[client.Group]{}, "{\n  \"items\": []\n}\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := writePage(&Streams{Out: &out, ErrOut: &errOut}, tc.format, &tc.page, groups); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.wantOut || errOut.String() != tc.wantErrOut {
+				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), tc.wantOut, tc.wantErrOut)
+			}
+		})
+	}
+}
+
+func TestPrintDone(t *testing.T) {
+	for format, want := range map[outputFormat]string{formatTable: "Deleted group dba.\n", formatJSON: ""} {
+		var b bytes.Buffer
+		printDone(&Streams{Out: &b}, format, "Deleted group %s.", "dba")
+		if b.String() != want {
+			t.Errorf("%s: printed %q, want %q", format, b.String(), want)
+		}
 	}
 }
 

@@ -91,8 +91,8 @@ func TestEnvUpdateSendsOnlyChangedFlags(t *testing.T) {
 }
 
 func TestEnvListFlags(t *testing.T) {
-	var got *envListOptions
-	cmd := newCmdEnvList(testFactory(nil), func(o *envListOptions) error { got = o; return nil })
+	var got *listOptions
+	cmd := newCmdEnvList(testFactory(nil), func(o *listOptions) error { got = o; return nil })
 	if err := parse(t, cmd, "--type", "secret", "--limit", "5", "--cursor", "abc"); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestGroupMemberFlags(t *testing.T) {
 		if err := parse(t, cmd, "dba", "user:bob"); err != nil {
 			t.Fatal(err)
 		}
-		if got.Group != "dba" || got.User != "user:bob" {
+		if got.Group != "dba" || got.User != "user:bob" || got.Remove != (name == "remove-member") || cmd.Name() != name {
 			t.Errorf("%s: %+v", name, got)
 		}
 	}

@@ -3,8 +3,11 @@
 //
 // Each command is an Options struct, a newCmdX constructor that parses flags
 // into it (and takes a runF so tests can stop there), and an xRun function
-// that does the work. All I/O goes through Streams, so tests run commands in
-// process. Exit codes are decided in exit.go only.
+// that does the work. The commands that only name an object and call one
+// method (get, delete, ...) and the plain paginated lists are built by the
+// helpers in nouns.go instead, and print through output.go. All I/O goes
+// through Streams, so tests run commands in process. Exit codes are decided
+// in exit.go only.
 package cli
 
 import (

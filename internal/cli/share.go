@@ -163,61 +163,25 @@ func unshareRun(ctx context.Context, opts *unshareOptions) error {
 	if err := opts.Kind.unshare(c, ctx, opts.ID, opts.Principal); err != nil {
 		return err
 	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Removed the share of %s %s held by %s.\n", opts.Kind.noun, opts.ID, opts.Principal)
-	}
+	printDone(opts.IO, opts.Format, "Removed the share of %s %s held by %s.", opts.Kind.noun, opts.ID, opts.Principal)
 	return nil
 }
 
-// sharesOptions is `credflow credential shares` and `credflow env shares`.
-type sharesOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-	Kind   shareable
-
-	ID string
-}
-
-func newCmdShares(f *factory, kind shareable, runF func(*sharesOptions) error) *cobra.Command {
-	opts := &sharesOptions{IO: f.streams, Client: f.client, Kind: kind}
-	return &cobra.Command{
+// newCmdShares is `credflow credential shares` and `credflow env shares`.
+func newCmdShares(f *factory, kind shareable) *cobra.Command {
+	return newCmdItems(f, &cobra.Command{
 		Use:   "shares ID",
 		Short: fmt.Sprintf("List who holds which role on a %s (by %s)", kind.noun, kind.idHelp),
 		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return sharesRun(cmd.Context(), opts)
-		},
-	}
+	}, kind.shares, shareTable)
 }
 
-func sharesRun(ctx context.Context, opts *sharesOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
+func shareTable(o *idOptions) tableOf[client.Share] {
+	return tableOf[client.Share]{
+		none:    fmt.Sprintf("No shares of %s.", o.ID),
+		headers: []string{"PRINCIPAL", "ROLE", "EXPIRES", "CREATED"},
+		row: func(s client.Share) []string {
+			return []string{s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt)}
+		},
 	}
-	shares, err := opts.Kind.shares(c, ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	if shares == nil {
-		shares = []client.Share{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, client.Page[client.Share]{Items: shares})
-	}
-	if len(shares) == 0 {
-		fmt.Fprintf(opts.IO.Out, "No shares of %s.\n", opts.ID)
-		return nil
-	}
-	t := newTable(opts.IO.Out, "PRINCIPAL", "ROLE", "EXPIRES", "CREATED")
-	for _, s := range shares {
-		t.row(s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt))
-	}
-	return t.flush()
 }

@@ -20,11 +20,19 @@ func newCmdStore(f *factory) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newCmdStoreList(f, nil),
-		newCmdStoreGet(f, nil),
+		newCmdShow(f, &cobra.Command{
+			Use:   "get NAME",
+			Short: "Show a secret store (by name or id)",
+			Args:  exactArgs("NAME"),
+		}, (*client.Client).GetStore, storeFields),
 		newCmdStoreSecret(f),
 		newCmdStoreGrant(f, nil),
 		newCmdStoreRevoke(f, nil),
-		newCmdStoreGrants(f, nil),
+		newCmdItems(f, &cobra.Command{
+			Use:   "grants STORE",
+			Short: "List who may reference a store's secrets (admins)",
+			Args:  exactArgs("STORE"),
+		}, (*client.Client).StoreGrants, storeGrantTable),
 	)
 	return cmd
 }
@@ -61,67 +69,20 @@ func storeListRun(ctx context.Context, opts *storeListOptions) error {
 	if err != nil {
 		return err
 	}
-	if stores == nil {
-		stores = []client.Store{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, client.Page[client.Store]{Items: stores})
-	}
-	if len(stores) == 0 {
-		fmt.Fprintln(opts.IO.Out, "No stores.")
-		return nil
-	}
-	t := newTable(opts.IO.Out, "NAME", "KIND", "STATUS")
-	for _, s := range stores {
-		t.row(s.Name, s.Kind, string(s.Status))
-	}
-	return t.flush()
+	return writeList(opts.IO, opts.Format, stores, tableOf[client.Store]{
+		none:    "No stores.",
+		headers: []string{"NAME", "KIND", "STATUS"},
+		row:     func(s client.Store) []string { return []string{s.Name, s.Kind, string(s.Status)} },
+	})
 }
 
-// storeGetOptions is `credflow store get`.
-type storeGetOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	Name string
-}
-
-func newCmdStoreGet(f *factory, runF func(*storeGetOptions) error) *cobra.Command {
-	opts := &storeGetOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a secret store (by name or id)",
-		Args:  exactArgs("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.Name = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return storeGetRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func storeGetRun(ctx context.Context, opts *storeGetOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	s, err := c.GetStore(ctx, opts.Name)
-	if err != nil {
-		return err
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, s)
-	}
-	return writeFields(opts.IO.Out, []field{
+func storeFields(s *client.Store) []field {
+	return []field{
 		{"ID", s.ID},
 		{"Name", s.Name},
 		{"Kind", s.Kind},
 		{"Status", string(s.Status)},
-	})
+	}
 }
 
 const defaultStore = "local"
@@ -271,8 +232,8 @@ func newCmdSecretList(f *factory, runF func(*secretListOptions) error) *cobra.Co
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Format = f.format()
-			if opts.List.Limit < 0 {
-				return usageErrorf("--limit must not be negative")
+			if err := checkLimit(opts.List.Limit); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -294,25 +255,13 @@ func secretListRun(ctx context.Context, opts *secretListOptions) error {
 	if err != nil {
 		return err
 	}
-	if page.Items == nil {
-		page.Items = []client.SecretInfo{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, page)
-	}
-	if len(page.Items) == 0 {
-		fmt.Fprintf(opts.IO.Out, "No secrets in %s.\n", opts.Store)
-		return nil
-	}
-	t := newTable(opts.IO.Out, "NAME", "VERSION", "VERSIONS", "UPDATED")
-	for _, s := range page.Items {
-		t.row(s.Name, s.Version, fmt.Sprint(s.Versions), formatTime(s.UpdatedAt))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	nextPageHint(opts.IO, page.NextCursor)
-	return nil
+	return writePage(opts.IO, opts.Format, page, tableOf[client.SecretInfo]{
+		none:    fmt.Sprintf("No secrets in %s.", opts.Store),
+		headers: []string{"NAME", "VERSION", "VERSIONS", "UPDATED"},
+		row: func(s client.SecretInfo) []string {
+			return []string{s.Name, s.Version, fmt.Sprint(s.Versions), formatTime(s.UpdatedAt)}
+		},
+	})
 }
 
 // secretDeleteOptions is `credflow store secret delete`.
@@ -352,9 +301,7 @@ func secretDeleteRun(ctx context.Context, opts *secretDeleteOptions) error {
 	if err := c.DeleteSecret(ctx, opts.Store, opts.Name); err != nil {
 		return err
 	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Deleted secret %s from %s.\n", opts.Name, opts.Store)
-	}
+	printDone(opts.IO, opts.Format, "Deleted secret %s from %s.", opts.Name, opts.Store)
 	return nil
 }
 
@@ -448,60 +395,14 @@ func storeRevokeRun(ctx context.Context, opts *storeRevokeOptions) error {
 	if err := c.RevokeStoreGrant(ctx, opts.Store, opts.Principal); err != nil {
 		return err
 	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Revoked the grant of %s to %s.\n", opts.Store, opts.Principal)
-	}
+	printDone(opts.IO, opts.Format, "Revoked the grant of %s to %s.", opts.Store, opts.Principal)
 	return nil
 }
 
-// storeGrantsOptions is `credflow store grants`.
-type storeGrantsOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	Store string
-}
-
-func newCmdStoreGrants(f *factory, runF func(*storeGrantsOptions) error) *cobra.Command {
-	opts := &storeGrantsOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "grants STORE",
-		Short: "List who may reference a store's secrets (admins)",
-		Args:  exactArgs("STORE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.Store = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return storeGrantsRun(cmd.Context(), opts)
-		},
+func storeGrantTable(o *idOptions) tableOf[client.Grant] {
+	return tableOf[client.Grant]{
+		none:    fmt.Sprintf("No grants of %s.", o.ID),
+		headers: []string{"PRINCIPAL", "PREFIX", "CREATED"},
+		row:     func(g client.Grant) []string { return []string{g.Principal, g.Prefix, formatTime(g.CreatedAt)} },
 	}
-}
-
-func storeGrantsRun(ctx context.Context, opts *storeGrantsOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	grants, err := c.StoreGrants(ctx, opts.Store)
-	if err != nil {
-		return err
-	}
-	if grants == nil {
-		grants = []client.Grant{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, client.Page[client.Grant]{Items: grants})
-	}
-	if len(grants) == 0 {
-		fmt.Fprintf(opts.IO.Out, "No grants of %s.\n", opts.Store)
-		return nil
-	}
-	t := newTable(opts.IO.Out, "PRINCIPAL", "PREFIX", "CREATED")
-	for _, g := range grants {
-		t.row(g.Principal, g.Prefix, formatTime(g.CreatedAt))
-	}
-	return t.flush()
 }

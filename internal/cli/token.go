@@ -23,7 +23,11 @@ shown once, when it is created; the server keeps only its hash.`,
 	cmd.AddCommand(
 		newCmdTokenCreate(f, nil),
 		newCmdTokenList(f, nil),
-		newCmdTokenRevoke(f, nil),
+		newCmdDelete(f, &cobra.Command{
+			Use:   "revoke ID",
+			Short: "Revoke an API token (see 'credflow token list' for ids)",
+			Args:  exactArgs("ID"),
+		}, (*client.Client).RevokeToken, "Revoked token"),
 	)
 	return cmd
 }
@@ -189,22 +193,14 @@ func tokenListRun(ctx context.Context, opts *tokenListOptions) error {
 	if err != nil {
 		return err
 	}
-	if tokens == nil {
-		tokens = []client.Token{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, client.Page[client.Token]{Items: tokens})
-	}
-	if len(tokens) == 0 {
-		fmt.Fprintln(opts.IO.Out, "No tokens.")
-		return nil
-	}
 	now := opts.Now()
-	t := newTable(opts.IO.Out, "ID", "NAME", "USER", "PREFIX", "STATUS", "EXPIRES", "LAST USED")
-	for _, tk := range tokens {
-		t.row(tk.ID, tk.Name, tk.User, tk.Prefix, tokenStatus(tk, now), formatTimePtr(tk.ExpiresAt), formatTimePtr(tk.LastUsedAt))
-	}
-	return t.flush()
+	return writeList(opts.IO, opts.Format, tokens, tableOf[client.Token]{
+		none:    "No tokens.",
+		headers: []string{"ID", "NAME", "USER", "PREFIX", "STATUS", "EXPIRES", "LAST USED"},
+		row: func(tk client.Token) []string {
+			return []string{tk.ID, tk.Name, tk.User, tk.Prefix, tokenStatus(tk, now), formatTimePtr(tk.ExpiresAt), formatTimePtr(tk.LastUsedAt)}
+		},
+	})
 }
 
 func tokenStatus(t client.Token, now time.Time) string {
@@ -215,44 +211,4 @@ func tokenStatus(t client.Token, now time.Time) string {
 		return "expired"
 	}
 	return "active"
-}
-
-// tokenRevokeOptions is `credflow token revoke`.
-type tokenRevokeOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	ID string
-}
-
-func newCmdTokenRevoke(f *factory, runF func(*tokenRevokeOptions) error) *cobra.Command {
-	opts := &tokenRevokeOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke an API token (see 'credflow token list' for ids)",
-		Args:  exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.ID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return tokenRevokeRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func tokenRevokeRun(ctx context.Context, opts *tokenRevokeOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	if err := c.RevokeToken(ctx, opts.ID); err != nil {
-		return err
-	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Revoked token %s.\n", opts.ID)
-	}
-	return nil
 }

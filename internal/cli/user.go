@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -20,10 +19,21 @@ connections) or runner (resolves connections, from its runner group only).`,
 	}
 	cmd.AddCommand(
 		newCmdUserCreate(f, nil),
-		newCmdUserList(f, nil),
-		newCmdUserGet(f, nil),
+		newCmdList(f, &cobra.Command{
+			Use:   "list [--limit N] [--cursor C]",
+			Short: "List users",
+		}, (*client.Client).ListUsers, func(*listOptions) tableOf[client.User] { return userTable("No users.") }),
+		newCmdShow(f, &cobra.Command{
+			Use:   "get NAME",
+			Short: "Show a user (by name or id)",
+			Args:  exactArgs("NAME"),
+		}, (*client.Client).GetUser, userFields),
 		newCmdUserUpdate(f, nil),
-		newCmdUserDelete(f, nil),
+		newCmdDelete(f, &cobra.Command{
+			Use:   "delete NAME",
+			Short: "Delete a user who owns nothing, with their tokens",
+			Args:  exactArgs("NAME"),
+		}, (*client.Client).DeleteUser, "Deleted user"),
 	)
 	return cmd
 }
@@ -89,14 +99,11 @@ func userCreateRun(ctx context.Context, opts *userCreateOptions) error {
 	if err != nil {
 		return err
 	}
-	return printUser(opts.IO, opts.Format, u)
+	return printDetail(opts.IO, opts.Format, u, userFields)
 }
 
-func printUser(s *Streams, format outputFormat, u *client.User) error {
-	if format == formatJSON {
-		return writeJSON(s.Out, u)
-	}
-	return writeFields(s.Out, []field{
+func userFields(u *client.User) []field {
+	return []field{
 		{"ID", u.ID},
 		{"Name", u.Name},
 		{"Display name", u.DisplayName},
@@ -104,110 +111,18 @@ func printUser(s *Streams, format outputFormat, u *client.User) error {
 		{"Runner group", u.RunnerGroup},
 		{"Source", u.Source},
 		{"Created", formatTime(u.CreatedAt)},
-	})
+	}
 }
 
-// userListOptions is `credflow user list`.
-type userListOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	List client.ListOptions
-}
-
-func newCmdUserList(f *factory, runF func(*userListOptions) error) *cobra.Command {
-	opts := &userListOptions{IO: f.streams, Client: f.client}
-	cmd := &cobra.Command{
-		Use:   "list [--limit N] [--cursor C]",
-		Short: "List users",
-		Args:  exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Format = f.format()
-			if opts.List.Limit < 0 {
-				return usageErrorf("--limit must not be negative")
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return userListRun(cmd.Context(), opts)
+// userTable prints users, or none when there are none.
+func userTable(none string) tableOf[client.User] {
+	return tableOf[client.User]{
+		none:    none,
+		headers: []string{"NAME", "ROLE", "DISPLAY NAME", "RUNNER GROUP", "SOURCE"},
+		row: func(u client.User) []string {
+			return []string{u.Name, string(u.Role), u.DisplayName, u.RunnerGroup, u.Source}
 		},
 	}
-	addPageFlags(cmd, &opts.List)
-	return cmd
-}
-
-func userListRun(ctx context.Context, opts *userListOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListUsers(ctx, opts.List)
-	if err != nil {
-		return err
-	}
-	if page.Items == nil {
-		page.Items = []client.User{}
-	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, page)
-	}
-	if err := writeUsers(opts.IO, page.Items, "No users."); err != nil {
-		return err
-	}
-	nextPageHint(opts.IO, page.NextCursor)
-	return nil
-}
-
-// writeUsers prints a table of users, or none when there are none.
-func writeUsers(s *Streams, users []client.User, none string) error {
-	if len(users) == 0 {
-		fmt.Fprintln(s.Out, none)
-		return nil
-	}
-	t := newTable(s.Out, "NAME", "ROLE", "DISPLAY NAME", "RUNNER GROUP", "SOURCE")
-	for _, u := range users {
-		t.row(u.Name, string(u.Role), u.DisplayName, u.RunnerGroup, u.Source)
-	}
-	return t.flush()
-}
-
-// userGetOptions is `credflow user get`.
-type userGetOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	Name string
-}
-
-func newCmdUserGet(f *factory, runF func(*userGetOptions) error) *cobra.Command {
-	opts := &userGetOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a user (by name or id)",
-		Args:  exactArgs("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.Name = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return userGetRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func userGetRun(ctx context.Context, opts *userGetOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	u, err := c.GetUser(ctx, opts.Name)
-	if err != nil {
-		return err
-	}
-	return printUser(opts.IO, opts.Format, u)
 }
 
 // userUpdateOptions is `credflow user update`; only the flags given are
@@ -275,45 +190,5 @@ func userUpdateRun(ctx context.Context, opts *userUpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	return printUser(opts.IO, opts.Format, u)
-}
-
-// userDeleteOptions is `credflow user delete`.
-type userDeleteOptions struct {
-	IO     *Streams
-	Client func() (*client.Client, error)
-	Format outputFormat
-
-	Name string
-}
-
-func newCmdUserDelete(f *factory, runF func(*userDeleteOptions) error) *cobra.Command {
-	opts := &userDeleteOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a user who owns nothing, with their tokens",
-		Args:  exactArgs("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Format = f.format()
-			opts.Name = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return userDeleteRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func userDeleteRun(ctx context.Context, opts *userDeleteOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteUser(ctx, opts.Name); err != nil {
-		return err
-	}
-	if opts.Format == formatTable {
-		fmt.Fprintf(opts.IO.Out, "Deleted user %s.\n", opts.Name)
-	}
-	return nil
+	return printDetail(opts.IO, opts.Format, u, userFields)
 }

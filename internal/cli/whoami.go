@@ -44,13 +44,14 @@ func whoamiRun(ctx context.Context, opts *whoamiOptions) error {
 	if me.Groups == nil {
 		me.Groups = []string{}
 	}
-	if opts.Format == formatJSON {
-		return writeJSON(opts.IO.Out, me)
-	}
-	return writeFields(opts.IO.Out, []field{
+	return printDetail(opts.IO, opts.Format, me, meFields)
+}
+
+func meFields(me *client.Me) []field {
+	return []field{
 		{"ID", me.ID},
 		{"Name", me.Name},
 		{"Role", string(me.Role)},
 		{"Groups", strings.Join(me.Groups, ", ")},
-	})
+	}
 }
