@@ -445,26 +445,7 @@ func FailureText(err error) string {
 		}
 		return "resolve failed"
 	}
-	what := "store unavailable"
-	switch {
-	case errors.Is(err, secretstore.ErrNotFound):
-		what = "secret not found"
-	case errors.Is(err, secretstore.ErrForbidden):
-		what = "access denied by the store"
-	case errors.Is(err, secretstore.ErrNetworkDenied):
-		what = "the store's firewall refused credflow"
-	case errors.Is(err, secretstore.ErrDisabled):
-		what = "secret disabled"
-	case errors.Is(err, secretstore.ErrSealed):
-		what = "store sealed"
-	case errors.Is(err, secretstore.ErrTimeout):
-		what = "store timed out"
-	case errors.Is(err, secretstore.ErrThrottled):
-		what = "store throttled"
-	case errors.Is(err, secretstore.ErrStoreNotFound):
-		what = "store not registered"
-	}
-	return fmt.Sprintf("%s: secret %q in store %q", what, se.Ref, se.Store)
+	return fmt.Sprintf("%s: secret %q in store %q", secretstore.Describe(err), se.Ref, se.Store)
 }
 
 // CheckAll checks every connection, for the periodic background check.

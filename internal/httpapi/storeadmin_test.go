@@ -129,7 +129,7 @@ func TestStoreRegistration(t *testing.T) {
 			t.Errorf("check %s", ok.raw)
 		}
 		bad := admin.must(200, "POST", "/api/v1/stores/local/check", map[string]any{"secret": "missing"})
-		if bad.body["ok"] != false || !strings.Contains(string(bad.raw), "does not exist") || !strings.Contains(string(bad.raw), `"hint"`) {
+		if bad.body["ok"] != false || !strings.Contains(string(bad.raw), "secret not found") || !strings.Contains(string(bad.raw), `"hint"`) {
 			t.Errorf("failing check %s", bad.raw)
 		}
 		admin.must(200, "POST", "/api/v1/stores/local/check", nil)

@@ -49,6 +49,31 @@ var (
 	ErrReadOnly = errors.New("store is read-only")
 )
 
+// Describe says in a few words which of the sentinel errors err is, for
+// status lines and check reports: never the store's own error text.
+func Describe(err error) string {
+	for _, c := range []struct {
+		err  error
+		text string
+	}{
+		{ErrNotFound, "secret not found"},
+		{ErrForbidden, "access denied by the store"},
+		{ErrNetworkDenied, "the store's firewall refused credflow's network"},
+		{ErrDisabled, "secret disabled"},
+		{ErrSealed, "store sealed"},
+		{ErrInvalidRef, "not a valid secret reference for this store"},
+		{ErrTimeout, "the store did not answer in time"},
+		{ErrThrottled, "the store is throttling requests"},
+		{ErrStoreNotFound, "store not registered"},
+		{ErrCorrupt, "stored secret failed its integrity check"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.text
+		}
+	}
+	return "the store could not be reached"
+}
+
 // ThrottledError carries how long the store asked credflow to wait. It
 // matches ErrThrottled with errors.Is.
 type ThrottledError struct {

@@ -363,31 +363,10 @@ func genericCheck(ctx context.Context, store secretstore.Store, info secretstore
 		}
 	}
 	if err != nil {
-		add(secretstore.Step{Name: "read secret " + secretName, Detail: describe(err),
+		add(secretstore.Step{Name: "read secret " + secretName, Detail: secretstore.Describe(err),
 			Hint: "Check the secret's name, and that it exists in store " + info.Name + "."})
 		return r
 	}
 	add(secretstore.Step{Name: "read secret " + secretName, OK: true, Detail: "the secret exists and can be read"})
 	return r
-}
-
-// describe names what went wrong without a store's own text.
-func describe(err error) string {
-	for _, c := range []struct {
-		err  error
-		text string
-	}{
-		{secretstore.ErrNotFound, "the secret does not exist"},
-		{secretstore.ErrForbidden, "access denied"},
-		{secretstore.ErrNetworkDenied, "the store's firewall refused credflow's network"},
-		{secretstore.ErrDisabled, "the secret is disabled"},
-		{secretstore.ErrInvalidRef, "not a valid secret name for this store"},
-		{secretstore.ErrTimeout, "the store did not answer in time"},
-		{secretstore.ErrThrottled, "the store is throttling requests"},
-	} {
-		if errors.Is(err, c.err) {
-			return c.text
-		}
-	}
-	return "the store could not be reached"
 }
