@@ -66,6 +66,7 @@ func Describe(err error) string {
 		{ErrThrottled, "the store is throttling requests"},
 		{ErrStoreNotFound, "store not registered"},
 		{ErrCorrupt, "stored secret failed its integrity check"},
+		{ErrUnavailable, "store unavailable"},
 	} {
 		if errors.Is(err, c.err) {
 			return c.text
