@@ -45,6 +45,10 @@ type SecretRef struct {
 	StoreID string
 	Store   string // the store's name
 	Ref     string // the store-specific reference
+	// What the store said of the secret when it was last checked.
+	Enabled   bool
+	ExpiresAt time.Time // zero: no expiry
+	CheckedAt time.Time
 }
 
 // Variable is an environment variable.
@@ -90,7 +94,8 @@ func (e *InUseError) Error() string {
 
 // SecretCheckError says the store did not confirm a secret variable's
 // reference. Err wraps the store's sentinel (secretstore.ErrNotFound,
-// ErrForbidden, ErrStoreNotFound, ...).
+// ErrForbidden, ErrStoreNotFound, ...). Ref is the reference as the store
+// shows it to people.
 type SecretCheckError struct {
 	Store string
 	Ref   string
@@ -204,10 +209,12 @@ type CreateInput struct {
 	Secret      *SecretInput
 }
 
-// SecretInput names a secret by store name and reference.
+// SecretInput names a secret by store name and reference, or, for stores
+// that take them, by the reference's named parts.
 type SecretInput struct {
-	Store string
-	Ref   string
+	Store  string
+	Ref    string
+	Fields map[string]string
 }
 
 // Create validates in, checks a secret reference against the caller's store
@@ -362,26 +369,50 @@ func (s *Service) checkSecret(ctx context.Context, p access.Principal, in Secret
 	if err != nil {
 		return SecretRef{}, &SecretCheckError{Store: in.Store, Ref: in.Ref, Err: err}
 	}
-	ref, err := store.ParseRef(in.Ref)
+	raw, field := in.Ref, "secretRef.ref"
+	if len(in.Fields) > 0 {
+		fr, ok := store.(secretstore.FieldRefs)
+		if !ok {
+			return SecretRef{}, validation.Field("secretRef", fmt.Sprintf("store %q takes a ref, not named parts", info.Name))
+		}
+		var err error
+		if raw, err = fr.RefFromFields(in.Fields); err != nil {
+			var re *secretstore.RefError
+			if errors.As(err, &re) {
+				return SecretRef{}, validation.Field("secretRef", re.Rule)
+			}
+			return SecretRef{}, validation.Field("secretRef", "the parts do not make a valid reference for this store")
+		}
+		field = "secretRef"
+	}
+	ref, err := store.ParseRef(raw)
 	if err != nil {
 		var re *secretstore.RefError
 		if errors.As(err, &re) {
-			return SecretRef{}, validation.Field("secretRef.ref", re.Rule)
+			return SecretRef{}, validation.Field(field, re.Rule)
 		}
-		return SecretRef{}, validation.Field("secretRef.ref", "is not a valid reference for this store")
+		return SecretRef{}, validation.Field(field, "is not a valid reference for this store")
 	}
 	if err := s.access.CheckGrant(ctx, p, info.ID, info.Name, ref.Name); err != nil {
 		return SecretRef{}, err
 	}
+	display := raw
+	if d, ok := store.(secretstore.RefDisplayer); ok {
+		display = d.DisplayRef(ref)
+	}
+	var meta secretstore.Meta
 	if st, ok := store.(secretstore.Stater); ok {
-		_, err = st.Stat(ctx, ref)
+		meta, err = st.Stat(ctx, ref)
 	} else {
-		_, err = store.Get(ctx, ref)
+		var sec secretstore.Secret
+		sec, err = store.Get(ctx, ref)
+		meta = sec.Meta
 	}
 	if err != nil {
-		return SecretRef{}, &SecretCheckError{Store: info.Name, Ref: in.Ref, Err: err}
+		return SecretRef{}, &SecretCheckError{Store: info.Name, Ref: display, Err: err}
 	}
-	return SecretRef{StoreID: info.ID, Store: info.Name, Ref: in.Ref}, nil
+	return SecretRef{StoreID: info.ID, Store: info.Name, Ref: raw, Enabled: meta.Enabled,
+		ExpiresAt: meta.ExpiresAt, CheckedAt: s.now().UTC()}, nil
 }
 
 // Get returns a variable p may see, by id or schema name.
@@ -544,6 +575,9 @@ func checkSecretInput(ve *validation.Error, in SecretInput) {
 		ve.Add("secretRef.store", "is required")
 	}
 	switch {
+	case in.Ref != "" && len(in.Fields) > 0:
+		ve.Add("secretRef", "give either ref or its named parts, not both")
+	case len(in.Fields) > 0:
 	case strings.TrimSpace(in.Ref) == "":
 		ve.Add("secretRef.ref", "is required")
 	case len(in.Ref) > MaxRefLen:

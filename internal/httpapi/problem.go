@@ -29,6 +29,8 @@ type Problem struct {
 	RequestID string       `json:"requestId"`
 	// RetryAfter is set, in seconds, when a store asked credflow to wait.
 	RetryAfter int `json:"retryAfter,omitempty"`
+	// Hint says how to fix the problem, when credflow knows.
+	Hint string `json:"hint,omitempty"`
 }
 
 // FieldError names a field of the request and the rule it breaks.
@@ -179,14 +181,14 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		return withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
 			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store")
 	case errors.Is(err, secretstore.ErrForbidden) && saving:
-		return newProblem(http.StatusForbidden, "store_access_denied",
-			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", ref))
+		return withHint(newProblem(http.StatusForbidden, "store_access_denied",
+			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", ref)), err)
 	case errors.Is(err, secretstore.ErrForbidden):
-		return newProblem(http.StatusForbidden, "store_access_denied",
-			fmt.Sprintf("credflow is not authorized to read secrets from '%s' in store %q.", ref, store))
+		return withHint(newProblem(http.StatusForbidden, "store_access_denied",
+			fmt.Sprintf("credflow is not authorized to read secrets from '%s' in store %q.", ref, store)), err)
 	case errors.Is(err, secretstore.ErrNetworkDenied):
-		return newProblem(http.StatusForbidden, "store_network_denied",
-			fmt.Sprintf("Store %q refused credflow's network: its firewall does not allow credflow's address.", store))
+		return withHint(newProblem(http.StatusForbidden, "store_network_denied",
+			fmt.Sprintf("Store %q refused credflow's network: its firewall does not allow credflow's address.", store)), err)
 	case errors.Is(err, secretstore.ErrDisabled):
 		return withField(newProblem(http.StatusUnprocessableEntity, "secret_disabled",
 			fmt.Sprintf("The secret %q is disabled in store %q.", ref, store)), "secretRef.ref", "names a disabled secret")
@@ -201,6 +203,18 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		return p
 	}
 	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store))
+}
+
+// withHint adds the fix a store's error suggests (the role to grant, the
+// identity credflow used) to the problem: as the hint member and at the end
+// of the detail, so that a one-line client shows it too.
+func withHint(p Problem, err error) Problem {
+	var h secretstore.Hinter
+	if errors.As(err, &h) && h.Hint() != "" {
+		p.Hint = h.Hint()
+		p.Detail += " " + sentence(h.Hint())
+	}
+	return p
 }
 
 // nearest returns the message of the error in err's chain that directly

@@ -37,7 +37,7 @@ func memoryKind(instances map[string]*memstore.Store) storeadmin.Kind {
 	}
 	return storeadmin.Kind{
 		Name: "memory",
-		Open: func(raw json.RawMessage) (secretstore.Store, error) {
+		Open: func(_ string, raw json.RawMessage) (secretstore.Store, error) {
 			s, err := parse(raw)
 			if err != nil {
 				return nil, err

@@ -8,9 +8,20 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 )
 
+// secretRefJSON names a secret: by ref, or, for Key Vault, by its parts.
+// Responses carry store and ref, and what the store said of the secret.
 type secretRefJSON struct {
-	Store string `json:"store"`
-	Ref   string `json:"ref"`
+	Store          string `json:"store"`
+	Ref            string `json:"ref,omitempty"`
+	SubscriptionID string `json:"subscriptionId,omitempty"`
+	ResourceGroup  string `json:"resourceGroup,omitempty"`
+	VaultName      string `json:"vaultName,omitempty"`
+	SecretName     string `json:"secretName,omitempty"`
+	SecretVersion  string `json:"secretVersion,omitempty"`
+	// Enabled and ExpiresAt are what the store said when the variable was
+	// saved, so that people can be warned before a password expires.
+	Enabled   *bool      `json:"enabled,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 type variableJSON struct {
@@ -69,7 +80,8 @@ func toVariableJSON(v envvar.Variable) variableJSON {
 		out.Value = &val
 	}
 	if v.Secret != nil {
-		out.SecretRef = &secretRefJSON{Store: v.Secret.Store, Ref: v.Secret.Ref}
+		enabled := v.Secret.Enabled
+		out.SecretRef = &secretRefJSON{Store: v.Secret.Store, Ref: v.Secret.Ref, Enabled: &enabled, ExpiresAt: timePtr(v.Secret.ExpiresAt)}
 	}
 	return out
 }
@@ -78,7 +90,17 @@ func toSecretInput(r *secretRefJSON) *envvar.SecretInput {
 	if r == nil {
 		return nil
 	}
-	return &envvar.SecretInput{Store: r.Store, Ref: r.Ref}
+	in := &envvar.SecretInput{Store: r.Store, Ref: r.Ref}
+	for k, v := range map[string]string{"subscriptionId": r.SubscriptionID, "resourceGroup": r.ResourceGroup,
+		"vaultName": r.VaultName, "secretName": r.SecretName, "secretVersion": r.SecretVersion} {
+		if v != "" {
+			if in.Fields == nil {
+				in.Fields = map[string]string{}
+			}
+			in.Fields[k] = v
+		}
+	}
+	return in
 }
 
 func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {

@@ -22,7 +22,8 @@ func (db *DB) Variables() Variables { return Variables{db} }
 
 const variableColumns = `
 	v.id, v.schema_name, v.display_name, v.description, v.type, v.value,
-	v.store_id, s.name, v.secret_ref, v.owner_id, u.name, v.created_at, v.updated_at
+	v.store_id, s.name, v.secret_ref, v.secret_enabled, v.secret_expires_at, v.secret_checked_at,
+	v.owner_id, u.name, v.created_at, v.updated_at
 	FROM environment_variables v
 	JOIN users u ON u.id = v.owner_id
 	LEFT JOIN stores s ON s.id = v.store_id`
@@ -33,15 +34,18 @@ func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) 
 		typ                       string
 		value, storeID, storeName sql.NullString
 		ref                       sql.NullString
+		enabled                   sql.NullBool
+		expires, checked          sql.NullTime
 	)
 	if err := row.Scan(&v.ID, &v.SchemaName, &v.DisplayName, &v.Description, &typ, &value,
-		&storeID, &storeName, &ref, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt); err != nil {
+		&storeID, &storeName, &ref, &enabled, &expires, &checked, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt); err != nil {
 		return v, err
 	}
 	v.Type = envvar.Type(typ)
 	v.Value = value.String
 	if storeID.Valid {
-		v.Secret = &envvar.SecretRef{StoreID: storeID.String, Store: storeName.String, Ref: ref.String}
+		v.Secret = &envvar.SecretRef{StoreID: storeID.String, Store: storeName.String, Ref: ref.String,
+			Enabled: !enabled.Valid || enabled.Bool, ExpiresAt: utcOrZero(expires), CheckedAt: utcOrZero(checked)}
 	}
 	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
 	return v, nil
@@ -53,6 +57,14 @@ func variableColumnsFor(v envvar.Variable) (value, storeID, ref any) {
 		return v.Value, nil, nil
 	}
 	return nil, v.Secret.StoreID, v.Secret.Ref
+}
+
+// secretMetaColumns are what the store said of a secret variable's secret.
+func secretMetaColumns(v envvar.Variable) (enabled, expires, checked any) {
+	if v.Secret == nil {
+		return nil, nil, nil
+	}
+	return v.Secret.Enabled, nullTime(v.Secret.ExpiresAt), nullTime(v.Secret.CheckedAt)
 }
 
 // Create implements envvar.Repository.
@@ -67,11 +79,14 @@ func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.S
 
 func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
+	enabled, expires, checked := secretMetaColumns(v)
 	_, err := tx.ExecContext(ctx, r.db.q(`
 		INSERT INTO environment_variables
-		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
-		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt)
+		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at,
+		   secret_enabled, secret_expires_at, secret_checked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`),
+		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
+		enabled, expires, checked)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
 	}
@@ -139,11 +154,13 @@ func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Varia
 // Update implements envvar.Repository.
 func (r Variables) Update(ctx context.Context, v envvar.Variable, e audit.Entry) error {
 	value, storeID, ref := variableColumnsFor(v)
+	enabled, expires, checked := secretMetaColumns(v)
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
 		res, err := r.db.exec(ctx, tx, `
 			UPDATE environment_variables
-			SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7
-			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt)
+			SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7,
+			    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10
+			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked)
 		if err != nil {
 			return fmt.Errorf("update environment variable: %w", err)
 		}

@@ -241,3 +241,22 @@ type Step struct {
 	Detail string
 	Hint   string
 }
+
+// FieldRefs is implemented by stores whose references can also be given as
+// named parts (Key Vault: subscriptionId, resourceGroup, vaultName,
+// secretName, secretVersion). It returns the reference string they make.
+type FieldRefs interface {
+	RefFromFields(fields map[string]string) (string, error)
+}
+
+// RefDisplayer is implemented by stores with a canonical way to show a
+// reference to people (Key Vault: the secret's resource path).
+type RefDisplayer interface {
+	DisplayRef(ref Ref) string
+}
+
+// Hinter is implemented by errors that say how to fix what they report.
+// A hint never holds a secret value.
+type Hinter interface {
+	Hint() string
+}

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/credflow/credflow/internal/httpapi"
 	"github.com/credflow/credflow/internal/metadb"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/azurekv"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
 	"github.com/credflow/credflow/internal/storeadmin"
@@ -72,7 +74,26 @@ func WithStore(name, kind string, s secretstore.Store, opts cache.Options) Optio
 	return func(srv *Server) { srv.extraStores = append(srv.extraStores, extraStore{name, kind, s, opts}) }
 }
 
-// WithKinds adds store kinds that can be registered through the API.
+// AzureKeyVault is the azure-keyvault store kind. Production passes the zero
+// Options; tests pass an emulator's transport.
+func AzureKeyVault(opts azurekv.Options) storeadmin.Kind {
+	return storeadmin.Kind{
+		Name: azurekv.Kind,
+		Open: func(name string, raw json.RawMessage) (secretstore.Store, error) {
+			o := opts
+			o.Name = name
+			s, err := azurekv.Open(raw, o)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		Public: azurekv.PublicSettings,
+	}
+}
+
+// WithKinds adds store kinds that can be registered through the API; one
+// named like a built-in kind replaces it.
 func WithKinds(kinds ...storeadmin.Kind) Option {
 	return func(srv *Server) { srv.kinds = append(srv.kinds, kinds...) }
 }
@@ -146,7 +167,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 		opts.OIDC = o
 	}
-	admin := storeadmin.New(s.db.Stores(), stores, s.kinds...)
+	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{})}, s.kinds...)...)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}

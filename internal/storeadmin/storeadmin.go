@@ -37,8 +37,9 @@ type Kind struct {
 	// Name is the kind's name in the API, e.g. "azure-keyvault".
 	Name string
 	// Open validates settings strictly (a *validation.Error naming
-	// "settings.<field>" for bad input) and returns the store.
-	Open func(settings json.RawMessage) (secretstore.Store, error)
+	// "settings.<field>" for bad input) and returns the store registered
+	// under name.
+	Open func(name string, settings json.RawMessage) (secretstore.Store, error)
 	// Public returns the settings as the API shows them: nothing that
 	// could help anyone read a secret.
 	Public func(settings json.RawMessage) (json.RawMessage, error)
@@ -137,7 +138,7 @@ func (s *Service) register(st Store) {
 	var store secretstore.Store
 	var err error
 	if ok {
-		store, err = k.Open(st.Settings)
+		store, err = k.Open(st.Name, st.Settings)
 	} else {
 		err = fmt.Errorf("kind %q is not supported by this credflow", st.Kind)
 	}
@@ -198,7 +199,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	if len(st.Settings) == 0 {
 		st.Settings = json.RawMessage("{}")
 	}
-	store, err := k.Open(st.Settings)
+	store, err := k.Open(st.Name, st.Settings)
 	if err != nil {
 		return Store{}, nil, err
 	}
@@ -285,7 +286,7 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 		return Store{}, err
 	}
 	if in.Settings != nil {
-		if _, err := s.kinds[st.Kind].Open(in.Settings); err != nil {
+		if _, err := s.kinds[st.Kind].Open(st.Name, in.Settings); err != nil {
 			return Store{}, err
 		}
 		st.Settings = in.Settings

@@ -196,3 +196,28 @@ func (s *Store) label() string {
 	}
 	return fmt.Sprintf("store %q", s.name)
 }
+
+// refFields are the names RefFromFields accepts.
+var refFields = map[string]bool{"subscriptionId": true, "resourceGroup": true, "vaultName": true, "secretName": true, "secretVersion": true}
+
+// RefFromFields implements secretstore.FieldRefs: the Power Platform path of
+// the secret the fields name. The subscription, resource group and vault
+// default to the store's own; ParseRef then checks them against the store.
+func (s *Store) RefFromFields(fields map[string]string) (string, error) {
+	for k := range fields {
+		if !refFields[k] {
+			return "", &secretstore.RefError{Ref: k, Rule: "the fields of a Key Vault reference are subscriptionId, resourceGroup, vaultName, secretName and secretVersion"}
+		}
+	}
+	get := func(k, def string) string {
+		if v := fields[k]; v != "" {
+			return v
+		}
+		return def
+	}
+	return RefFromFields(get("subscriptionId", s.settings.SubscriptionID), get("resourceGroup", s.settings.ResourceGroup),
+		get("vaultName", s.settings.VaultName), fields["secretName"], fields["secretVersion"])
+}
+
+// DisplayRef implements secretstore.RefDisplayer: the secret's resource path.
+func (s *Store) DisplayRef(ref secretstore.Ref) string { return s.ResourcePath(ref) }
