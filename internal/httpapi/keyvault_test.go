@@ -257,3 +257,52 @@ func TestKeyVaultChecks(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyVaultThrottledManySecrets resolves 20 connections on 20 secrets of
+// a throttled vault, 50 clients at once: every resolve succeeds and no
+// secret ever has more than one read in flight.
+func TestKeyVaultThrottledManySecrets(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		k := startKeyVault(t, e)
+		a := k.admin
+		a.must(201, "POST", "/api/v1/stores", map[string]any{"name": "kv", "kind": "azure-keyvault", "settings": k.settings(nil), "cacheTTL": "1m"})
+		a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_User", "displayName": "user", "type": "text", "value": "svc"})
+		a.must(201, "POST", "/api/v1/runner-groups", map[string]any{"name": "g"})
+		runner := runnerIn(a, "r1", "g")
+		const n = 20
+		for i := 0; i < n; i++ {
+			name := fmt.Sprintf("s%02d", i)
+			k.vault.Set(name, "value-"+name)
+			a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_" + name, "displayName": name, "type": "secret",
+				"secretRef": map[string]string{"store": "kv", "secretName": name}})
+			a.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "C" + name, "username": "cf_User", "password": "cf_" + name})
+			a.must(201, "POST", "/api/v1/connections", map[string]any{"name": "c" + name, "credential": "C" + name, "runnerGroup": "g"})
+		}
+		k.vault.ResetCounters()
+		k.vault.Throttle(5, 50*time.Millisecond)
+		k.vault.SetLatency(20 * time.Millisecond)
+		var wg sync.WaitGroup
+		errs := make(chan string, 50)
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				name := fmt.Sprintf("s%02d", i%n)
+				r := runner.do("POST", "/api/v1/connections/c"+name+"/resolve", nil)
+				if r.status != 200 || r.str("password") != "value-"+name {
+					errs <- fmt.Sprintf("%s: %d %s", name, r.status, r.raw)
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+		for i := 0; i < n; i++ {
+			if m := k.vault.SecretMaxInFlight(fmt.Sprintf("s%02d", i)); m > 1 {
+				t.Errorf("secret s%02d had %d reads in flight at once", i, m)
+			}
+		}
+	})
+}
