@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -104,6 +106,13 @@ func TestErrorDecoding(t *testing.T) {
 			wantMessage: "Slow down.",
 		},
 		{
+			name: "with a hint", status: 403, contentType: "application/problem+json",
+			body: `{"title":"Forbidden","status":403,"detail":"credflow may not read kv. Grant it Key Vault Secrets User.","code":"store_access_denied","hint":"Grant it Key Vault Secrets User."}`,
+			want: Error{Status: 403, Code: "store_access_denied", Title: "Forbidden", Detail: "credflow may not read kv. Grant it Key Vault Secrets User.",
+				Hint: "Grant it Key Vault Secrets User.", RequestID: "req-from-header"},
+			wantMessage: "credflow may not read kv. Grant it Key Vault Secrets User.",
+		},
+		{
 			name: "status line wins over body", status: 409, contentType: "application/problem+json",
 			body:        `{"title":"Conflict","status":400,"detail":"Taken.","code":"name_taken"}`,
 			want:        Error{Status: 409, Code: "name_taken", Title: "Conflict", Detail: "Taken.", RequestID: "req-from-header"},
@@ -146,7 +155,7 @@ func TestErrorDecoding(t *testing.T) {
 			}
 			if got.Status != tc.want.Status || got.Code != tc.want.Code || got.Type != tc.want.Type ||
 				got.Title != tc.want.Title || got.Detail != tc.want.Detail || got.RequestID != tc.want.RequestID ||
-				got.RetryAfter != tc.want.RetryAfter || len(got.Errors) != len(tc.want.Errors) {
+				got.RetryAfter != tc.want.RetryAfter || got.Hint != tc.want.Hint || len(got.Errors) != len(tc.want.Errors) {
 				t.Fatalf("got  %+v\nwant %+v", *got, tc.want)
 			}
 			for i := range got.Errors {
@@ -254,6 +263,9 @@ func TestEmptyIdentifiersAreRefused(t *testing.T) {
 		"GetConnection":              func() error { _, err := c.GetConnection(ctx, ""); return err },
 		"ConnectionRunners":          func() error { _, err := c.ConnectionRunners(ctx, ""); return err },
 		"Resolve":                    func() error { _, err := c.Resolve(ctx, ""); return err },
+		"UpdateStore":                func() error { _, err := c.UpdateStore(ctx, "", UpdateStoreRequest{}); return err },
+		"DeleteStore":                func() error { return c.DeleteStore(ctx, "") },
+		"CheckStore":                 func() error { _, err := c.CheckStore(ctx, "", "s"); return err },
 	} {
 		if err := call(); err == nil || !strings.Contains(err.Error(), "must not be empty") {
 			t.Errorf("%s: err = %v, want a refusal before any request", name, err)
@@ -307,5 +319,96 @@ func TestQueries(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("sent\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The store and Key Vault reference requests, as sent: durations as Go
+// duration strings, only the fields that are set.
+func TestStoreRequestBodies(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+string(b))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ttl, zero := 90*time.Second, time.Duration(0)
+	for _, call := range []func() error{
+		func() error {
+			_, err := c.CreateStore(ctx, CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"vaultName":"v"}`), CacheTTL: &ttl, StaleIfError: &zero})
+			return err
+		},
+		func() error {
+			_, err := c.CreateStore(ctx, CreateStoreRequest{Name: "kv", Kind: "azure-keyvault"})
+			return err
+		},
+		func() error { _, err := c.UpdateStore(ctx, "my kv", UpdateStoreRequest{CacheTTL: &ttl}); return err },
+		func() error {
+			_, err := c.UpdateStore(ctx, "kv", UpdateStoreRequest{Settings: json.RawMessage(`{}`)})
+			return err
+		},
+		func() error { return c.DeleteStore(ctx, "kv") },
+		func() error { _, err := c.CheckStore(ctx, "kv", ""); return err },
+		func() error { _, err := c.CheckStore(ctx, "kv", "sql-password"); return err },
+		func() error {
+			_, err := c.CreateEnvironmentVariable(ctx, CreateEnvironmentVariableRequest{DisplayName: "P", Type: TypeSecret,
+				SecretRef: &SecretRef{Store: "kv", SecretName: "sql", SecretVersion: "v1", VaultName: "other"}})
+			return err
+		},
+	} {
+		if err := call(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		`POST /api/v1/stores {"name":"kv","kind":"azure-keyvault","settings":{"vaultName":"v"},"cacheTTL":"1m30s","staleIfError":"0s"}`,
+		`POST /api/v1/stores {"name":"kv","kind":"azure-keyvault"}`,
+		`PATCH /api/v1/stores/my%20kv {"cacheTTL":"1m30s"}`,
+		`PATCH /api/v1/stores/kv {"settings":{}}`,
+		`DELETE /api/v1/stores/kv `,
+		`POST /api/v1/stores/kv/check {}`,
+		`POST /api/v1/stores/kv/check {"secret":"sql-password"}`,
+		`POST /api/v1/environment-variables {"displayName":"P","type":"secret","secretRef":{"store":"kv","vaultName":"other","secretName":"sql","secretVersion":"v1"}}`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sent\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestStoreDecoding(t *testing.T) {
+	c := canned(t, 201, "application/json", `{"id":"s1","name":"kv","kind":"azure-keyvault","status":"ready",
+		"settings":{"vaultName":"v","auth":{"kind":"managed-identity"}},"cacheTTL":"1m0s","staleIfError":"1h0m0s",
+		"createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z",
+		"check":{"ok":false,"steps":[{"name":"reach the vault","ok":true,"detail":"200"},{"name":"same tenant","ok":false,"detail":"wrong tenant","hint":"use t2"}]}}`)
+	s, err := c.CreateStore(context.Background(), CreateStoreRequest{Name: "kv", Kind: "azure-keyvault"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CacheTTL != time.Minute || s.StaleIfError != time.Hour || s.Check == nil || s.Check.OK || len(s.Check.Steps) != 2 ||
+		s.CreatedAt.IsZero() || !strings.Contains(string(s.Settings), `"managed-identity"`) {
+		t.Errorf("store = %+v", s)
+	}
+	if f := s.Check.FirstFailure(); f == nil || f.Name != "same tenant" || f.Hint != "use t2" {
+		t.Errorf("first failure = %+v", f)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"cacheTTL":"1m0s"`, `"staleIfError":"1h0m0s"`, `"settings":{"vaultName":"v","auth":{"kind":"managed-identity"}}`, `"check":{"ok":false`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("marshalled %s, want %s in it", b, want)
+		}
+	}
+
+	c = canned(t, 200, "application/json", `{"id":"s1","name":"kv","cacheTTL":"soon"}`)
+	if _, err := c.GetStore(context.Background(), "kv"); err == nil || !strings.Contains(err.Error(), "cacheTTL") {
+		t.Errorf("bad duration: err = %v", err)
 	}
 }

@@ -2,11 +2,13 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credflow/credflow/client"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
@@ -322,8 +324,9 @@ func TestSecretsAndCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pass.SchemaName != "cf_SQLPassword" || pass.Value != "" || pass.SecretRef == nil ||
-				*pass.SecretRef != (client.SecretRef{Store: "local", Ref: secretName}) {
+			// The built-in store's secrets are enabled and never expire.
+			if ref := pass.SecretRef; pass.SchemaName != "cf_SQLPassword" || pass.Value != "" || ref == nil ||
+				ref.Store != "local" || ref.Ref != secretName || ref.Enabled == nil || !*ref.Enabled || ref.ExpiresAt != nil {
 				t.Errorf("secret variable %+v", pass)
 			}
 
@@ -558,6 +561,64 @@ func TestRuntime(t *testing.T) {
 			if strings.Contains(inst.Log(), password) {
 				t.Error("the server logged the password")
 			}
+		})
+	}
+}
+
+func TestStoreRegistration(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := start(t, e)
+			ctx := context.Background()
+
+			local, err := c.GetStore(ctx, "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if local.CacheTTL <= 0 || local.CreatedAt.IsZero() || string(local.Settings) != "{}" {
+				t.Errorf("local store = %+v (settings %s)", local, local.Settings)
+			}
+			up, err := c.UpdateStore(ctx, "local", client.UpdateStoreRequest{CacheTTL: ptr(5 * time.Second), StaleIfError: ptr(time.Minute)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if up.CacheTTL != 5*time.Second || up.StaleIfError != time.Minute || up.UpdatedAt.Before(local.UpdatedAt) {
+				t.Errorf("updated store = %+v", up)
+			}
+			stores, err := c.ListStores(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stores) != 1 || stores[0].CacheTTL != 5*time.Second {
+				t.Errorf("stores = %+v", stores)
+			}
+			_, err = c.UpdateStore(ctx, "local", client.UpdateStoreRequest{CacheTTL: ptr(48 * time.Hour)})
+			wantProblem(t, err, 422, "validation_failed")
+
+			if _, err := c.PutSecret(ctx, "local", "probe", "x"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := c.CheckStore(ctx, "local", "probe")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.OK || len(r.Steps) < 2 || r.FirstFailure() != nil {
+				t.Errorf("check with a secret that exists = %+v", r)
+			}
+			r, err = c.CheckStore(ctx, "local", "absent")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := r.FirstFailure(); r.OK || f == nil || f.Hint == "" {
+				t.Errorf("check with a missing secret = %+v", r)
+			}
+
+			wantProblem(t, c.DeleteStore(ctx, "local"), 409, "builtin_store")
+			_, err = c.CreateStore(ctx, client.CreateStoreRequest{Name: "again", Kind: "builtin"})
+			wantProblem(t, err, 422, "validation_failed")
+			_, err = c.CreateStore(ctx, client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"vaultName":"a_b"}`)})
+			wantProblem(t, err, 422, "validation_failed")
+			wantProblem(t, c.DeleteStore(ctx, "nowhere"), 404, "not_found")
 		})
 	}
 }

@@ -20,11 +20,29 @@ const (
 )
 
 // SecretRef points at a secret inside a store. Ref is in the store's own
-// syntax (a secret name for the built-in store, a resource path for Azure Key
-// Vault).
+// syntax (a secret name for the built-in store; for Azure Key Vault a
+// resource path, a secret URI, or {secretName}[/{version}]).
+//
+// A Key Vault secret may instead be named by its parts: SecretName, with
+// optionally SecretVersion (default: the latest), and VaultName,
+// SubscriptionID and ResourceGroup (default: the store's). Give Ref or the
+// parts, not both; the server answers with Ref.
+//
+// Enabled and ExpiresAt are what the store said of the secret when the
+// variable was saved; the server ignores them in requests.
 type SecretRef struct {
-	Store string `json:"store"`
-	Ref   string `json:"ref"`
+	Store          string `json:"store"`
+	Ref            string `json:"ref,omitempty"`
+	SubscriptionID string `json:"subscriptionId,omitempty"`
+	ResourceGroup  string `json:"resourceGroup,omitempty"`
+	VaultName      string `json:"vaultName,omitempty"`
+	SecretName     string `json:"secretName,omitempty"`
+	SecretVersion  string `json:"secretVersion,omitempty"`
+
+	// Enabled is nil when the server did not say.
+	Enabled *bool `json:"enabled,omitempty"`
+	// ExpiresAt is nil when the secret never expires.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 // EnvironmentVariable is a named value that automation reads. A text variable

@@ -32,6 +32,9 @@ type Error struct {
 	RequestID string `json:"requestId,omitempty"`
 	// RetryAfter is how many seconds a throttled store asked to wait.
 	RetryAfter int `json:"retryAfter,omitempty"`
+	// Hint says how to fix the problem, when the server knows (a store
+	// that refused credflow, say). Detail already ends with it.
+	Hint string `json:"hint,omitempty"`
 }
 
 // FieldError is one field that failed validation.

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -18,10 +20,153 @@ const (
 
 // Store is a registered secret store.
 type Store struct {
-	ID     string      `json:"id"`
-	Name   string      `json:"name"`
-	Kind   string      `json:"kind"`
-	Status StoreStatus `json:"status"`
+	ID     string
+	Name   string
+	Kind   string
+	Status StoreStatus
+	// Settings are the kind's own settings as the server shows them (for
+	// Azure Key Vault: tenant, vault, how credflow signs in). They never
+	// hold a secret: a client secret is named by file path or environment
+	// variable.
+	Settings json.RawMessage
+	// CacheTTL is how long a value read from the store is reused (0: not
+	// at all).
+	CacheTTL time.Duration
+	// StaleIfError is how long an expired value may still be served while
+	// the store fails (0: never).
+	StaleIfError time.Duration
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	// Check is the check run when the store was added (CreateStore only;
+	// nil for a kind without a check).
+	Check *CheckReport
+}
+
+// storeJSON is the wire form of Store: durations as Go duration strings
+// such as "1m0s".
+type storeJSON struct {
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	Kind         string          `json:"kind"`
+	Status       StoreStatus     `json:"status"`
+	Settings     json.RawMessage `json:"settings,omitempty"`
+	CacheTTL     string          `json:"cacheTTL,omitempty"`
+	StaleIfError string          `json:"staleIfError,omitempty"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	UpdatedAt    time.Time       `json:"updatedAt"`
+	Check        *CheckReport    `json:"check,omitempty"`
+}
+
+// MarshalJSON writes the store as the API does.
+func (s Store) MarshalJSON() ([]byte, error) {
+	return json.Marshal(storeJSON{ID: s.ID, Name: s.Name, Kind: s.Kind, Status: s.Status, Settings: s.Settings,
+		CacheTTL: s.CacheTTL.String(), StaleIfError: s.StaleIfError.String(),
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Check: s.Check})
+}
+
+// UnmarshalJSON reads the store as the API writes it.
+func (s *Store) UnmarshalJSON(b []byte) error {
+	var w storeJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	ttl, err := optionalDuration("cacheTTL", w.CacheTTL)
+	if err != nil {
+		return err
+	}
+	stale, err := optionalDuration("staleIfError", w.StaleIfError)
+	if err != nil {
+		return err
+	}
+	*s = Store{ID: w.ID, Name: w.Name, Kind: w.Kind, Status: w.Status, Settings: w.Settings,
+		CacheTTL: ttl, StaleIfError: stale, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Check: w.Check}
+	return nil
+}
+
+// optionalDuration reads a duration the server may leave out (older
+// servers do).
+func optionalDuration(field, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("client: store %s: %w", field, err)
+	}
+	return d, nil
+}
+
+// CheckReport is the outcome of a store's check, step by step: can credflow
+// reach the store, sign in, and read a secret. OK is true when every step
+// passed.
+type CheckReport struct {
+	OK    bool        `json:"ok"`
+	Steps []CheckStep `json:"steps"`
+}
+
+// FirstFailure returns the first step that failed, or nil.
+func (r *CheckReport) FirstFailure() *CheckStep {
+	for i := range r.Steps {
+		if !r.Steps[i].OK {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// CheckStep is one step of a check. Hint says how to fix a failing step.
+type CheckStep struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+// CreateStoreRequest registers a store. Settings is the kind's settings
+// object (nil: none). CacheTTL and StaleIfError, when nil, take the server's
+// defaults.
+type CreateStoreRequest struct {
+	Name         string
+	Kind         string
+	Settings     json.RawMessage
+	CacheTTL     *time.Duration
+	StaleIfError *time.Duration
+}
+
+// MarshalJSON writes the request as the API reads it.
+func (r CreateStoreRequest) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name         string          `json:"name"`
+		Kind         string          `json:"kind"`
+		Settings     json.RawMessage `json:"settings,omitempty"`
+		CacheTTL     *string         `json:"cacheTTL,omitempty"`
+		StaleIfError *string         `json:"staleIfError,omitempty"`
+	}{r.Name, r.Kind, r.Settings, durationString(r.CacheTTL), durationString(r.StaleIfError)})
+}
+
+// UpdateStoreRequest changes the fields that are not nil. Settings replace
+// the store's settings whole.
+type UpdateStoreRequest struct {
+	Settings     json.RawMessage
+	CacheTTL     *time.Duration
+	StaleIfError *time.Duration
+}
+
+// MarshalJSON writes the request as the API reads it.
+func (r UpdateStoreRequest) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Settings     json.RawMessage `json:"settings,omitempty"`
+		CacheTTL     *string         `json:"cacheTTL,omitempty"`
+		StaleIfError *string         `json:"staleIfError,omitempty"`
+	}{r.Settings, durationString(r.CacheTTL), durationString(r.StaleIfError)})
+}
+
+func durationString(d *time.Duration) *string {
+	if d == nil {
+		return nil
+	}
+	s := d.String()
+	return &s
 }
 
 // SecretVersion is what writing a secret produced. It never holds the value.
@@ -62,6 +207,56 @@ func (c *Client) GetStore(ctx context.Context, idOrName string) (*Store, error) 
 		return nil, err
 	}
 	return &s, nil
+}
+
+// CreateStore registers a store (admins) and returns it with the report of
+// the check the server runs at once. The store is saved even when a step of
+// that check fails: Check.OK says whether it passed.
+func (c *Client) CreateStore(ctx context.Context, req CreateStoreRequest) (*Store, error) {
+	var s Store
+	if err := c.do(ctx, http.MethodPost, storesPath, req, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// UpdateStore changes a store's settings or cache (admins) and returns it as
+// saved.
+func (c *Client) UpdateStore(ctx context.Context, idOrName string, req UpdateStoreRequest) (*Store, error) {
+	if err := need("store id or name", idOrName); err != nil {
+		return nil, err
+	}
+	var s Store
+	if err := c.do(ctx, http.MethodPatch, storesPath+"/"+escape(idOrName), req, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// DeleteStore removes a store (admins). The server refuses with 409 in_use
+// while variables reference it, and 409 builtin_store for the built-in one.
+func (c *Client) DeleteStore(ctx context.Context, idOrName string) error {
+	if err := need("store id or name", idOrName); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, storesPath+"/"+escape(idOrName), nil, nil)
+}
+
+// CheckStore runs a store's check (admins) and, when secret is not "",
+// tries to read that secret too. A failing step is not an error: the
+// report's OK is false and the step says why and how to fix it.
+func (c *Client) CheckStore(ctx context.Context, store, secret string) (*CheckReport, error) {
+	if err := need("store", store); err != nil {
+		return nil, err
+	}
+	body := struct {
+		Secret string `json:"secret,omitempty"`
+	}{secret}
+	var r CheckReport
+	if err := c.do(ctx, http.MethodPost, storesPath+"/"+escape(store)+"/check", body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // PutSecret writes a new version of the secret name in a store that accepts

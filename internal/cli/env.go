@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/credflow/credflow/client"
 )
@@ -57,21 +58,44 @@ type envCreateOptions struct {
 	Value       string
 	Store       string
 	Ref         string
+	// The parts of a Key Vault secret, instead of Ref.
+	SecretName     string
+	SecretVersion  string
+	VaultName      string
+	SubscriptionID string
+	ResourceGroup  string
 }
+
+// secretRef is the reference the flags give: Ref, or a Key Vault
+// secret's parts.
+func (o *envCreateOptions) secretRef() *client.SecretRef {
+	return &client.SecretRef{Store: o.Store, Ref: o.Ref, SecretName: o.SecretName, SecretVersion: o.SecretVersion,
+		VaultName: o.VaultName, SubscriptionID: o.SubscriptionID, ResourceGroup: o.ResourceGroup}
+}
+
+// The flags that name a Key Vault secret by its parts, --secret-name first.
+var secretPartFlags = []string{"secret-name", "secret-version", "vault-name", "subscription-id", "resource-group"}
 
 func newCmdEnvCreate(f *factory, runF func(*envCreateOptions) error) *cobra.Command {
 	opts := &envCreateOptions{IO: f.streams, Client: f.client}
 	var typ string
 	cmd := &cobra.Command{
-		Use:   "create --display-name NAME --type text --value VALUE | --type secret --store STORE --ref REF",
+		Use:   "create --display-name NAME --type text --value VALUE | --type secret --store STORE (--ref REF | --secret-name NAME ...)",
 		Short: "Create an environment variable",
+		Long: `Create an environment variable. A text variable holds --value. A secret
+variable names a secret in a store, never its value: by --ref, in the store's
+own syntax, or in a Key Vault store by --secret-name, optionally with
+--secret-version (default: always the latest) and --vault-name,
+--subscription-id and --resource-group (default: the store's). Saving it
+checks that the secret exists and can be read.`,
 		Example: `  credflow env create --display-name "API URL" --type text --value https://api.example.com
-  credflow env create --display-name "SQL Password" --type secret --store local --ref sql-password`,
+  credflow env create --display-name "SQL Password" --type secret --store local --ref sql-password
+  credflow env create --display-name "SQL Password" --type secret --store kv --secret-name sql-password`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Format = f.format()
 			opts.Type = client.VariableType(typ)
-			if err := checkVariableKind(opts.Type, cmd.Flags().Changed("value"), opts.Store, opts.Ref); err != nil {
+			if err := checkVariableKind(cmd.Flags(), opts.Type); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -88,28 +112,50 @@ func newCmdEnvCreate(f *factory, runF func(*envCreateOptions) error) *cobra.Comm
 	fl.StringVar(&opts.Value, "value", "", "the value of a text variable")
 	fl.StringVar(&opts.Store, "store", "", "the store holding a secret variable's secret")
 	fl.StringVar(&opts.Ref, "ref", "", "the secret's reference in the store")
+	fl.StringVar(&opts.SecretName, "secret-name", "", "Key Vault: the secret's name (instead of --ref)")
+	fl.StringVar(&opts.SecretVersion, "secret-version", "", "Key Vault: pin this version of the secret (default: the latest)")
+	fl.StringVar(&opts.VaultName, "vault-name", "", "Key Vault: the secret's vault (default: the store's)")
+	fl.StringVar(&opts.SubscriptionID, "subscription-id", "", "Key Vault: the vault's subscription (default: the store's)")
+	fl.StringVar(&opts.ResourceGroup, "resource-group", "", "Key Vault: the vault's resource group (default: the store's)")
 	_ = cmd.MarkFlagRequired("display-name")
 	_ = cmd.MarkFlagRequired("type")
 	return cmd
 }
 
 // checkVariableKind checks that a text variable gets a value and a secret one
-// a reference, before anything is sent.
-func checkVariableKind(t client.VariableType, hasValue bool, store, ref string) error {
+// a reference (--ref, or a Key Vault secret's parts), before anything is
+// sent.
+func checkVariableKind(fl *pflag.FlagSet, t client.VariableType) error {
+	given := func(name string) bool { return fl.Changed(name) && fl.Lookup(name).Value.String() != "" }
+	part := ""
+	for _, name := range secretPartFlags {
+		if given(name) {
+			part = name
+			break
+		}
+	}
 	switch t {
 	case client.TypeText:
-		if !hasValue {
+		if !fl.Changed("value") {
 			return usageErrorf("--type text needs --value")
 		}
-		if store != "" || ref != "" {
+		if given("store") || given("ref") {
 			return usageErrorf("--store and --ref are for --type secret")
 		}
+		if part != "" {
+			return usageErrorf("--%s is for --type secret", part)
+		}
 	case client.TypeSecret:
-		if hasValue {
+		if fl.Changed("value") {
 			return usageErrorf("a secret variable holds a reference, not a value: store the value with 'credflow store secret put', then pass --store and --ref")
 		}
-		if store == "" || ref == "" {
-			return usageErrorf("--type secret needs --store and --ref")
+		switch {
+		case given("ref") && part != "":
+			return usageErrorf("--ref and --%s both name the secret: give --ref, or --secret-name with its parts", part)
+		case part != "" && !given("secret-name"):
+			return usageErrorf("--%s needs --secret-name", part)
+		case !given("store") || (!given("ref") && part == ""):
+			return usageErrorf("--type secret needs --store and --ref (or, for Key Vault, --secret-name)")
 		}
 	default:
 		return usageErrorf("--type must be text or secret, not %q", t)
@@ -129,7 +175,7 @@ func envCreateRun(ctx context.Context, opts *envCreateOptions) error {
 		Type:        opts.Type,
 	}
 	if opts.Type == client.TypeSecret {
-		req.SecretRef = &client.SecretRef{Store: opts.Store, Ref: opts.Ref}
+		req.SecretRef = opts.secretRef()
 	} else {
 		req.Value = opts.Value
 	}
@@ -196,8 +242,19 @@ func variableFields(v *client.EnvironmentVariable) []field {
 		{"Description", v.Description},
 		{"Type", string(v.Type)},
 	}
-	if v.SecretRef != nil {
-		fields = append(fields, field{"Store", v.SecretRef.Store}, field{"Reference", v.SecretRef.Ref})
+	if r := v.SecretRef; r != nil {
+		fields = append(fields, field{"Store", r.Store}, field{"Reference", r.Ref})
+		// What the store said of the secret when the variable was saved.
+		if r.Enabled != nil {
+			fields = append(fields, field{"Secret enabled", yesNo(*r.Enabled)})
+		}
+		if r.Enabled != nil || r.ExpiresAt != nil {
+			expires := "never"
+			if r.ExpiresAt != nil {
+				expires = formatTime(*r.ExpiresAt)
+			}
+			fields = append(fields, field{"Secret expires", expires})
+		}
 	} else {
 		fields = append(fields, field{"Value", v.Value})
 	}

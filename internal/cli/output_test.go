@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -34,6 +36,12 @@ func TestPrintVariable(t *testing.T) {
 	text := &client.EnvironmentVariable{ID: "v1", SchemaName: "cf_A", DisplayName: "A", Type: client.TypeText, Value: "", Owner: "admin", CreatedAt: at, UpdatedAt: at}
 	secret := &client.EnvironmentVariable{ID: "v2", SchemaName: "cf_P", DisplayName: "P", Type: client.TypeSecret,
 		SecretRef: &client.SecretRef{Store: "local", Ref: "p"}, Owner: "admin", CreatedAt: at, UpdatedAt: at}
+	no, yes, expires := false, true, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	kvSecret := &client.EnvironmentVariable{ID: "v3", SchemaName: "cf_K", DisplayName: "K", Type: client.TypeSecret,
+		SecretRef: &client.SecretRef{Store: "kv", Ref: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/secrets/k", Enabled: &no, ExpiresAt: &expires},
+		Owner:     "admin", CreatedAt: at, UpdatedAt: at}
+	builtinSecret := &client.EnvironmentVariable{ID: "v4", SchemaName: "cf_B", DisplayName: "B", Type: client.TypeSecret,
+		SecretRef: &client.SecretRef{Store: "local", Ref: "b", Enabled: &yes}, Owner: "admin", CreatedAt: at, UpdatedAt: at}
 	for _, tc := range []struct {
 		name   string
 		v      *client.EnvironmentVariable
@@ -42,6 +50,13 @@ func TestPrintVariable(t *testing.T) {
 	}{
 		{"text table", text, formatTable, "ID:            v1\nSchema name:   cf_A\nDisplay name:  A\nDescription:   \nType:          text\nValue:         \n" +
 			"Owner:         admin\nCreated:       2025-01-02T03:04:05Z\nUpdated:       2025-01-02T03:04:05Z\n"},
+		{"Key Vault secret table", kvSecret, formatTable, "ID:              v3\nSchema name:     cf_K\nDisplay name:    K\nDescription:     \nType:            secret\n" +
+			"Store:           kv\nReference:       /subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/secrets/k\n" +
+			"Secret enabled:  no\nSecret expires:  2026-02-01T00:00:00Z\n" +
+			"Owner:           admin\nCreated:         2025-01-02T03:04:05Z\nUpdated:         2025-01-02T03:04:05Z\n"},
+		{"built-in secret table", builtinSecret, formatTable, "ID:              v4\nSchema name:     cf_B\nDisplay name:    B\nDescription:     \nType:            secret\n" +
+			"Store:           local\nReference:       b\nSecret enabled:  yes\nSecret expires:  never\n" +
+			"Owner:           admin\nCreated:         2025-01-02T03:04:05Z\nUpdated:         2025-01-02T03:04:05Z\n"},
 		{"secret table", secret, formatTable, "ID:            v2\nSchema name:   cf_P\nDisplay name:  P\nDescription:   \nType:          secret\nStore:         local\nReference:     p\n" +
 			"Owner:         admin\nCreated:       2025-01-02T03:04:05Z\nUpdated:       2025-01-02T03:04:05Z\n"},
 		// An empty text value is still a value; a secret variable has none.
@@ -176,5 +191,88 @@ func TestReportError(t *testing.T) {
 				t.Errorf("printed %q, want %q", b.String(), tc.want)
 			}
 		})
+	}
+}
+
+func TestPrintStore(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	kv := &client.Store{ID: "s1", Name: "kv", Kind: "azure-keyvault", Status: client.StoreReady,
+		Settings: json.RawMessage(`{"cloud":"public","vaultName":"myvault","allowCustomVaultHost":true,"readBudget":3000,"auth":{"kind":"client-secret","clientSecretEnv":"KV"}}`),
+		CacheTTL: 90 * time.Second, StaleIfError: time.Hour, CreatedAt: at, UpdatedAt: at}
+	var b bytes.Buffer
+	if err := printDetail(&Streams{Out: &b}, formatTable, kv, storeFields); err != nil {
+		t.Fatal(err)
+	}
+	want := `ID:                      s1
+Name:                    kv
+Kind:                    azure-keyvault
+Status:                  ready
+Cache TTL:               1m30s
+Stale if error:          1h
+Settings:                
+  cloud:                 public
+  vaultName:             myvault
+  allowCustomVaultHost:  true
+  readBudget:            3000
+  auth.kind:             client-secret
+  auth.clientSecretEnv:  KV
+Created:                 2026-01-02T03:04:05Z
+Updated:                 2026-01-02T03:04:05Z
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+
+	for _, tc := range []struct {
+		settings string
+		want     []field
+	}{
+		{`{}`, []field{{"Settings", "none"}}},
+		{``, []field{{"Settings", "none"}}},
+		{`{"hosts":["a","b"],"n":null}`, []field{{"Settings", ""}, {"  hosts", `["a","b"]`}, {"  n", "null"}}},
+	} {
+		got := settingsFields(json.RawMessage(tc.settings))
+		if tc.settings == "" {
+			got = settingsFields(nil)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("settings %s: got %q, want %q", tc.settings, got, tc.want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                          "0s (off)",
+		5 * time.Second:            "5s",
+		time.Minute:                "1m",
+		90 * time.Second:           "1m30s",
+		10 * time.Minute:           "10m",
+		time.Hour:                  "1h",
+		70 * time.Minute:           "1h10m",
+		time.Hour + time.Second:    "1h0m1s",
+		1500 * time.Millisecond:    "1.5s",
+		24 * time.Hour:             "24h",
+		36*time.Hour + time.Minute: "36h1m",
+	} {
+		if got := formatDuration(d, "off"); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestWriteCheck(t *testing.T) {
+	var b bytes.Buffer
+	writeCheck(&b, &client.CheckReport{Steps: []client.CheckStep{
+		{Name: "reach the vault", OK: true, Detail: "answers over TLS 1.3", Hint: "not shown when the step passed"},
+		{Name: "same tenant", Detail: "wrong tenant:\nthe vault is in t2", Hint: "Set tenantId to t2."},
+		{Name: "read secret"},
+	}})
+	want := "✓ reach the vault — answers over TLS 1.3\n" +
+		"✗ same tenant — wrong tenant: the vault is in t2\n" +
+		"  fix: Set tenantId to t2.\n" +
+		"✗ read secret\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -2,7 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -510,5 +515,158 @@ func TestRunFlags(t *testing.T) {
 				t.Errorf("got %+v", got)
 			}
 		})
+	}
+}
+
+func TestStoreAddFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kv.json")
+	if err := os.WriteFile(file, []byte("{\n  \"vaultName\": \"myvault\",\n  \"auth\": {\"kind\": \"default\"}\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := func(v time.Duration) *time.Duration { return &v }
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+		want  client.CreateStoreRequest
+	}{
+		{"no settings", []string{"kv", "--kind", "azure-keyvault"},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault"}},
+		{"inline settings, compacted", []string{"kv", "--kind", "azure-keyvault", "--settings", `{ "vaultName": "v" }`},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"vaultName":"v"}`)}},
+		{"settings file", []string{"kv", "--kind", "azure-keyvault", "--settings-file", file},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"vaultName":"myvault","auth":{"kind":"default"}}`)}},
+		{"settings on stdin", []string{"kv", "--kind", "azure-keyvault", "--settings-file", "-"},
+			`{"tenantId": "t"}`, client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"tenantId":"t"}`)}},
+		{"cache", []string{"kv", "--kind", "azure-keyvault", "--cache-ttl", "5m", "--stale-if-error", "0s"},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", CacheTTL: d(5 * time.Minute), StaleIfError: d(0)}},
+		{"Key Vault flags, only those given", []string{"kv", "--kind", "azure-keyvault", "--tenant-id", "t", "--subscription-id", "s",
+			"--resource-group", "rg", "--vault-name", "v", "--auth", "managed-identity"},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault",
+				Settings: json.RawMessage(`{"tenantId":"t","subscriptionId":"s","resourceGroup":"rg","vaultName":"v","auth":{"kind":"managed-identity"}}`)}},
+		{"Key Vault flags, all", []string{"kv", "--kind", "azure-keyvault", "--tenant-id", "t", "--subscription-id", "s",
+			"--resource-group", "rg", "--vault-name", "v", "--vault-url", "https://127.0.0.1:8443/", "--allow-custom-vault-host", "--cloud", "usgov",
+			"--auth", "client-secret", "--client-id", "c", "--client-secret-file", "/etc/kv", "--client-secret-env", "KV", "--certificate-file", "/c.pem",
+			"--certificate-password-env", "PW", "--cache-ttl", "0s"},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", CacheTTL: d(0),
+				Settings: json.RawMessage(`{"tenantId":"t","subscriptionId":"s","resourceGroup":"rg","vaultName":"v","vaultUrl":"https://127.0.0.1:8443/",` +
+					`"allowCustomVaultHost":true,"cloud":"usgov","auth":{"kind":"client-secret","clientId":"c","clientSecretFile":"/etc/kv",` +
+					`"clientSecretEnv":"KV","certificateFile":"/c.pem","certificatePasswordEnv":"PW"}}`)}},
+		{"auth flags without --auth", []string{"kv", "--kind", "azure-keyvault", "--client-id", "c"},
+			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"auth":{"clientId":"c"}}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *storeAddOptions
+			f := testFactory(nil)
+			f.streams.In = strings.NewReader(tc.stdin)
+			cmd := newCmdStoreAdd(f, func(o *storeAddOptions) error { got = o; return nil })
+			if err := parse(t, cmd, tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Request, tc.want) {
+				t.Errorf("got  %+v (settings %s)\nwant %+v (settings %s)", got.Request, got.Request.Settings, tc.want, tc.want.Settings)
+			}
+		})
+	}
+}
+
+func TestStoreSettingsRefused(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"clientSecret": "hunter2"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, []byte(`{"x":"`+strings.Repeat("a", maxSettings)+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not JSON", []string{"--settings", "hunter2"}, "--settings: not valid JSON (at byte 1)"},
+		{"truncated file", []string{"--settings-file", bad}, "not valid JSON"},
+		{"an array", []string{"--settings", `["hunter2"]`}, "want one JSON object"},
+		{"null", []string{"--settings", `null`}, "not null"},
+		{"two objects", []string{"--settings", `{} {"a":"hunter2"}`}, "not valid JSON"},
+		{"missing file", []string{"--settings-file", filepath.Join(dir, "none.json")}, "--settings-file: open"},
+		{"too long", []string{"--settings-file", big}, "longer than"},
+		{"Key Vault flag and settings", []string{"--settings", `{}`, "--vault-name", "v"}, "--vault-name builds the settings"},
+		{"Key Vault flag and settings file", []string{"--settings-file", bad, "--auth", "default"}, "--auth builds the settings"},
+		{"Key Vault flag for another kind", []string{"--vault-name", "v"}, "--vault-name is for --kind azure-keyvault"},
+		{"bad cloud", []string{"--cloud", "mars"}, "--cloud must be public, china, usgov"},
+		{"bad auth", []string{"--auth", "password"}, "--auth must be default, managed-identity"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kind := "azure-keyvault"
+			if strings.HasSuffix(tc.name, "another kind") {
+				kind = "cyberark"
+			}
+			cmd := newCmdStoreAdd(testFactory(nil), func(*storeAddOptions) error { t.Fatal("ran"); return nil })
+			err := parse(t, cmd, append([]string{"kv", "--kind", kind}, tc.args...)...)
+			var ue *usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a usage error with %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error repeats the settings: %v", err)
+			}
+		})
+	}
+}
+
+func TestStoreUpdateAndCheckFlags(t *testing.T) {
+	d := func(v time.Duration) *time.Duration { return &v }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want client.UpdateStoreRequest
+	}{
+		{"cache ttl", []string{"local", "--cache-ttl", "5s"}, client.UpdateStoreRequest{CacheTTL: d(5 * time.Second)}},
+		{"stale if error", []string{"local", "--stale-if-error", "1h"}, client.UpdateStoreRequest{StaleIfError: d(time.Hour)}},
+		{"settings", []string{"kv", "--settings", `{"vaultName":"v2"}`}, client.UpdateStoreRequest{Settings: json.RawMessage(`{"vaultName":"v2"}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *storeUpdateOptions
+			cmd := newCmdStoreUpdate(testFactory(nil), func(o *storeUpdateOptions) error { got = o; return nil })
+			if err := parse(t, cmd, tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != tc.args[0] || !reflect.DeepEqual(got.Request, tc.want) {
+				t.Errorf("got %q %+v, want %+v", got.Name, got.Request, tc.want)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		args       []string
+		wantSecret string
+	}{
+		{[]string{"kv"}, ""},
+		{[]string{"kv", "--secret", "sql-password"}, "sql-password"},
+	} {
+		var got *storeCheckOptions
+		cmd := newCmdStoreCheck(testFactory(nil), func(o *storeCheckOptions) error { got = o; return nil })
+		if err := parse(t, cmd, tc.args...); err != nil {
+			t.Fatal(err)
+		}
+		if got.Store != "kv" || got.Secret != tc.wantSecret {
+			t.Errorf("check %q: %+v", tc.args, got)
+		}
+	}
+}
+
+func TestEnvCreateKeyVaultParts(t *testing.T) {
+	var got *envCreateOptions
+	cmd := newCmdEnvCreate(testFactory(nil), func(o *envCreateOptions) error { got = o; return nil })
+	if err := parse(t, cmd, "--display-name", "P", "--type", "secret", "--store", "kv", "--secret-name", "sql", "--secret-version", "v1",
+		"--vault-name", "other", "--subscription-id", "s", "--resource-group", "rg"); err != nil {
+		t.Fatal(err)
+	}
+	want := client.SecretRef{Store: "kv", SecretName: "sql", SecretVersion: "v1", VaultName: "other", SubscriptionID: "s", ResourceGroup: "rg"}
+	if r := got.secretRef(); *r != want {
+		t.Errorf("got %+v, want %+v", *r, want)
 	}
 }

@@ -3,11 +3,17 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/credflow/credflow/client"
 )
@@ -15,16 +21,24 @@ import (
 func newCmdStore(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
-		Short: "List secret stores, write secrets to the built-in one, grant their use",
+		Short: "Register and check secret stores, write secrets to the built-in one, grant their use",
 		RunE:  runGroup,
 	}
 	cmd.AddCommand(
+		newCmdStoreAdd(f, nil),
 		newCmdStoreList(f, nil),
 		newCmdShow(f, &cobra.Command{
 			Use:   "get NAME",
-			Short: "Show a secret store (by name or id)",
+			Short: "Show a secret store (by name or id): its settings and cache",
 			Args:  exactArgs("NAME"),
 		}, (*client.Client).GetStore, storeFields),
+		newCmdStoreUpdate(f, nil),
+		newCmdDelete(f, &cobra.Command{
+			Use:   "remove NAME",
+			Short: "Remove a store no environment variable references (admins)",
+			Args:  exactArgs("NAME"),
+		}, (*client.Client).DeleteStore, "Removed store"),
+		newCmdStoreCheck(f, nil),
 		newCmdStoreSecret(f),
 		newCmdStoreGrant(f, nil),
 		newCmdStoreRevoke(f, nil),
@@ -77,12 +91,525 @@ func storeListRun(ctx context.Context, opts *storeListOptions) error {
 }
 
 func storeFields(s *client.Store) []field {
-	return []field{
+	fields := []field{
 		{"ID", s.ID},
 		{"Name", s.Name},
 		{"Kind", s.Kind},
 		{"Status", string(s.Status)},
+		{"Cache TTL", formatDuration(s.CacheTTL, "no cache")},
+		{"Stale if error", formatDuration(s.StaleIfError, "never")},
 	}
+	fields = append(fields, settingsFields(s.Settings)...)
+	return append(fields,
+		field{"Created", formatTime(s.CreatedAt)},
+		field{"Updated", formatTime(s.UpdatedAt)},
+	)
+}
+
+// formatDuration prints d without zero units ("1m", not "1m0s"), and what
+// zero means.
+func formatDuration(d time.Duration, zero string) string {
+	if d == 0 {
+		return "0s (" + zero + ")"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// settingsFields lists a store's settings one per line, nested objects
+// flattened to dotted names, in the order the server sent them.
+func settingsFields(raw json.RawMessage) []field {
+	var out []field
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return []field{{"Settings", "none"}}
+	}
+	if err := flattenObject(raw, "", &out); err != nil {
+		return []field{{"Settings", string(raw)}}
+	}
+	if len(out) == 0 {
+		return []field{{"Settings", "none"}}
+	}
+	return append([]field{{"Settings", ""}}, out...)
+}
+
+func flattenObject(raw json.RawMessage, prefix string, out *[]field) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		var str string
+		switch {
+		case bytes.HasPrefix(v, []byte("{")):
+			if err := flattenObject(v, prefix+key+".", out); err != nil {
+				return err
+			}
+			continue
+		case bytes.HasPrefix(v, []byte(`"`)):
+			if err := json.Unmarshal(v, &str); err != nil {
+				return err
+			}
+		default:
+			var b bytes.Buffer
+			if err := json.Compact(&b, v); err != nil {
+				return err
+			}
+			str = b.String()
+		}
+		*out = append(*out, field{"  " + prefix + key, str})
+	}
+	return nil
+}
+
+// writeCheck prints a check's steps: "✓ name — detail", and under a failing
+// step how to fix it.
+func writeCheck(w io.Writer, r *client.CheckReport) {
+	for _, st := range r.Steps {
+		mark := "✓"
+		if !st.OK {
+			mark = "✗"
+		}
+		line := mark + " " + oneLine(st.Name)
+		if st.Detail != "" {
+			line += " — " + oneLine(st.Detail)
+		}
+		fmt.Fprintln(w, line)
+		if !st.OK && st.Hint != "" {
+			fmt.Fprintln(w, "  fix: "+oneLine(st.Hint))
+		}
+	}
+}
+
+// failedStep names the first failing step of a report that did not pass.
+func failedStep(r *client.CheckReport) string {
+	if st := r.FirstFailure(); st != nil {
+		return fmt.Sprintf("%q", oneLine(st.Name))
+	}
+	return "a step"
+}
+
+// The kind whose settings the Key Vault flags build.
+const kindKeyVault = "azure-keyvault"
+
+// storeAddOptions is `credflow store add`.
+type storeAddOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Request client.CreateStoreRequest
+}
+
+func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Command {
+	opts := &storeAddOptions{IO: f.streams, Client: f.client}
+	var (
+		kind     string
+		settings settingsFlags
+		kv       keyVaultFlags
+		cache    cacheFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault flags] [--cache-ttl D] [--stale-if-error D]",
+		Short: "Register a secret store and check it (admins)",
+		Long: `Register a secret store and check it at once, step by step: can credflow
+reach it, sign in, and is it the right tenant. The store is saved even when a
+step fails; the report says which, and how to fix it.
+
+The settings are the kind's own JSON object, from --settings-file ('-' for
+standard input) or --settings. For Azure Key Vault the flags below build it
+instead. Settings never hold a secret: a client secret is named by the path
+of a file on the server (--client-secret-file) or by the name of an
+environment variable of the server (--client-secret-env).
+
+Values read from the store are cached for a minute unless --cache-ttl says
+otherwise, and never served stale unless --stale-if-error allows it.`,
+		Example: `  credflow store add kv --kind azure-keyvault --tenant-id $TENANT \
+      --subscription-id $SUB --resource-group rg-secrets --vault-name myvault \
+      --auth managed-identity
+  credflow store add kv --kind azure-keyvault --settings-file kv.json --cache-ttl 5m
+  credflow store add kv --kind azure-keyvault --auth client-secret --client-id $APP \
+      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			fl := cmd.Flags()
+			r := client.CreateStoreRequest{Name: args[0], Kind: kind}
+			var err error
+			if set := kv.changed(fl); set != "" {
+				if settings.given(fl) {
+					return usageErrorf("--%s builds the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
+				}
+				if kind != kindKeyVault {
+					return usageErrorf("--%s is for --kind %s", set, kindKeyVault)
+				}
+				r.Settings, err = kv.build()
+			} else {
+				r.Settings, err = settings.read(fl, f.streams.In)
+			}
+			if err != nil {
+				return err
+			}
+			r.CacheTTL, r.StaleIfError = cache.values(fl)
+			opts.Request = r
+			if runF != nil {
+				return runF(opts)
+			}
+			return storeAddRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&kind, "kind", "", "the kind of store, e.g. "+kindKeyVault+" (required)")
+	_ = cmd.MarkFlagRequired("kind")
+	settings.add(cmd)
+	kv.add(fl)
+	cache.add(fl)
+	return cmd
+}
+
+func storeAddRun(ctx context.Context, opts *storeAddOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	s, err := c.CreateStore(ctx, opts.Request)
+	if err != nil {
+		return err
+	}
+	if opts.Format == formatJSON {
+		err = writeJSON(opts.IO.Out, s)
+	} else {
+		err = writeFields(opts.IO.Out, storeFields(s))
+		if err == nil && s.Check != nil {
+			fmt.Fprintln(opts.IO.Out, "\nCheck:")
+			writeCheck(opts.IO.Out, s.Check)
+		}
+	}
+	if s.Check != nil && !s.Check.OK {
+		// The store exists now: the command did its work, and says what is left to fix.
+		fmt.Fprintf(opts.IO.ErrOut, "Warning: store %s was saved, but its check failed at %s: fix it with 'credflow store update %s', then run 'credflow store check %s'.\n",
+			s.Name, failedStep(s.Check), s.Name, s.Name)
+	}
+	return err
+}
+
+// storeUpdateOptions is `credflow store update`; only the flags given are sent.
+type storeUpdateOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Name    string
+	Request client.UpdateStoreRequest
+}
+
+func newCmdStoreUpdate(f *factory, runF func(*storeUpdateOptions) error) *cobra.Command {
+	opts := &storeUpdateOptions{IO: f.streams, Client: f.client}
+	var (
+		settings settingsFlags
+		cache    cacheFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "update NAME [--settings-file FILE | --settings JSON] [--cache-ttl D] [--stale-if-error D]",
+		Short: "Change a store's settings or run-time cache (admins)",
+		Long: `Change a store's settings or how long its values are cached. New settings
+replace the old ones whole. Run 'credflow store check' afterwards.`,
+		Example: `  credflow store update kv --cache-ttl 5m --stale-if-error 1h
+  credflow store update kv --settings-file kv.json`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.Name = args[0]
+			fl := cmd.Flags()
+			r := client.UpdateStoreRequest{}
+			var err error
+			if r.Settings, err = settings.read(fl, f.streams.In); err != nil {
+				return err
+			}
+			r.CacheTTL, r.StaleIfError = cache.values(fl)
+			if r.Settings == nil && r.CacheTTL == nil && r.StaleIfError == nil {
+				return usageErrorf("nothing to update: give at least one of --settings, --settings-file, --cache-ttl and --stale-if-error")
+			}
+			opts.Request = r
+			if runF != nil {
+				return runF(opts)
+			}
+			return storeUpdateRun(cmd.Context(), opts)
+		},
+	}
+	settings.add(cmd)
+	cache.add(cmd.Flags())
+	return cmd
+}
+
+func storeUpdateRun(ctx context.Context, opts *storeUpdateOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	s, err := c.UpdateStore(ctx, opts.Name, opts.Request)
+	if err != nil {
+		return err
+	}
+	return printDetail(opts.IO, opts.Format, s, storeFields)
+}
+
+// storeCheckOptions is `credflow store check`.
+type storeCheckOptions struct {
+	IO     *Streams
+	Client func() (*client.Client, error)
+	Format outputFormat
+
+	Store  string
+	Secret string
+}
+
+func newCmdStoreCheck(f *factory, runF func(*storeCheckOptions) error) *cobra.Command {
+	opts := &storeCheckOptions{IO: f.streams, Client: f.client}
+	cmd := &cobra.Command{
+		Use:   "check NAME [--secret NAME]",
+		Short: "Check a store step by step, optionally reading one secret (admins)",
+		Long: `Check a store step by step: can credflow reach it, sign in, is it the right
+tenant, and with --secret can it read that secret (its value is not shown).
+Exits 1 when a step fails, naming it; each failing step says how to fix it.`,
+		Example: `  credflow store check kv --secret sql-password`,
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.format()
+			opts.Store = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return storeCheckRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Secret, "secret", "", "also read this secret (by its reference in the store)")
+	return cmd
+}
+
+func storeCheckRun(ctx context.Context, opts *storeCheckOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	r, err := c.CheckStore(ctx, opts.Store, opts.Secret)
+	if err != nil {
+		return err
+	}
+	if opts.Format == formatJSON {
+		if err := writeJSON(opts.IO.Out, r); err != nil {
+			return err
+		}
+	} else {
+		writeCheck(opts.IO.Out, r)
+	}
+	if !r.OK {
+		msg := fmt.Sprintf("store %s failed its check at %s", opts.Store, failedStep(r))
+		if st := r.FirstFailure(); st != nil && st.Detail != "" {
+			msg += ": " + st.Detail
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// settingsFlags are --settings and --settings-file: a store's settings
+// object, inline or from a file.
+type settingsFlags struct {
+	inline, file string
+}
+
+// maxSettings bounds a settings file.
+const maxSettings = 64 << 10
+
+func (s *settingsFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&s.file, "settings-file", "", "read the settings JSON object from this file ('-': standard input)")
+	fl.StringVar(&s.inline, "settings", "", "the settings, as a JSON object")
+	cmd.MarkFlagsMutuallyExclusive("settings", "settings-file")
+}
+
+func (s *settingsFlags) given(fl *pflag.FlagSet) bool {
+	return fl.Changed("settings") || fl.Changed("settings-file")
+}
+
+// read returns the settings given, nil when none were. Its errors never
+// repeat the input: a secret may have been pasted into it by mistake.
+func (s *settingsFlags) read(fl *pflag.FlagSet, stdin io.Reader) (json.RawMessage, error) {
+	var (
+		b    []byte
+		from string
+	)
+	switch {
+	case fl.Changed("settings"):
+		b, from = []byte(s.inline), "--settings"
+	case fl.Changed("settings-file"):
+		from = "--settings-file " + s.file
+		var rd io.Reader
+		if s.file == "-" {
+			from, rd = "--settings-file - (standard input)", stdin
+		} else {
+			fh, err := os.Open(s.file)
+			if err != nil {
+				return nil, usageErrorf("--settings-file: %v", err)
+			}
+			defer fh.Close()
+			rd = fh
+		}
+		var err error
+		if b, err = io.ReadAll(io.LimitReader(rd, maxSettings+1)); err != nil {
+			return nil, usageErrorf("%s: %v", from, err)
+		}
+		if len(b) > maxSettings {
+			return nil, usageErrorf("%s: longer than %d bytes", from, maxSettings)
+		}
+	default:
+		return nil, nil
+	}
+	return settingsObject(b, from)
+}
+
+// settingsObject checks that b is one JSON object and compacts it.
+func settingsObject(b []byte, from string) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, usageErrorf("%s: not valid JSON (at byte %d); want one object such as {\"tenantId\": \"...\"}", from, se.Offset)
+		}
+		return nil, usageErrorf("%s: want one JSON object such as {\"tenantId\": \"...\"}", from)
+	}
+	if obj == nil {
+		return nil, usageErrorf("%s: want one JSON object, not null", from)
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, usageErrorf("%s: not valid JSON", from)
+	}
+	return out.Bytes(), nil
+}
+
+// cacheFlags are --cache-ttl and --stale-if-error.
+type cacheFlags struct {
+	ttl, stale time.Duration
+}
+
+func (c *cacheFlags) add(fl *pflag.FlagSet) {
+	fl.DurationVar(&c.ttl, "cache-ttl", 0, "reuse a value read from the store this long, e.g. 60s or 5m; 0s: no cache")
+	fl.DurationVar(&c.stale, "stale-if-error", 0, "serve an expired value this long while the store fails; 0s: never")
+}
+
+// values returns the durations given, nil for those that were not.
+func (c *cacheFlags) values(fl *pflag.FlagSet) (ttl, stale *time.Duration) {
+	if fl.Changed("cache-ttl") {
+		ttl = &c.ttl
+	}
+	if fl.Changed("stale-if-error") {
+		stale = &c.stale
+	}
+	return ttl, stale
+}
+
+// keyVaultFlags build the settings of an Azure Key Vault store, so that
+// nobody has to write its JSON.
+type keyVaultFlags struct {
+	settings keyVaultSettings
+	auth     keyVaultAuth
+}
+
+// keyVaultSettings is the settings object of the azure-keyvault kind, with
+// only the fields that were given.
+type keyVaultSettings struct {
+	TenantID             string        `json:"tenantId,omitempty"`
+	SubscriptionID       string        `json:"subscriptionId,omitempty"`
+	ResourceGroup        string        `json:"resourceGroup,omitempty"`
+	VaultName            string        `json:"vaultName,omitempty"`
+	VaultURL             string        `json:"vaultUrl,omitempty"`
+	AllowCustomVaultHost bool          `json:"allowCustomVaultHost,omitempty"`
+	Cloud                string        `json:"cloud,omitempty"`
+	Auth                 *keyVaultAuth `json:"auth,omitempty"`
+}
+
+type keyVaultAuth struct {
+	Kind                   string `json:"kind,omitempty"`
+	ClientID               string `json:"clientId,omitempty"`
+	ClientSecretFile       string `json:"clientSecretFile,omitempty"`
+	ClientSecretEnv        string `json:"clientSecretEnv,omitempty"`
+	CertificateFile        string `json:"certificateFile,omitempty"`
+	CertificatePasswordEnv string `json:"certificatePasswordEnv,omitempty"`
+}
+
+// The Key Vault flags, in the order people give them; the auth ones last.
+var (
+	keyVaultSettingFlags = []string{"tenant-id", "subscription-id", "resource-group", "vault-name", "vault-url", "allow-custom-vault-host", "cloud"}
+	keyVaultAuthFlags    = []string{"auth", "client-id", "client-secret-file", "client-secret-env", "certificate-file", "certificate-password-env"}
+)
+
+var (
+	keyVaultClouds = []string{"public", "china", "usgov"}
+	keyVaultAuths  = []string{"default", "managed-identity", "workload-identity", "client-secret", "client-certificate"}
+)
+
+func (k *keyVaultFlags) add(fl *pflag.FlagSet) {
+	s := &k.settings
+	fl.StringVar(&s.TenantID, "tenant-id", "", "Key Vault: the vault's Entra ID tenant (a GUID)")
+	fl.StringVar(&s.SubscriptionID, "subscription-id", "", "Key Vault: the vault's subscription (a GUID)")
+	fl.StringVar(&s.ResourceGroup, "resource-group", "", "Key Vault: the vault's resource group")
+	fl.StringVar(&s.VaultName, "vault-name", "", "Key Vault: the vault's name")
+	fl.StringVar(&s.VaultURL, "vault-url", "", "Key Vault: the vault's URL, when not https://NAME.vault.azure.net/ (a private endpoint, a proxy)")
+	fl.BoolVar(&s.AllowCustomVaultHost, "allow-custom-vault-host", false, "Key Vault: accept a --vault-url outside the cloud's vault domain (weakens a check; not for real vaults)")
+	fl.StringVar(&s.Cloud, "cloud", "", "Key Vault: "+strings.Join(keyVaultClouds, ", ")+" (default public)")
+	fl.StringVar(&k.auth.Kind, "auth", "", "Key Vault: how credflow signs in: "+strings.Join(keyVaultAuths, ", "))
+	fl.StringVar(&k.auth.ClientID, "client-id", "", "Key Vault: the application (client) id of the service principal or user-assigned identity")
+	fl.StringVar(&k.auth.ClientSecretFile, "client-secret-file", "", "Key Vault: absolute path, on the server, of the file holding the client secret")
+	fl.StringVar(&k.auth.ClientSecretEnv, "client-secret-env", "", "Key Vault: name of the server's environment variable holding the client secret")
+	fl.StringVar(&k.auth.CertificateFile, "certificate-file", "", "Key Vault: absolute path, on the server, of the client certificate (PEM or PKCS#12)")
+	fl.StringVar(&k.auth.CertificatePasswordEnv, "certificate-password-env", "", "Key Vault: name of the server's environment variable holding the certificate's password")
+}
+
+// changed returns the first Key Vault flag given, or "".
+func (k *keyVaultFlags) changed(fl *pflag.FlagSet) string {
+	for _, name := range append(append([]string{}, keyVaultSettingFlags...), keyVaultAuthFlags...) {
+		if fl.Changed(name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// build returns the settings object of the flags given; the server checks
+// that it is complete.
+func (k *keyVaultFlags) build() (json.RawMessage, error) {
+	s := k.settings
+	if s.Cloud != "" && !slices.Contains(keyVaultClouds, s.Cloud) {
+		return nil, usageErrorf("--cloud must be %s, not %q", strings.Join(keyVaultClouds, ", "), s.Cloud)
+	}
+	if k.auth.Kind != "" && !slices.Contains(keyVaultAuths, k.auth.Kind) {
+		return nil, usageErrorf("--auth must be %s, not %q", strings.Join(keyVaultAuths, ", "), k.auth.Kind)
+	}
+	if k.auth != (keyVaultAuth{}) {
+		a := k.auth
+		s.Auth = &a
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("build the Key Vault settings: %w", err)
+	}
+	return b, nil
 }
 
 const defaultStore = "local"
