@@ -198,14 +198,14 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	}
 	cred, err := s.creds.Get(ctx, p, in.Credential)
 	if errors.Is(err, credential.ErrNotFound) {
-		return Connection{}, validation.Field("credential", fmt.Sprintf("credential %q does not exist", in.Credential))
+		return Connection{}, validation.Field("credential", fmt.Sprintf("names no credential you may use (%q)", in.Credential))
 	}
 	if err != nil {
 		return Connection{}, err
 	}
 	group, err := s.access.RunnerGroup(ctx, in.RunnerGroup)
 	if errors.Is(err, access.ErrNotFound) {
-		return Connection{}, validation.Field("runnerGroup", fmt.Sprintf("runner group %q does not exist", in.RunnerGroup))
+		return Connection{}, validation.Field("runnerGroup", fmt.Sprintf("names no runner group (%q)", in.RunnerGroup))
 	}
 	if err != nil {
 		return Connection{}, err
