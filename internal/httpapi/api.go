@@ -78,6 +78,16 @@ func (a *API) Handler() http.Handler {
 		}
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
+	// What no route matches: a path served for other methods (405), or none.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, p := byPath.Handler(r); p != "" {
+			w.Header().Set("Allow", strings.Join(allowed[p], ", "))
+			a.fail(w, r, &requestError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+				detail: r.Method + " is not allowed here; use " + strings.Join(allowed[p], " or ") + "."})
+			return
+		}
+		a.fail(w, r, &requestError{status: http.StatusNotFound, code: "not_found", detail: "No such API route: " + r.URL.Path})
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rid := r.Header.Get("X-Request-Id")
 		if !requestIDRule.MatchString(rid) {
@@ -92,15 +102,7 @@ func (a *API) Handler() http.Handler {
 		r = r.WithContext(audit.WithRequest(ctx, audit.Request{RequestID: rid, Client: client}))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(rec, r)
-		} else if _, p := byPath.Handler(r); p != "" {
-			rec.Header().Set("Allow", strings.Join(allowed[p], ", "))
-			a.fail(rec, r, &requestError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
-				detail: r.Method + " is not allowed here; use " + strings.Join(allowed[p], " or ") + "."})
-		} else {
-			a.fail(rec, r, &requestError{status: http.StatusNotFound, code: "not_found", detail: "No such API route: " + r.URL.Path})
-		}
+		mux.ServeHTTP(rec, r)
 		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
