@@ -35,10 +35,14 @@ type AuditListOptions struct {
 	To       time.Time // exclusive
 	Limit    int
 	Cursor   string
+	Newest   bool // newest first
 }
 
 func (o AuditListOptions) query() string {
 	q := url.Values{}
+	if o.Newest {
+		q.Set("order", "newest")
+	}
 	for k, v := range map[string]string{"actor": o.Actor, "action": o.Action, "resource": o.Resource, "cursor": o.Cursor} {
 		if v != "" {
 			q.Set(k, v)

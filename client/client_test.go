@@ -295,6 +295,7 @@ func TestQueries(t *testing.T) {
 				From: from, To: from.Add(time.Hour), Limit: 5, Cursor: "12"})
 			return err
 		},
+		func() error { _, err := c.ListAudit(ctx, AuditListOptions{Newest: true, Cursor: "40"}); return err },
 		func() error { _, err := c.ListTokens(ctx, TokenListOptions{}); return err },
 		func() error { _, err := c.ListTokens(ctx, TokenListOptions{User: "bob"}); return err },
 		func() error { _, err := c.ListTokens(ctx, TokenListOptions{All: true}); return err },
@@ -311,6 +312,7 @@ func TestQueries(t *testing.T) {
 	want := []string{
 		"GET /api/v1/audit",
 		"GET /api/v1/audit?action=credential.share&actor=bob&cursor=12&from=2026-01-02T03%3A04%3A05%2B01%3A00&limit=5&resource=credential%3ASQL+prod+user%3Abob&to=2026-01-02T04%3A04%3A05%2B01%3A00",
+		"GET /api/v1/audit?cursor=40&order=newest",
 		"GET /api/v1/tokens",
 		"GET /api/v1/tokens?user=bob",
 		"GET /api/v1/tokens?all=true",

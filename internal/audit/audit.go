@@ -162,8 +162,11 @@ type Filter struct {
 	Action   string
 	Resource string
 	From, To time.Time // From inclusive, To exclusive
-	AfterSeq int64
-	Limit    int
+	AfterSeq int64     // oldest first: only records after this one
+	// Newest lists newest first; BeforeSeq then starts the page.
+	Newest    bool
+	BeforeSeq int64
+	Limit     int
 }
 
 type entryKey struct{}

@@ -39,8 +39,8 @@ func newCmdAuditList(f *factory, runF func(*auditListOptions) error) *cobra.Comm
 	opts := &auditListOptions{IO: f.streams, Client: f.client}
 	var from, to string
 	cmd := &cobra.Command{
-		Use:   "list [--actor A] [--action A] [--resource R] [--from TIME] [--to TIME] [--limit N] [--cursor C]",
-		Short: "List audit records, oldest first",
+		Use:   "list [--actor A] [--action A] [--resource R] [--from TIME] [--to TIME] [--newest] [--limit N] [--cursor C]",
+		Short: "List audit records, oldest first (--newest: newest first)",
 		Example: `  credflow audit list --actor bob --from 2026-01-01T00:00:00Z
   credflow audit list --action credential.share
   credflow audit list --resource "credential:SQL prod user:bob"`,
@@ -73,6 +73,7 @@ func newCmdAuditList(f *factory, runF func(*auditListOptions) error) *cobra.Comm
 	fl.StringVar(&opts.List.Resource, "resource", "", "only this resource, exactly as listed")
 	fl.StringVar(&from, "from", "", "from this time, RFC 3339, inclusive")
 	fl.StringVar(&to, "to", "", "before this time, RFC 3339")
+	fl.BoolVar(&opts.List.Newest, "newest", false, "newest first (give it again with --cursor)")
 	fl.IntVar(&opts.List.Limit, "limit", 0, "at most this many records (default: the server's page size)")
 	fl.StringVar(&opts.List.Cursor, "cursor", "", "continue from a previous listing's cursor")
 	return cmd

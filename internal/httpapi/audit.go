@@ -41,9 +41,22 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := audit.Filter{Actor: q.Get("actor"), Action: q.Get("action"), Resource: q.Get("resource"), Limit: limit + 1}
+	switch q.Get("order") {
+	case "", "oldest":
+	case "newest":
+		f.Newest = true
+	default:
+		return badRequest("order", "Query parameter order must be oldest or newest.")
+	}
 	if after != "" {
-		if f.AfterSeq, err = strconv.ParseInt(after, 10, 64); err != nil {
+		seq, err := strconv.ParseInt(after, 10, 64)
+		if err != nil {
 			return badRequest("cursor", "Query parameter cursor is not a cursor this API returned.")
+		}
+		if f.Newest {
+			f.BeforeSeq = seq
+		} else {
+			f.AfterSeq = seq
 		}
 	}
 	for _, t := range []struct {

@@ -85,6 +85,15 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("second page starts at %v", first)
 		}
 		wantProblem(t, admin.do("GET", "/api/v1/audit?from=yesterday", nil), 400, "invalid_request", "from")
+		wantProblem(t, admin.do("GET", "/api/v1/audit?order=random", nil), 400, "invalid_request", "order")
+		newest := admin.must(200, "GET", "/api/v1/audit?order=newest&limit=2", nil)
+		n1 := newest.body["items"].([]any)
+		older := admin.must(200, "GET", "/api/v1/audit?order=newest&limit=2&cursor="+newest.str("nextCursor"), nil)
+		n2 := older.body["items"].([]any)
+		s := func(it any) float64 { return it.(map[string]any)["seq"].(float64) }
+		if len(n1) != 2 || len(n2) != 2 || s(n1[0]) <= s(n1[1]) || s(n1[1]) <= s(n2[0]) || s(n2[0]) <= s(n2[1]) {
+			t.Errorf("newest first: %s then %s", newest.raw, older.raw)
+		}
 
 		// Never a secret value or a token, anywhere in the table.
 		rows, err := inst.Server.DB().SQL().Query(`SELECT actor, action, resource, outcome, reason, request_id, client FROM audit_log`)

@@ -165,10 +165,10 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/groups/{group}/members/{user}", summary: "Remove a user from a group", perm: access.PermAdmin,
 			status: 204, handle: a.removeMember},
 
-		{method: "GET", path: "/api/v1/audit", summary: "Audit records, oldest first", perm: access.PermAdmin,
+		{method: "GET", path: "/api/v1/audit", summary: "Audit records, oldest first (or ?order=newest)", perm: access.PermAdmin,
 			query: append([]param{{"actor", "Only this actor."}, {"action", "Only this action, e.g. credential.share."},
 				{"resource", "Only this resource, e.g. credential:SQL prod."}, {"from", "From this time (RFC 3339), inclusive."},
-				{"to", "Before this time (RFC 3339)."}}, pageParams...),
+				{"to", "Before this time (RFC 3339)."}, {"order", "oldest (default) or newest first."}}, pageParams...),
 			status: 200, resp: auditList{}, handle: a.listAudit},
 		{method: "GET", path: "/api/v1/audit/verify", summary: "Check the audit trail's hash chain", perm: access.PermAdmin,
 			status: 200, resp: auditVerifyJSON{}, handle: a.verifyAudit},

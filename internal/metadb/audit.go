@@ -106,7 +106,7 @@ func (a Audit) Record(ctx context.Context, entries ...audit.Entry) error {
 	return a.db.inTxQuiet(ctx, func(tx *sql.Tx) error { return a.db.appendAudit(ctx, tx, entries...) })
 }
 
-// List returns records matching f in sequence order.
+// List returns records matching f in sequence order (or newest first).
 func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error) {
 	var (
 		where []string
@@ -116,7 +116,17 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
 	}
-	add("seq > ?", f.AfterSeq)
+	order := "seq"
+	switch {
+	case f.Newest && f.BeforeSeq > 0:
+		add("seq < ?", f.BeforeSeq)
+		order = "seq DESC"
+	case f.Newest:
+		add("seq > ?", 0)
+		order = "seq DESC"
+	default:
+		add("seq > ?", f.AfterSeq)
+	}
 	if f.Actor != "" {
 		add("lower(actor) = lower(?)", f.Actor)
 	}
@@ -134,7 +144,7 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	}
 	args = append(args, f.Limit)
 	rows, err := a.db.sql.QueryContext(ctx, a.db.q(`SELECT seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash
-		FROM audit_log WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args))), args...)
+		FROM audit_log WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit records: %w", err)
 	}
