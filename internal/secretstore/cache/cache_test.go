@@ -54,7 +54,7 @@ func TestConcurrentColdReadsMakeOneStoreCall(t *testing.T) {
 func TestTTLAndInvalidation(t *testing.T) {
 	m := memstore.New()
 	m.Set("db", "v1")
-	c := cache.New(m, cache.Options{TTL: 80 * time.Millisecond})
+	c := cache.New(m, cache.Options{TTL: 500 * time.Millisecond})
 	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v1" {
 		t.Fatal("first read")
 	}
@@ -62,7 +62,7 @@ func TestTTLAndInvalidation(t *testing.T) {
 	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v1" {
 		t.Fatal("within the TTL the cached value is served")
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	if s, _ := get(t, c, "db"); s.Value.Reveal() != "v2" || s.Version != "2" {
 		t.Fatalf("after the TTL: %v %s", s.Value.Reveal(), s.Version)
 	}
@@ -95,7 +95,7 @@ func TestStaleIfError(t *testing.T) {
 		{"unavailable", secretstore.ErrUnavailable, 0, true},
 		{"throttled", &secretstore.ThrottledError{RetryAfter: time.Second}, 0, true},
 		{"timeout", secretstore.ErrTimeout, 0, true},
-		{"too old", secretstore.ErrUnavailable, 150 * time.Millisecond, false},
+		{"too old", secretstore.ErrUnavailable, 1200 * time.Millisecond, false},
 		{"not found is an answer, not a failure", secretstore.ErrNotFound, 0, false},
 		{"forbidden is an answer", secretstore.ErrForbidden, 0, false},
 	}
@@ -103,7 +103,7 @@ func TestStaleIfError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := memstore.New()
 			m.Set("db", "good")
-			c := cache.New(m, cache.Options{TTL: time.Millisecond, StaleIfError: 100 * time.Millisecond})
+			c := cache.New(m, cache.Options{TTL: time.Millisecond, StaleIfError: time.Second})
 			get(t, c, "db")
 			time.Sleep(2*time.Millisecond + tc.wait)
 			m.Fail(tc.fail)
