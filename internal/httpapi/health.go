@@ -37,7 +37,10 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, info := range a.Stores.List() {
 		st := a.storeStatus(info)
-		if st != "ready" {
+		// A sealed store is this instance's fault (its key is missing); an
+		// unavailable remote store is everyone's, and taking every replica
+		// out of service would not help the other stores.
+		if st == "sealed" {
 			out.Status = "not_ready"
 		}
 		out.Stores = append(out.Stores, storeStatusJSON{Name: info.Name, Status: st})
@@ -57,6 +60,9 @@ func (a *API) storeStatus(info secretstore.Info) string {
 	}
 	if secretstore.IsSealed(s) {
 		return "sealed"
+	}
+	if u, ok := s.(secretstore.Unopened); ok && u.OpenError() != nil {
+		return "unavailable"
 	}
 	return "ready"
 }

@@ -147,3 +147,41 @@ func TestStoreRegistration(t *testing.T) {
 			"secretRef": map[string]string{"store": "mem", "ref": "db"}}), 422, "store_not_found", "secretRef.store")
 	})
 }
+
+// TestStoreThatCannotBeOpened restarts a server without the kind of a
+// registered store: the server starts, the store shows as unavailable, its
+// check says why, and resolves through it fail as a store outage.
+func TestStoreThatCannotBeOpened(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		m := memstore.New()
+		m.Set("db", "memory-secret")
+		cfg := config.Defaults()
+		cfg.DataDir = t.TempDir()
+		cfg.Database = e.DSN(t)
+		first := servertest.StartConfig(t, cfg, server.WithKinds(memoryKind(map[string]*memstore.Store{"a": m})))
+		admin := api{t: t, base: first.URL, token: first.AdminToken}
+		admin.must(201, "POST", "/api/v1/stores", map[string]any{"name": "mem", "kind": "memory", "settings": map[string]string{"instance": "a"}})
+		admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_U", "displayName": "u", "type": "text", "value": "u"})
+		admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_P", "displayName": "p", "type": "secret",
+			"secretRef": map[string]string{"store": "mem", "ref": "db"}})
+		admin.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "C", "username": "cf_U", "password": "cf_P"})
+		admin.must(201, "POST", "/api/v1/runner-groups", map[string]any{"name": "g"})
+		runner := runnerIn(admin, "r1", "g")
+		admin.must(201, "POST", "/api/v1/connections", map[string]any{"name": "conn", "credential": "C", "runnerGroup": "g"})
+		first.Server.Close()
+
+		second := servertest.StartConfig(t, cfg) // no memory kind
+		admin.base, runner.base = second.URL, second.URL
+		if s := admin.must(200, "GET", "/api/v1/stores/mem", nil); s.str("status") != "unavailable" {
+			t.Errorf("store %s", s.raw)
+		}
+		c := admin.must(200, "POST", "/api/v1/stores/mem/check", nil)
+		if c.body["ok"] != false || !strings.Contains(string(c.raw), "not supported") || !strings.Contains(string(c.raw), `"hint"`) {
+			t.Errorf("check %s", c.raw)
+		}
+		wantProblem(t, runner.do("POST", "/api/v1/connections/conn/resolve", nil), 503, "store_unavailable", "")
+		if r := admin.must(200, "GET", "/readyz", nil); r.str("status") != "ready" {
+			t.Errorf("one unopened remote store made the instance unready: %s", r.raw)
+		}
+	})
+}

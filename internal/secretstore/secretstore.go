@@ -260,3 +260,10 @@ type RefDisplayer interface {
 type Hinter interface {
 	Hint() string
 }
+
+// Unopened is implemented by a stand-in for a registered store that could
+// not be opened (its settings name a file that is gone, or a kind this
+// build does not know); OpenError says why.
+type Unopened interface {
+	OpenError() error
+}

@@ -151,6 +151,11 @@ func (s *Service) register(st Store) {
 // broken stands in for a store that could not be opened.
 type broken struct{ err error }
 
+var _ secretstore.Unopened = broken{}
+
+// OpenError implements secretstore.Unopened.
+func (b broken) OpenError() error { return b.err }
+
 func (b broken) ParseRef(ref string) (secretstore.Ref, error) {
 	return secretstore.Ref{}, fmt.Errorf("%w: the store could not be opened: %v", secretstore.ErrUnavailable, b.err)
 }
