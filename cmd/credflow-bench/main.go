@@ -12,21 +12,15 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -59,6 +53,7 @@ func run(args []string) int {
 	conc := fs.String("c", "16,32", "comma-separated concurrent client counts")
 	dur := fs.Duration("d", 10*time.Second, "measured duration of each run")
 	warm := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up before each run")
+	durableDir := fs.String("durable-dir", "", "also measure the bare handler answering only after an fdatasync'd record in a file in this directory (put it on the disk of the server's data)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -83,24 +78,45 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "credflow-bench: first resolve: %v\n", err)
 		return 1
 	}
-	bareAddr, stop, err := startBare(len(body))
+	bareAddr, stop, err := startBare(len(body), "")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "credflow-bench: bare handler: %v\n", err)
 		return 1
 	}
 	defer stop()
+	var syncAddr string
+	if *durableDir != "" {
+		addr, stop, err := startBare(len(body), *durableDir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "credflow-bench: bare handler with fdatasync: %v\n", err)
+			return 1
+		}
+		defer stop()
+		syncAddr = addr
+	}
 
 	fmt.Printf("body %d bytes; %v measured after %v warm-up per run; GOMAXPROCS of this process %s\n",
 		len(body), *dur, *warm, os.Getenv("GOMAXPROCS"))
 	fmt.Printf("%-6s %-9s %10s %9s %9s %9s %7s\n", "conc", "target", "req/s", "p50", "p90", "p99", "errors")
 	for _, n := range levels {
-		bare := load("http://"+bareAddr+"/", "", n, *warm, *dur)
-		cf := load(resolveURL, *token, n, *warm, *dur)
-		for _, x := range []struct {
+		type row struct {
 			name string
 			r    result
-		}{{"bare", bare}, {"credflow", cf}} {
+		}
+		bare := load("http://"+bareAddr+"/", "", n, *warm, *dur)
+		rows := []row{{"bare", bare}}
+		if syncAddr != "" {
+			rows = append(rows, row{"bare+sync", load("http://"+syncAddr+"/", "", n, *warm, *dur)})
+		}
+		cf := load(resolveURL, *token, n, *warm, *dur)
+		rows = append(rows, row{"credflow", cf})
+		for _, x := range rows {
 			fmt.Printf("%-6d %-9s %10.0f %9s %9s %9s %7d\n", n, x.name, x.r.rps(), ms(x.r.p50), ms(x.r.p90), ms(x.r.p99), x.r.errors)
+		}
+		if syncAddr != "" {
+			s := rows[1].r
+			fmt.Printf("%-6d ceiling   bare+sync %.1f%% of bare; p99 %.2fx bare\n",
+				n, 100*s.rps()/bare.rps(), float64(s.p99)/float64(bare.p99))
 		}
 		fmt.Printf("%-6d ratio     throughput %.1f%% of bare (target >= 70%%); p99 %.2fx bare (target <= 1.5x)\n",
 			n, 100*cf.rps()/bare.rps(), float64(cf.p99)/float64(bare.p99))
@@ -189,62 +205,4 @@ func load(url, token string, n int, warm, dur time.Duration) result {
 	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
 	r.p50, r.p90, r.p99 = pct(0.50), pct(0.90), pct(0.99)
 	return r
-}
-
-// startBare runs this program as a bare JSON server in a child process and
-// returns its address.
-func startBare(size int) (string, func(), error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, self, "bare-server", strconv.Itoa(size))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		return "", nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		return "", nil, err
-	}
-	stop := func() { cancel(); _ = cmd.Wait() }
-	line := make([]byte, 64)
-	n, err := out.Read(line)
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("read its address: %w", err)
-	}
-	return strings.TrimSpace(string(line[:n])), stop, nil
-}
-
-// bareServer serves a JSON body of the given size on a loopback port and
-// prints the address; it stops when its parent goes away or on a signal.
-func bareServer(args []string) int {
-	size, err := strconv.Atoi(strings.Join(args, ""))
-	if err != nil || size < 2 {
-		return 2
-	}
-	body := bytes.Repeat([]byte("x"), size)
-	body[0], body[size-1] = '"', '"'
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 1
-	}
-	fmt.Println(ln.Addr().String())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
-	})}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
-		srv.Close()
-	}()
-	_ = srv.Serve(ln)
-	return 0
 }
