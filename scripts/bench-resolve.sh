@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark cached resolves: build credflow and the load tool, start a
 # server on SQLite in a fresh data directory, seed it, and compare resolves
-# with a bare Go handler at 16 and 32 concurrent clients.
+# with a bare Go handler at 16 and 32 concurrent clients, and with the same
+# handler answering only after a durable write on the same disk (the ceiling
+# for any server that makes a record durable before it answers).
 #   scripts/bench-resolve.sh [duration, default 10s]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +23,4 @@ done
 admin="$(cat "$work/data/initial-admin-token")"
 runner="$("$work/credflow-bench" seed -addr "http://127.0.0.1:$port" -token "$admin" -connection bench)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
-"$work/credflow-bench" -addr "http://127.0.0.1:$port" -token "$runner" -connection bench -c 16,32 -d "$dur"
+"$work/credflow-bench" -addr "http://127.0.0.1:$port" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work"
