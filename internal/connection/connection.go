@@ -306,6 +306,12 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	}
 	if err != nil && rec.Audit.Reason == "" {
 		rec.Audit.Reason = err.Error()
+		var se *StoreError
+		if errors.As(err, &se) {
+			// The store's own text stays out of the trail as it stays out
+			// of answers: credflow's words name the failure and the secret.
+			rec.Audit.Reason = rec.Failure
+		}
 	}
 	// The record must be durable before the runner gets anything: if it
 	// cannot be written, the resolve fails.

@@ -251,6 +251,10 @@ func TestResolveStoreFailures(t *testing.T) {
 				if conn.str("status") != "error" || conn.str("lastError") == "" || conn.str("lastErrorAt") == "" {
 					t.Errorf("status after failure %s", conn.raw)
 				}
+				l := env.admin.must(200, "GET", "/api/v1/audit?action=connection.resolve&order=newest&limit=1", nil)
+				if strings.Contains(string(l.raw), "memstore") || !strings.Contains(string(l.raw), `\"sql-pass\"`) || !strings.Contains(string(l.raw), `"outcome":"failure"`) {
+					t.Errorf("the audit record should say what failed in credflow's words, not the store's: %s", l.raw)
+				}
 			})
 		}
 		t.Run("stale if error", func(t *testing.T) {
