@@ -238,8 +238,6 @@ func (o *OIDC) idTokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 	}
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, o.cfg.HTTPClient), oidcTimeout)
 	defer cancel()
-	// The provider keeps the HTTP client from dctx for its key-set fetches,
-	// which it runs with a background context.
 	p, err := oidc.NewProvider(dctx, o.cfg.Issuer)
 	if err != nil {
 		err = fmt.Errorf("discover %s: %w", o.cfg.Issuer, err)
@@ -248,7 +246,18 @@ func (o *OIDC) idTokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 		}
 		return nil, err
 	}
-	v := p.Verifier(&oidc.Config{
+	var doc struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&doc); err != nil || doc.JWKS == "" {
+		err = fmt.Errorf("discover %s: the discovery document names no jwks_uri", o.cfg.Issuer)
+		o.failedAt, o.failure = o.now(), err
+		return nil, err
+	}
+	// credflow's own key set, not go-oidc's: that one fetches the key set
+	// again for every token no cached key verifies, forged ones included.
+	keys := &keySet{url: doc.JWKS, client: o.cfg.HTTPClient, now: o.now}
+	v := oidc.NewVerifier(o.cfg.Issuer, keys, &oidc.Config{
 		ClientID:             o.cfg.Audience,
 		SupportedSigningAlgs: oidcSigningAlgs,
 		SkipExpiryCheck:      true, // checked in verify, with oidcLeeway

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -253,7 +254,7 @@ func oidcPtr[T any](v T) *T { return &v }
 func TestOIDCKeyRotation(t *testing.T) {
 	oldKey, newKey := oidctest.NewRSAKey(t, "2024"), oidctest.NewECKey(t, "2025")
 	p := oidctest.New(t, oldKey)
-	o, _ := newTestOIDC(t, p, nil)
+	o, clock := newTestOIDC(t, p, nil)
 	ctx := context.Background()
 
 	oldToken := oldKey.Sign(t, p.Claims(idpNow))
@@ -268,29 +269,76 @@ func TestOIDCKeyRotation(t *testing.T) {
 
 	p.SetKeys(newKey)
 	newToken := newKey.Sign(t, p.Claims(idpNow))
-	// go-oidc hands out a fetch's keys a moment before it forgets the fetch,
-	// and a refetch asked for in that moment gets the same keys: a token with
-	// a new kid can then fail once, so allow a few tries.
-	var id Identity
-	var err error
-	for range 50 {
-		if id, err = o.Verify(ctx, newToken); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	// Within oidcKeyRefetch of the last fetch, an unknown kid is refused
+	// without asking the provider again.
+	if _, err := o.Verify(ctx, newToken); err == nil {
+		t.Fatal("a kid unknown at the last fetch was accepted without a fetch")
 	}
+	if n := p.KeyFetches(); n != 1 {
+		t.Fatalf("key set fetched %d times within the refetch interval, want 1", n)
+	}
+	clock.advance(oidcKeyRefetch)
+	id, err := o.Verify(ctx, newToken)
 	if err != nil {
 		t.Fatalf("Verify with the rotated key: %v", err)
 	}
 	if id.Name != "alice" {
 		t.Errorf("name = %q, want alice", id.Name)
 	}
-	if n := p.KeyFetches(); n < 2 {
-		t.Errorf("key set fetched %d times, want a refetch for the unknown kid", n)
+	if n := p.KeyFetches(); n != 2 {
+		t.Errorf("key set fetched %d times, want one refetch for the unknown kid", n)
 	}
 
 	_, err = o.Verify(ctx, oldToken)
 	checkRejected(t, Identity{}, err, oldToken)
+}
+
+// Tokens no cached key verifies (made-up kids, or a known kid with another
+// key) must not make credflow fetch the provider's key set each time.
+func TestOIDCForgedTokensDoNotFloodTheProvider(t *testing.T) {
+	key := oidctest.NewRSAKey(t, "real")
+	p := oidctest.New(t, key)
+	o, clock := newTestOIDC(t, p, nil)
+	ctx := context.Background()
+	if _, err := o.Verify(ctx, key.Sign(t, p.Claims(idpNow))); err != nil {
+		t.Fatalf("valid token: %v", err)
+	}
+	const n = 40
+	raws := make([]string, n)
+	for i := range raws {
+		forger := oidctest.NewECKey(t, fmt.Sprintf("made-up-%d", i))
+		if i%2 == 0 {
+			forger = forger.WithID("real") // the real kid, another key
+		}
+		raws[i] = forger.Sign(t, p.Claims(idpNow))
+	}
+	ids, errs := make([]Identity, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range raws {
+		wg.Add(1)
+		go func() { defer wg.Done(); ids[i], errs[i] = o.Verify(ctx, raws[i]) }()
+	}
+	wg.Wait()
+	for i := range raws {
+		checkRejected(t, ids[i], errs[i], raws[i])
+	}
+	if n := p.KeyFetches(); n != 1 {
+		t.Fatalf("key set fetched %d times for 40 forged tokens, want 1 (the first valid token's)", n)
+	}
+	// After the interval, one forged token may cause one fetch, no more.
+	clock.advance(oidcKeyRefetch)
+	for i := range 5 {
+		raw := oidctest.NewECKey(t, fmt.Sprintf("later-%d", i)).Sign(t, p.Claims(idpNow))
+		_, err := o.Verify(ctx, raw)
+		checkRejected(t, Identity{}, err, raw)
+	}
+	if n := p.KeyFetches(); n != 2 {
+		t.Fatalf("key set fetched %d times, want 2", n)
+	}
+	// Valid tokens go on working from the cached keys.
+	if _, err := o.Verify(ctx, key.Sign(t, p.Claims(idpNow))); err != nil {
+		t.Fatalf("valid token after the flood: %v", err)
+	}
 }
 
 func TestOIDCProviderDownAtStart(t *testing.T) {
