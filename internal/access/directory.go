@@ -70,7 +70,13 @@ type Repository interface {
 	AddMember(ctx context.Context, groupID, userID string, e audit.Entry) error
 	RemoveMember(ctx context.Context, groupID, userID string, e audit.Entry) error
 	Members(ctx context.Context, groupID string) ([]User, error)
+	// GroupIDsOf returns every group the user is in: added by an admin or
+	// asserted by the identity provider.
 	GroupIDsOf(ctx context.Context, userID string) ([]string, error)
+	// OIDCGroupIDsOf returns the groups the identity provider named at the
+	// user's last sign-in; SetOIDCGroups replaces them.
+	OIDCGroupIDsOf(ctx context.Context, userID string) ([]string, error)
+	SetOIDCGroups(ctx context.Context, userID string, groupIDs []string, e audit.Entry) error
 
 	CreateRunnerGroup(ctx context.Context, g RunnerGroup, e audit.Entry) error
 	RunnerGroup(ctx context.Context, idOrName string) (RunnerGroup, error)

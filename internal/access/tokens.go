@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -187,22 +188,52 @@ func (s *Service) authenticateOIDC(ctx context.Context, raw string) (Principal, 
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate oidc user: %w", err)
 	}
+	if err := s.syncOIDCGroups(ctx, u, id.Groups); err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
 	groups, err := s.repo.GroupIDsOf(ctx, u.ID)
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if len(id.Groups) > 0 {
-		mapped, err := s.repo.GroupsByName(ctx, id.Groups)
+	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}, nil
+}
+
+// syncOIDCGroups makes the credflow groups named in the user's token (names
+// no credflow group has are ignored) the user's provider-asserted
+// memberships, so that they count where the user is not the caller too:
+// for a connection's owner at resolve time. They are written only when
+// they change, with an audit record.
+func (s *Service) syncOIDCGroups(ctx context.Context, u User, names []string) error {
+	var want []string
+	var wantNames []string
+	if len(names) > 0 {
+		mapped, err := s.repo.GroupsByName(ctx, names)
 		if err != nil {
-			return Principal{}, fmt.Errorf("authenticate: %w", err)
+			return err
 		}
 		for _, g := range mapped {
-			if !containsString(groups, g.ID) {
-				groups = append(groups, g.ID)
+			if !slices.Contains(want, g.ID) {
+				want = append(want, g.ID)
+				wantNames = append(wantNames, g.Name)
 			}
 		}
 	}
-	return Principal{ID: u.ID, Name: u.Name, Role: u.Role, Groups: groups, RunnerGroupID: u.RunnerGroupID}, nil
+	have, err := s.repo.OIDCGroupIDsOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	slices.Sort(want)
+	slices.Sort(have)
+	if slices.Equal(want, have) {
+		return nil
+	}
+	slices.Sort(wantNames)
+	reason := "the identity provider names no credflow group"
+	if len(wantNames) > 0 {
+		reason = "groups named by the identity provider: " + strings.Join(wantNames, ", ")
+	}
+	return s.repo.SetOIDCGroups(ctx, u.ID, want, audit.Entry{Actor: u.Name, Action: "group.member.oidc-sync",
+		Resource: "user:" + u.Name, Outcome: audit.Success, Reason: reason})
 }
 
 func containsString(list []string, s string) bool {

@@ -121,8 +121,8 @@ func TestOIDCSignIn(t *testing.T) {
 		if v := alice.must(200, "GET", "/api/v1/environment-variables/cf_Shared", nil); v.str("schemaName") != "cf_Shared" {
 			t.Errorf("shared variable = %s", v.raw)
 		}
-		// Only for a request whose token names the group: membership does
-		// not stick to the user.
+		// A later token that no longer names the group ends the membership;
+		// a user whose token never named it never had it.
 		for name, groups := range map[string][]string{"alice": {"not-in-credflow"}, "bob": nil} {
 			other := s.bearer(t, s.key.Sign(t, s.claims(name, groups)))
 			wantProblem(t, other.do("GET", "/api/v1/environment-variables/cf_Shared", nil), http.StatusNotFound, "not_found", "")
@@ -229,5 +229,53 @@ func TestOIDCNamesNeverReachUsersByID(t *testing.T) {
 		if !strings.Contains(s.inst.Log(), "must not look like an id") {
 			t.Error("the log does not say why the token was refused")
 		}
+	})
+}
+
+// The groups a token names outlive the request: they are the user's
+// provider-asserted memberships until their next sign-in, so a connection
+// whose owner may use the credential only through such a group resolves,
+// and stops resolving once a sign-in no longer names the group.
+func TestOIDCGroupsCountForConnectionOwners(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		s := startOIDC(t, e, true)
+		admin := s.admin
+		admin.must(201, "POST", "/api/v1/groups", map[string]any{"name": "ops"})
+		admin.must(201, "POST", "/api/v1/runner-groups", map[string]any{"name": "build"})
+		runner := runnerIn(admin, "build-01", "build")
+		putSecret(admin, "ops-pass", "ops-password-value")
+		admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_OpsUser", "displayName": "u", "type": "text", "value": "svc_ops"})
+		createSecretVar(admin, "Ops pass", "ops-pass")
+		admin.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "Ops", "username": "cf_OpsUser", "password": "cf_Opspass"})
+		admin.must(200, "PUT", "/api/v1/credentials/Ops/shares/group:ops", map[string]any{"role": "user"})
+
+		alice := s.bearer(t, s.key.Sign(t, s.claims("alice", []string{"ops"})))
+		alice.must(201, "POST", "/api/v1/connections", map[string]any{"name": "ops-build", "credential": "Ops", "runnerGroup": "build"})
+		members := admin.must(200, "GET", "/api/v1/groups/ops/members", nil)
+		if !strings.Contains(string(members.raw), `"alice"`) {
+			t.Errorf("ops members %s, want alice (named by her token)", members.raw)
+		}
+		if r := runner.must(200, "POST", "/api/v1/connections/ops-build/resolve", nil); r.str("password") != "ops-password-value" {
+			t.Fatalf("resolve %s", r.raw)
+		}
+		// Further requests naming the same groups write nothing more.
+		alice.must(200, "GET", "/api/v1/me", nil)
+		syncs := admin.must(200, "GET", "/api/v1/audit?action=group.member.oidc-sync", nil)
+		if items, _ := syncs.body["items"].([]any); len(items) != 1 || !strings.Contains(string(syncs.raw), "groups named by the identity provider: ops") {
+			t.Errorf("want one sync record naming ops: %s", syncs.raw)
+		}
+
+		// Alice signs in again, no longer in ops: the owner has lost access.
+		s.bearer(t, s.key.Sign(t, s.claims("alice", []string{"not-in-credflow"}))).must(200, "GET", "/api/v1/me", nil)
+		wantProblem(t, runner.do("POST", "/api/v1/connections/ops-build/resolve", nil), http.StatusForbidden, "owner_lost_access", "")
+		if members := admin.must(200, "GET", "/api/v1/groups/ops/members", nil); strings.Contains(string(members.raw), `"alice"`) {
+			t.Errorf("ops members %s, want alice gone", members.raw)
+		}
+
+		// An admin removing a provider-asserted membership ends it too.
+		s.bearer(t, s.key.Sign(t, s.claims("alice", []string{"ops"}))).must(200, "GET", "/api/v1/me", nil)
+		runner.must(200, "POST", "/api/v1/connections/ops-build/resolve", nil)
+		admin.must(204, "DELETE", "/api/v1/groups/ops/members/alice", nil)
+		wantProblem(t, runner.do("POST", "/api/v1/connections/ops-build/resolve", nil), http.StatusForbidden, "owner_lost_access", "")
 	})
 }

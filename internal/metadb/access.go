@@ -285,28 +285,71 @@ func (r AccessRepo) AddMember(ctx context.Context, groupID, userID string, e aud
 	})
 }
 
-// RemoveMember implements access.Repository.
+// RemoveMember implements access.Repository: it ends the membership
+// whether an admin or the identity provider made it (the provider's comes
+// back at the user's next sign-in if their token still names the group).
 func (r AccessRepo) RemoveMember(ctx context.Context, groupID, userID string, e audit.Entry) error {
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		res, err := r.db.exec(ctx, tx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
-		if err != nil {
-			return fmt.Errorf("remove member: %w", err)
+		var n int64
+		for _, q := range []string{
+			`DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`,
+			`DELETE FROM oidc_group_members WHERE group_id = $1 AND user_id = $2`,
+		} {
+			res, err := r.db.exec(ctx, tx, q, groupID, userID)
+			if err != nil {
+				return fmt.Errorf("remove member: %w", err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("remove member: %w", err)
+			}
+			n += k
 		}
-		return mustAffect(res, fmt.Errorf("%w: the user is not a member of the group", access.ErrNotFound))
+		if n == 0 {
+			return fmt.Errorf("%w: the user is not a member of the group", access.ErrNotFound)
+		}
+		return nil
 	})
 }
 
-// Members implements access.Repository.
+// Members implements access.Repository: members an admin added and members
+// the identity provider asserted.
 func (r AccessRepo) Members(ctx context.Context, groupID string) ([]access.User, error) {
-	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 ORDER BY lower(u.name)`, groupID)
+	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` JOIN (
+		SELECT user_id FROM group_members WHERE group_id = $1 UNION SELECT user_id FROM oidc_group_members WHERE group_id = $1
+	) m ON m.user_id = u.id ORDER BY lower(u.name)`, groupID)
 }
 
-// GroupIDsOf implements access.Repository.
+// GroupIDsOf implements access.Repository: the groups an admin put the user
+// in and those the identity provider named at their last sign-in.
 func (r AccessRepo) GroupIDsOf(ctx context.Context, userID string) ([]string, error) {
-	return queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (string, error) {
-		var id string
-		return id, row.Scan(&id)
-	}, `SELECT group_id FROM group_members WHERE user_id = $1`, userID)
+	return queryList(ctx, r.db, scanString,
+		`SELECT group_id FROM group_members WHERE user_id = $1 UNION SELECT group_id FROM oidc_group_members WHERE user_id = $1`, userID)
+}
+
+// OIDCGroupIDsOf implements access.Repository.
+func (r AccessRepo) OIDCGroupIDsOf(ctx context.Context, userID string) ([]string, error) {
+	return queryList(ctx, r.db, scanString, `SELECT group_id FROM oidc_group_members WHERE user_id = $1 ORDER BY group_id`, userID)
+}
+
+// SetOIDCGroups implements access.Repository.
+func (r AccessRepo) SetOIDCGroups(ctx context.Context, userID string, groupIDs []string, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		if _, err := r.db.exec(ctx, tx, `DELETE FROM oidc_group_members WHERE user_id = $1`, userID); err != nil {
+			return fmt.Errorf("set oidc groups: %w", err)
+		}
+		for _, g := range groupIDs {
+			if _, err := r.db.exec(ctx, tx, `INSERT INTO oidc_group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, g, userID); err != nil {
+				return fmt.Errorf("set oidc groups: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func scanString(row interface{ Scan(...any) error }) (string, error) {
+	var s string
+	return s, row.Scan(&s)
 }
 
 // CreateToken implements access.Repository.
