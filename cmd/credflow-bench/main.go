@@ -115,8 +115,8 @@ func run(args []string) int {
 		}
 		if syncAddr != "" {
 			s := rows[1].r
-			fmt.Printf("%-6d ceiling   bare+sync %.1f%% of bare; p99 %.2fx bare\n",
-				n, 100*s.rps()/bare.rps(), float64(s.p99)/float64(bare.p99))
+			fmt.Printf("%-6d ceiling   bare+sync %.1f%% of bare, p99 %.2fx bare; credflow %.1f%% of bare+sync\n",
+				n, 100*s.rps()/bare.rps(), float64(s.p99)/float64(bare.p99), 100*cf.rps()/s.rps())
 		}
 		fmt.Printf("%-6d ratio     throughput %.1f%% of bare (target >= 70%%); p99 %.2fx bare (target <= 1.5x)\n",
 			n, 100*cf.rps()/bare.rps(), float64(cf.p99)/float64(bare.p99))
