@@ -10,10 +10,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -113,6 +116,7 @@ func (a *API) Handler() http.Handler {
 // wrap adds authentication, authorization and error rendering to a route.
 func (a *API) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer a.contain(w, r)
 		if !rt.public {
 			p, err := a.authenticate(r)
 			if err != nil {
@@ -156,6 +160,39 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, p)
 }
 
+// errPanicked stands for a handler's panic in the answer.
+var errPanicked = errors.New("handler panicked")
+
+// contain turns a panic in a handler into a 500 problem, logged under the
+// request's id with the stack. The panic's value is not logged, only its
+// type (or a runtime error's own text, which holds no request data): a
+// value built from what the handler was working on could hold a secret.
+// A stack trace shows arguments as machine words, not string contents.
+func (a *API) contain(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	what := fmt.Sprintf("value of type %T", v)
+	if re, ok := v.(runtime.Error); ok {
+		what = re.Error()
+	}
+	rid, _ := r.Context().Value(requestIDKey{}).(string)
+	a.Log.LogAttrs(r.Context(), slog.LevelError, "handler panicked",
+		slog.String("requestId", rid), slog.String("panic", what), slog.String("stack", string(debug.Stack())))
+	if sr, ok := w.(*statusRecorder); ok && sr.wrote {
+		// Part of an answer is out: end the connection rather than let
+		// the client take it for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+	p, _ := problemFor(errPanicked)
+	p.RequestID = rid
+	writeProblem(w, p)
+}
+
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -165,9 +202,15 @@ func newRequestID() string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	wrote  bool // the header is out
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
+	s.status, s.wrote = code, true
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
 }
