@@ -282,8 +282,5 @@ func (c *Connections) Generation() (uint64, bool) { return c.db.Generation() }
 
 // IDs implements connection.Repository.
 func (c *Connections) IDs(ctx context.Context) ([]string, error) {
-	return queryList(ctx, c.db, func(row interface{ Scan(...any) error }) (string, error) {
-		var id string
-		return id, row.Scan(&id)
-	}, `SELECT id FROM connections WHERE credential_id IS NOT NULL ORDER BY id`)
+	return queryList(ctx, c.db, scanString, `SELECT id FROM connections WHERE credential_id IS NOT NULL ORDER BY id`)
 }
