@@ -43,7 +43,7 @@ func TestExitCodes(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{"version", []string{"version"}, 0, "credflow dev\n", ""},
+		{"version", []string{"version"}, 0, "credflow (devel) (no VCS revision: build with -buildvcs=true)\n", ""},
 		{"usage", []string{"env", "get"}, 2, "", "Error: credflow env get wants 1 argument(s) (ID), got 0\nRun 'credflow env get --help' for usage.\n"},
 		{"server unreachable", []string{"--addr", "127.0.0.1:1", "--token", "t", "store", "list"}, 1, "", ""},
 	} {
@@ -232,6 +232,41 @@ func TestRunForwardsSignals(t *testing.T) {
 			}
 			if strings.Contains(out+stderr.String(), password) {
 				t.Error("credflow printed the password")
+			}
+		})
+	}
+}
+
+// TestVersionFromBuildInfo builds credflow as the README says and checks
+// that `credflow version` names the checked-out revision, and that a release
+// build's -ldflags version wins.
+func TestVersionFromBuildInfo(t *testing.T) {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD (this test runs in a git checkout): %v", err)
+	}
+	rev := strings.TrimSpace(string(out))[:12]
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"vcs", []string{"-buildvcs=true"}, " rev " + rev},
+		{"release", []string{"-buildvcs=true", "-ldflags", "-X github.com/credflow/credflow/internal/version.Release=v9.8.7"}, "credflow v9.8.7\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := dir + "/credflow-" + tc.name
+			build := exec.Command("go", append(append([]string{"build"}, tc.flags...), "-o", bin, ".")...)
+			if b, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, b)
+			}
+			got, err := exec.Command(bin, "version").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(got), tc.want) {
+				t.Errorf("credflow version = %q, want it to contain %q", got, tc.want)
 			}
 		})
 	}

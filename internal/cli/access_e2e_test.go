@@ -283,7 +283,7 @@ func TestAuditVerifyBroken(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
 				t.Fatalf("audit verify -o json: %v\n%s", err, r.stdout)
 			}
-			if r.code != exitError || v.OK || v.FirstBadRecord != seq || v.Problem == "" || !strings.HasPrefix(r.stderr, "Error: the audit trail is broken") {
+			if r.code != exitError || v.OK || v.FirstBadRecord != seq || v.Problem == "" || !strings.Contains(r.stderr, `"error": "the audit trail is broken`) {
 				t.Errorf("audit verify -o json: exit %d, %+v, stderr %q", r.code, v, r.stderr)
 			}
 		})

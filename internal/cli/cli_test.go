@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	buildversion "github.com/credflow/credflow/internal/version"
 )
 
 // invocation is one in-process run of the credflow command line.
@@ -197,8 +199,8 @@ func TestHelpAndVersionExit0(t *testing.T) {
 		{"run help", []string{"run", "--help"}, "--password-env"},
 		{"resolve help", []string{"connection", "resolve", "--help"}, "--reveal"},
 		{"help flag", []string{"env", "create", "--help"}, "--display-name"},
-		{"version", []string{"version"}, "credflow dev\n"},
-		{"version flag", []string{"--version"}, "credflow dev\n"},
+		{"version", []string{"version"}, "credflow " + buildversion.String() + "\n"},
+		{"version flag", []string{"--version"}, "credflow " + buildversion.String() + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := invocation{}.run(t, tc.args...)
@@ -211,7 +213,7 @@ func TestHelpAndVersionExit0(t *testing.T) {
 
 func TestVersionIsExact(t *testing.T) {
 	r := invocation{}.run(t, "version")
-	if r.stdout != "credflow dev\n" {
+	if r.stdout != "credflow "+buildversion.String()+"\n" {
 		t.Errorf("stdout = %q", r.stdout)
 	}
 }
@@ -255,7 +257,7 @@ func TestServerAddressAndToken(t *testing.T) {
 			if a := got.Header.Get("Authorization"); a != "Bearer "+tc.wantTok {
 				t.Errorf("Authorization = %q", a)
 			}
-			if ua := got.Header.Get("User-Agent"); ua != "credflow-cli/dev" {
+			if ua := got.Header.Get("User-Agent"); ua != "credflow-cli/"+buildversion.Short() {
 				t.Errorf("User-Agent = %q", ua)
 			}
 		})

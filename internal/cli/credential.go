@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -227,7 +228,7 @@ func credentialDeleteRun(ctx context.Context, opts *credentialDeleteOptions) err
 		del = c.ForceDeleteCredential
 	}
 	if err := del(ctx, opts.ID); err != nil {
-		return err
+		return withFlagHint(err, fmt.Sprintf("Delete those connections first, or run 'credflow credential delete %s --force' to mark them broken.", opts.ID))
 	}
 	printDone(opts.IO, opts.Format, "Deleted credential %s.", opts.ID)
 	return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -360,7 +359,7 @@ func writeDependents(s *Streams, of string, deps map[string][]client.Dependent, 
 		n += len(deps[k])
 	}
 	if n == 0 {
-		fmt.Fprintf(s.Out, "Nothing depends on %s.\n", of)
+		sayf(s.Out, "Nothing depends on %s.\n", of)
 		return nil
 	}
 	t := newTable(s.Out, "KIND", "ID", "NAME")

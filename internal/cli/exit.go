@@ -69,8 +69,10 @@ func (e *childExit) Error() string {
 }
 
 // reportError prints err on w and returns the exit code. ran says whether
-// the command's RunE was reached: anything failing before it is usage.
-func reportError(w io.Writer, cmd *cobra.Command, err error, ran bool) int {
+// the command's RunE was reached: anything failing before it is usage. With
+// -o json the error is a JSON object too (see errorJSON), so that a script
+// reads every outcome the same way.
+func reportError(w io.Writer, cmd *cobra.Command, err error, ran bool, format outputFormat) int {
 	if err == nil {
 		return exitOK
 	}
@@ -80,31 +82,61 @@ func reportError(w io.Writer, cmd *cobra.Command, err error, ran bool) int {
 		se   *startError
 		exit *childExit
 	)
+	code, msg, usage := exitError, oneLine(message(err)), false
 	switch {
 	case errors.As(err, &exit):
+		// The command spoke for itself.
 		if exit.signal > 0 {
 			return exitSignalBase + exit.signal
 		}
 		return exit.code
 	case errors.As(err, &re):
-		fmt.Fprintf(w, "Error: %s\n", oneLine(re.Error()))
-		return exitUsage
+		code, msg = exitUsage, oneLine(re.Error())
 	case errors.As(err, &se):
-		fmt.Fprintf(w, "Error: %s\n", oneLine(se.Error()))
+		code, msg = exitCannotRun, oneLine(se.Error())
 		if se.notFound {
-			return exitNotFound
+			code = exitNotFound
 		}
-		return exitCannotRun
+	case errors.As(err, &ue) || !ran:
+		code, msg, usage = exitUsage, printable(err.Error()), true
 	}
-	if errors.As(err, &ue) || !ran {
-		fmt.Fprintf(w, "Error: %s\n", err)
-		if cmd != nil {
-			fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	if format == formatJSON {
+		out := errorJSON{Error: msg, ExitCode: code}
+		var apiErr *client.Error
+		if errors.As(err, &apiErr) {
+			out.Problem = apiErr
 		}
-		return exitUsage
+		_ = writeJSON(w, out)
+		return code
 	}
-	fmt.Fprintf(w, "Error: %s\n", oneLine(message(err)))
-	return exitError
+	fmt.Fprintf(w, "Error: %s\n", msg)
+	if usage && cmd != nil {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// errorJSON is how a failed command reports with -o json, on standard
+// error: the one-line message, the exit code, and the server's problem
+// document when the server refused the request.
+type errorJSON struct {
+	Error    string        `json:"error"`
+	ExitCode int           `json:"exitCode"`
+	Problem  *client.Error `json:"problem,omitempty"`
+}
+
+// withFlagHint gives a refusal whose server hint names an API parameter the
+// CLI's own words for the fix, which name its flag: the server's detail ends
+// with its hint, and that ending is replaced.
+func withFlagHint(err error, hint string) error {
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr.Hint == "" || !strings.HasSuffix(apiErr.Detail, apiErr.Hint) {
+		return err
+	}
+	e := *apiErr
+	e.Detail = strings.TrimSuffix(e.Detail, e.Hint) + hint
+	e.Hint = hint
+	return &e
 }
 
 // message is what a person needs to read about a failed run.
@@ -119,6 +151,7 @@ func message(err error) string {
 	return err.Error()
 }
 
+// oneLine folds s onto one printable line.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return printable(strings.Join(strings.Fields(s), " "))
 }

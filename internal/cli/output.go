@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/credflow/credflow/client"
 )
@@ -28,12 +30,32 @@ func parseFormat(s string) (outputFormat, error) {
 	return "", usageErrorf("--output must be table or json, not %q", s)
 }
 
-// writeJSON prints v indented, as the API sent it.
+// writeJSON prints v indented, as the API sent it. encoding/json escapes
+// C0 controls in strings; DEL and the C1 controls, which it leaves raw and
+// some terminals obey, are escaped too (\u007f ...), so JSON printed on a
+// terminal cannot drive it either.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	out := buf.Bytes()
+	if bytes.ContainsFunc(out, func(r rune) bool { return r >= 0x7f && r <= 0x9f }) {
+		var esc bytes.Buffer
+		for _, r := range string(out) {
+			if r >= 0x7f && r <= 0x9f {
+				fmt.Fprintf(&esc, `\u%04x`, r)
+				continue
+			}
+			esc.WriteRune(r)
+		}
+		out = esc.Bytes()
+	}
+	_, err := w.Write(out)
+	return err
 }
 
 // table prints aligned columns.
@@ -104,7 +126,7 @@ func nextPageHint(s *Streams, cursor string) {
 // line; scripts (-o json) get no output.
 func printDone(s *Streams, format outputFormat, msg string, args ...any) {
 	if format == formatTable {
-		fmt.Fprintf(s.Out, msg+"\n", args...)
+		sayf(s.Out, msg+"\n", args...)
 	}
 }
 
@@ -131,10 +153,66 @@ func writeFields(w io.Writer, fields []field) error {
 	return tw.Flush()
 }
 
-// cell keeps one value on one line and out of tabwriter's way.
-var cellReplacer = strings.NewReplacer("\t", " ", "\n", `\n`, "\r", `\r`)
+// cell keeps one value on one line, out of tabwriter's way and unable to
+// drive the terminal.
+func cell(s string) string { return printable(strings.ReplaceAll(s, "\t", " ")) }
 
-func cell(s string) string { return cellReplacer.Replace(s) }
+// printable makes a string from the server safe to print on a terminal: a
+// name or description cannot move the cursor, recolour the screen, set the
+// window title or split a line. Control characters (C0 including newline and
+// tab, DEL, C1) are written as Go escapes, bytes that are not UTF-8 as \xNN;
+// everything else is left as it is.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if isControl(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80 && isControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case isControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// isControl reports C0 controls, DEL and C1 controls.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// sayf prints a message for people whose arguments may come from the server:
+// every string argument goes through printable.
+func sayf(w io.Writer, format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = printable(v)
+		case fmt.Stringer:
+			args[i] = printable(v.String())
+		}
+	}
+	fmt.Fprintf(w, format, args...)
+}
 
 // truncate shortens s to n runes for a terminal; scripts get it whole.
 func truncate(s string, n int, tty bool) string {

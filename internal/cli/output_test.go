@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,16 +182,86 @@ func TestReportError(t *testing.T) {
 			"Error: exec: \"nope\": executable file not found in $PATH\n"},
 		{"command not runnable", &startError{err: errors.New("fork/exec ./x: permission denied")}, true, exitCannotRun,
 			"Error: fork/exec ./x: permission denied\n"},
+		{"escape sequence in a detail", &client.Error{Status: 409, Detail: "Used by \x1b]0;pwned\x07SQL\u009b2J prod."}, true, exitError,
+			"Error: Used by \\x1b]0;pwned\\x07SQL\\u009b2J prod.\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if code := reportError(&b, cmd, tc.err, tc.ran); code != tc.wantCode {
+			if code := reportError(&b, cmd, tc.err, tc.ran, formatTable); code != tc.wantCode {
 				t.Errorf("code %d, want %d", code, tc.wantCode)
 			}
 			if b.String() != tc.want {
 				t.Errorf("printed %q, want %q", b.String(), tc.want)
 			}
 		})
+	}
+}
+
+func TestReportErrorAsJSON(t *testing.T) {
+	cmd := &cobra.Command{Use: "credflow"}
+	problem := &client.Error{Status: 409, Code: "in_use", Title: "Conflict", Detail: "Used by SQL prod.", RequestID: "r1"}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		ran      bool
+		wantCode int
+		want     string
+	}{
+		{"problem", fmt.Errorf("delete: %w", problem), true, exitError,
+			`{"error":"Used by SQL prod.","exitCode":1,"problem":{"status":409,"code":"in_use","title":"Conflict","detail":"Used by SQL prod.","requestId":"r1"}}`},
+		{"usage", usageErrorf("bad flag"), true, exitUsage, `{"error":"bad flag","exitCode":2}`},
+		{"network", errors.New("dial tcp: refused"), true, exitError, `{"error":"dial tcp: refused","exitCode":1}`},
+		{"command exit code", &childExit{code: 7}, true, 7, ``},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if code := reportError(&b, cmd, tc.err, tc.ran, formatJSON); code != tc.wantCode {
+				t.Errorf("code %d, want %d", code, tc.wantCode)
+			}
+			var compact bytes.Buffer
+			if b.Len() > 0 {
+				if err := json.Compact(&compact, b.Bytes()); err != nil {
+					t.Fatalf("not JSON: %q", b.String())
+				}
+			}
+			if compact.String() != tc.want {
+				t.Errorf("printed %s, want %s", compact.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestPrintableEscapesControls(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain name":              "plain name",
+		"naïve — ok ✓":            "naïve — ok ✓",
+		"a\x1b[31mred":            `a\x1b[31mred`,
+		"title\x1b]0;x\x07":       `title\x1b]0;x\x07`,
+		"two\nlines\r":            `two\nlines\r`,
+		"tab\there":               `tab\there`,
+		"del\x7f":                 `del\x7f`,
+		"csi\u009b2J":             `csi\u009b2J`,
+		"nel\u0085":               `nel\u0085`,
+		"bad \xff\xfe utf8":       `bad \xff\xfe utf8`,
+		"real replacement \ufffd": "real replacement \ufffd",
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, map[string]string{"name": "a\x1b\x7f\u009bz"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); strings.ContainsAny(got, "\x1b\x7f\u009b") || !strings.Contains(got, `a\u001b\u007f\u009bz`) {
+		t.Errorf("writeJSON printed %q", got)
+	}
+	var out bytes.Buffer
+	tb := newTable(&out, "NAME")
+	tb.row("x\x1b[2Jy")
+	tb.flush()
+	if strings.Contains(out.String(), "\x1b") {
+		t.Errorf("table printed a raw ESC: %q", out.String())
 	}
 }
 

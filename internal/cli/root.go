@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credflow/credflow/client"
+	buildversion "github.com/credflow/credflow/internal/version"
 )
 
 // Environment variables the client commands read.
@@ -43,7 +44,7 @@ func execute(ctx context.Context, f *factory, args []string) int {
 	root.SetOut(f.streams.Out)
 	root.SetErr(f.streams.ErrOut)
 	cmd, err := root.ExecuteContextC(ctx)
-	return reportError(f.streams.ErrOut, cmd, err, f.ran)
+	return reportError(f.streams.ErrOut, cmd, err, f.ran, f.format())
 }
 
 // factory holds what the commands share: the streams, the environment and
@@ -90,7 +91,7 @@ func (f *factory) client() (*client.Client, error) {
 	if token == "" {
 		return nil, usageErrorf("no API token: set %s or pass --token", envToken)
 	}
-	opts := []client.Option{client.WithUserAgent("credflow-cli/" + version())}
+	opts := []client.Option{client.WithUserAgent("credflow-cli/" + buildversion.Short())}
 	if f.httpClient != nil {
 		opts = append(opts, client.WithHTTPClient(f.httpClient))
 	}

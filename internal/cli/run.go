@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -107,7 +106,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		return err
 	}
 	if r.Stale {
-		fmt.Fprintf(opts.IO.ErrOut, "Warning: the store of %s could not be read; using the last value read, version %s.\n", r.Credential, r.SecretVersion)
+		sayf(opts.IO.ErrOut, "Warning: the store of %s could not be read; using the last value read, version %s.\n", r.Credential, r.SecretVersion)
 	}
 
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)

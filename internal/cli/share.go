@@ -118,7 +118,7 @@ func shareRun(ctx context.Context, opts *shareOptions) error {
 	if s.ExpiresAt != nil {
 		until = " until " + s.ExpiresAt.Format(time.RFC3339)
 	}
-	fmt.Fprintf(opts.IO.Out, "Shared %s %s with %s as %s%s.\n", opts.Kind.noun, opts.ID, s.Principal, s.Role, until)
+	sayf(opts.IO.Out, "Shared %s %s with %s as %s%s.\n", opts.Kind.noun, opts.ID, s.Principal, s.Role, until)
 	return nil
 }
 

@@ -299,10 +299,12 @@ func storeAddRun(ctx context.Context, opts *storeAddOptions) error {
 			writeCheck(opts.IO.Out, s.Check)
 		}
 	}
-	if s.Check != nil && !s.Check.OK {
-		// The store exists now: the command did its work, and says what is left to fix.
-		fmt.Fprintf(opts.IO.ErrOut, "Warning: store %s was saved, but its check failed at %s: fix it with 'credflow store update %s', then run 'credflow store check %s'.\n",
-			s.Name, failedStep(s.Check), s.Name, s.Name)
+	if err == nil && s.Check != nil && !s.Check.OK {
+		// The store exists now, and the report above says what is left to
+		// fix; the exit code tells a script that it cannot be used yet.
+		name := printable(s.Name)
+		return fmt.Errorf("store %s was saved, but its check failed at %s: fix it with 'credflow store update %s', then run 'credflow store check %s'",
+			name, failedStep(s.Check), name, name)
 	}
 	return err
 }
@@ -315,21 +317,29 @@ type storeUpdateOptions struct {
 
 	Name    string
 	Request client.UpdateStoreRequest
+	// KeyVault, when set, lays the Key Vault flags given over the store's
+	// current settings before the update is sent.
+	KeyVault func(current json.RawMessage) (json.RawMessage, error)
 }
 
 func newCmdStoreUpdate(f *factory, runF func(*storeUpdateOptions) error) *cobra.Command {
 	opts := &storeUpdateOptions{IO: f.streams, Client: f.client}
 	var (
 		settings settingsFlags
+		kv       keyVaultFlags
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "update NAME [--settings-file FILE | --settings JSON] [--cache-ttl D] [--stale-if-error D]",
+		Use:   "update NAME [--settings-file FILE | --settings JSON | Key Vault flags] [--cache-ttl D] [--stale-if-error D]",
 		Short: "Change a store's settings or run-time cache (admins)",
-		Long: `Change a store's settings or how long its values are cached. New settings
-replace the old ones whole. Run 'credflow store check' afterwards.`,
+		Long: `Change a store's settings or how long its values are cached. Settings from
+--settings or --settings-file replace the old ones whole; the Key Vault flags
+of 'credflow store add' change only what they name (--auth starts the
+sign-in settings afresh; a new --vault-name or --cloud without --vault-url
+derives the vault's URL again). Run 'credflow store check' afterwards.`,
 		Example: `  credflow store update kv --cache-ttl 5m --stale-if-error 1h
-  credflow store update kv --settings-file kv.json`,
+  credflow store update kv --settings-file kv.json
+  credflow store update kv --auth client-secret --client-id $APP --client-secret-env KV_SECRET`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
@@ -337,12 +347,20 @@ replace the old ones whole. Run 'credflow store check' afterwards.`,
 			fl := cmd.Flags()
 			r := client.UpdateStoreRequest{}
 			var err error
-			if r.Settings, err = settings.read(fl, f.streams.In); err != nil {
+			if set := kv.changed(fl); set != "" {
+				if settings.given(fl) {
+					return usageErrorf("--%s changes the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
+				}
+				if err := kv.check(); err != nil {
+					return err
+				}
+				opts.KeyVault = func(current json.RawMessage) (json.RawMessage, error) { return kv.overlay(fl, current) }
+			} else if r.Settings, err = settings.read(fl, f.streams.In); err != nil {
 				return err
 			}
 			r.CacheTTL, r.StaleIfError = cache.values(fl)
-			if r.Settings == nil && r.CacheTTL == nil && r.StaleIfError == nil {
-				return usageErrorf("nothing to update: give at least one of --settings, --settings-file, --cache-ttl and --stale-if-error")
+			if r.Settings == nil && opts.KeyVault == nil && r.CacheTTL == nil && r.StaleIfError == nil {
+				return usageErrorf("nothing to update: give at least one of --settings, --settings-file, the Key Vault flags, --cache-ttl and --stale-if-error")
 			}
 			opts.Request = r
 			if runF != nil {
@@ -352,6 +370,7 @@ replace the old ones whole. Run 'credflow store check' afterwards.`,
 		},
 	}
 	settings.add(cmd)
+	kv.add(cmd.Flags())
 	cache.add(cmd.Flags())
 	return cmd
 }
@@ -360,6 +379,19 @@ func storeUpdateRun(ctx context.Context, opts *storeUpdateOptions) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.KeyVault != nil {
+		cur, err := c.GetStore(ctx, opts.Name)
+		if err != nil {
+			return err
+		}
+		if cur.Kind != kindKeyVault {
+			return &refusalError{fmt.Errorf("the Key Vault flags are for stores of kind %s; %s is of kind %s: use --settings or --settings-file",
+				kindKeyVault, printable(cur.Name), printable(cur.Kind))}
+		}
+		if opts.Request.Settings, err = opts.KeyVault(cur.Settings); err != nil {
+			return err
+		}
 	}
 	s, err := c.UpdateStore(ctx, opts.Name, opts.Request)
 	if err != nil {
@@ -591,21 +623,87 @@ func (k *keyVaultFlags) changed(fl *pflag.FlagSet) string {
 	return ""
 }
 
+// check refuses a --cloud or --auth the kind does not know.
+func (k *keyVaultFlags) check() error {
+	if s := k.settings; s.Cloud != "" && !slices.Contains(keyVaultClouds, s.Cloud) {
+		return usageErrorf("--cloud must be %s, not %q", strings.Join(keyVaultClouds, ", "), s.Cloud)
+	}
+	if k.auth.Kind != "" && !slices.Contains(keyVaultAuths, k.auth.Kind) {
+		return usageErrorf("--auth must be %s, not %q", strings.Join(keyVaultAuths, ", "), k.auth.Kind)
+	}
+	return nil
+}
+
 // build returns the settings object of the flags given; the server checks
 // that it is complete.
 func (k *keyVaultFlags) build() (json.RawMessage, error) {
+	if err := k.check(); err != nil {
+		return nil, err
+	}
 	s := k.settings
-	if s.Cloud != "" && !slices.Contains(keyVaultClouds, s.Cloud) {
-		return nil, usageErrorf("--cloud must be %s, not %q", strings.Join(keyVaultClouds, ", "), s.Cloud)
-	}
-	if k.auth.Kind != "" && !slices.Contains(keyVaultAuths, k.auth.Kind) {
-		return nil, usageErrorf("--auth must be %s, not %q", strings.Join(keyVaultAuths, ", "), k.auth.Kind)
-	}
 	if k.auth != (keyVaultAuth{}) {
 		a := k.auth
 		s.Auth = &a
 	}
 	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("build the Key Vault settings: %w", err)
+	}
+	return b, nil
+}
+
+// overlay lays the Key Vault flags that were given over a store's current
+// settings, for `store update`: the settings the server keeps stay as they
+// are unless a flag changes them. --auth starts the auth object afresh (the
+// fields of one way of signing in mean nothing to another); the other auth
+// flags change the current one. A new --vault-name or --cloud without
+// --vault-url lets the server derive the vault's URL again.
+func (k *keyVaultFlags) overlay(fl *pflag.FlagSet, current json.RawMessage) (json.RawMessage, error) {
+	if err := k.check(); err != nil {
+		return nil, err
+	}
+	var cur map[string]any
+	if err := json.Unmarshal(current, &cur); err != nil || cur == nil {
+		return nil, fmt.Errorf("read the store's current settings: not a JSON object")
+	}
+	given, err := json.Marshal(k.settings)
+	if err != nil {
+		return nil, err
+	}
+	var set map[string]any
+	_ = json.Unmarshal(given, &set)
+	keys := map[string]string{"tenant-id": "tenantId", "subscription-id": "subscriptionId", "resource-group": "resourceGroup",
+		"vault-name": "vaultName", "vault-url": "vaultUrl", "allow-custom-vault-host": "allowCustomVaultHost", "cloud": "cloud"}
+	for flag, key := range keys {
+		if fl.Changed(flag) {
+			cur[key] = set[key]
+			if set[key] == nil { // an empty or false value: back to the default
+				delete(cur, key)
+			}
+		}
+	}
+	if (fl.Changed("vault-name") || fl.Changed("cloud")) && !fl.Changed("vault-url") {
+		delete(cur, "vaultUrl")
+	}
+	auth, _ := cur["auth"].(map[string]any)
+	if auth == nil || fl.Changed("auth") {
+		auth = map[string]any{}
+	}
+	authGiven, _ := json.Marshal(k.auth)
+	var authSet map[string]any
+	_ = json.Unmarshal(authGiven, &authSet)
+	authKeys := map[string]string{"auth": "kind", "client-id": "clientId", "client-secret-file": "clientSecretFile",
+		"client-secret-env": "clientSecretEnv", "certificate-file": "certificateFile", "certificate-password-env": "certificatePasswordEnv"}
+	for flag, key := range authKeys {
+		if fl.Changed(flag) {
+			auth[key] = authSet[key]
+			if authSet[key] == nil {
+				delete(auth, key)
+			}
+		}
+	}
+	cur["auth"] = auth
+	b, err := json.Marshal(cur)
 	if err != nil {
 		return nil, fmt.Errorf("build the Key Vault settings: %w", err)
 	}
@@ -683,7 +781,7 @@ func secretPutRun(ctx context.Context, opts *secretPutOptions) error {
 	if opts.Format == formatJSON {
 		return writeJSON(opts.IO.Out, v)
 	}
-	fmt.Fprintf(opts.IO.Out, "Stored %s version %s in %s.\n", v.Name, v.Version, opts.Store)
+	sayf(opts.IO.Out, "Stored %s version %s in %s.\n", v.Name, v.Version, opts.Store)
 	return nil
 }
 
@@ -883,7 +981,7 @@ func storeGrantRun(ctx context.Context, opts *storeGrantOptions) error {
 	if g.Prefix != "" {
 		which = fmt.Sprintf("the secrets starting with %q", g.Prefix)
 	}
-	fmt.Fprintf(opts.IO.Out, "Granted %s the use of %s in %s.\n", g.Principal, which, g.Store)
+	sayf(opts.IO.Out, "Granted %s the use of %s in %s.\n", g.Principal, which, g.Store)
 	return nil
 }
 

@@ -148,12 +148,47 @@ func TestKeyVaultEndToEnd(t *testing.T) {
 				t.Errorf("check of a missing secret: %q\n%s", msg, out)
 			}
 
-			// The wrong tenant: the store is saved anyway, and the warning
-			// says which step failed.
+			// The wrong tenant: the store is saved anyway, the report says
+			// which step failed, and the exit code says it cannot be used yet.
 			r = s.run(invocation{}, add("wrong", "99999999-9999-9999-9999-999999999999")...)
-			if r.code != exitOK || !strings.Contains(r.stdout, "✗ same tenant") || !strings.Contains(r.stdout, "\n  fix: ") ||
-				r.stderr != "Warning: store wrong was saved, but its check failed at \"get a token\": fix it with 'credflow store update wrong', then run 'credflow store check wrong'.\n" {
+			if r.code != exitError || !strings.Contains(r.stdout, "✗ same tenant") || !strings.Contains(r.stdout, "\n  fix: ") ||
+				r.stderr != "Error: store wrong was saved, but its check failed at \"get a token\": fix it with 'credflow store update wrong', then run 'credflow store check wrong'\n" {
 				t.Errorf("store add with a failing check: exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
+			}
+			var saved client.Store
+			s.json(&saved, "store", "get", "wrong")
+			if saved.Name != "wrong" {
+				t.Errorf("the store whose check failed was not saved: %+v", saved)
+			}
+			// store update takes the same Key Vault flags, and changes only
+			// what they name: the right tenant makes the check pass.
+			out = s.ok("store", "update", "wrong", "--tenant-id", vault.TenantID())
+			for _, want := range []string{`^  tenantId: +` + vault.TenantID() + `$`, `^  vaultName: +myvault$`,
+				`^  vaultUrl: +` + regexp.QuoteMeta(vault.URL) + `$`, `^  auth\.kind: +managed-identity$`} {
+				if !regexp.MustCompile("(?m)" + want).MatchString(out) {
+					t.Errorf("store update --tenant-id: no /%s/ in\n%s", want, out)
+				}
+			}
+			if out := s.ok("store", "check", "wrong"); strings.Contains(out, "✗") {
+				t.Errorf("check after the tenant was fixed:\n%s", out)
+			}
+			if r := s.run(invocation{}, "store", "update", "local", "--vault-name", "x"); r.code != exitUsage ||
+				r.stderr != "Error: the Key Vault flags are for stores of kind azure-keyvault; local is of kind builtin: use --settings or --settings-file\n" {
+				t.Errorf("Key Vault flags on the built-in store: exit %d, stderr %q", r.code, r.stderr)
+			}
+			if r := s.run(invocation{}, "store", "update", "wrong", "--vault-name", "x", "--settings", "{}"); r.code != exitUsage {
+				t.Errorf("Key Vault flags with --settings: exit %d, stderr %q", r.code, r.stderr)
+			}
+			// -o json makes the error JSON too, with the server's problem.
+			r = s.run(invocation{}, "store", "remove", "kv", "-o", "json")
+			var failed struct {
+				Error    string        `json:"error"`
+				ExitCode int           `json:"exitCode"`
+				Problem  *client.Error `json:"problem"`
+			}
+			if err := json.Unmarshal([]byte(r.stderr), &failed); err != nil || r.code != exitError || r.stdout != "" ||
+				failed.ExitCode != exitError || failed.Problem == nil || failed.Problem.Code != "in_use" || !strings.Contains(failed.Error, "variables use the store") {
+				t.Errorf("-o json error: exit %d, stdout %q, stderr %q (%v)", r.code, r.stdout, r.stderr, err)
 			}
 			wantLines(t, s.ok("store", "list"), `NAME +KIND +STATUS`, `kv +azure-keyvault +ready`, `local +builtin +ready`, `wrong +azure-keyvault +ready`)
 

@@ -149,7 +149,7 @@ func tokenCreateRun(ctx context.Context, opts *tokenCreateOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Created token %s (%s) for %s: copy it now, its value will not be shown again.\n", t.Name, t.ID, t.User)
+	sayf(opts.IO.ErrOut, "Created token %s (%s) for %s: copy it now, its value will not be shown again.\n", t.Name, t.ID, t.User)
 	return nil
 }
 

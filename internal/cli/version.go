@@ -5,13 +5,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credflow/credflow/internal/server"
+	buildversion "github.com/credflow/credflow/internal/version"
 )
 
-// version is the build's version. There is one, server.Version, so that one
-// -ldflags "-X github.com/credflow/credflow/internal/server.Version=1.2.3"
-// sets what `credflow version`, the server's log and the API all report.
-func version() string { return server.Version }
+// version is the build's version, the same that the server's log and API
+// document report (see package version).
+func version() string { return buildversion.String() }
 
 // versionOptions is `credflow version`.
 type versionOptions struct {

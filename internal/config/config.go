@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,7 +15,8 @@ import (
 
 // Config is everything `credflow serve` needs.
 type Config struct {
-	// Addr is the listen address, host:port.
+	// Addr is the listen address: host:port, or a URL (http://host:port,
+	// https://host:port) as the CLI takes it in the same CREDFLOW_ADDR.
 	Addr string
 	// DataDir holds the SQLite database, the master key and the initial
 	// admin token.
@@ -110,6 +112,40 @@ func (c Config) KeyFile() string {
 	return filepath.Join(c.DataDir, "master.key")
 }
 
+// ListenAddr is Addr as host:port. A URL without a port listens on its
+// scheme's port.
+func (c Config) ListenAddr() string {
+	hostport, _ := c.listenAddr()
+	return hostport
+}
+
+// listenAddr parses Addr. scheme is "" for a plain host:port.
+func (c Config) listenAddr() (hostport, scheme string) {
+	if !strings.Contains(c.Addr, "://") {
+		return c.Addr, ""
+	}
+	u, err := url.Parse(c.Addr)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", "invalid"
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port), u.Scheme
+}
+
+// shownAddr is Addr for messages, without any password it carries.
+func (c Config) shownAddr() string {
+	if u, err := url.Parse(c.Addr); err == nil && strings.Contains(c.Addr, "://") {
+		return u.Redacted()
+	}
+	if strings.Contains(c.Addr, "@") {
+		return "(address with user information)"
+	}
+	return c.Addr
+}
+
 // TLS reports whether the server serves HTTPS.
 func (c Config) TLS() bool { return c.TLSCertFile != "" }
 
@@ -118,8 +154,9 @@ var prefixRule = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,19}$`)
 // Validate checks the configuration without touching the file system or the
 // network.
 func (c Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return fmt.Errorf("addr %q: want host:port (for example 127.0.0.1:8080)", c.Addr)
+	hostport, scheme := c.listenAddr()
+	if _, _, err := net.SplitHostPort(hostport); err != nil || (scheme != "" && scheme != "http" && scheme != "https") {
+		return fmt.Errorf("addr %q: want host:port or http(s)://host:port (for example 127.0.0.1:8080)", c.shownAddr())
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data-dir: must not be empty")
@@ -132,6 +169,12 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return fmt.Errorf("tls-cert-file and tls-key-file: give both or neither")
+	}
+	if scheme == "https" && !c.TLS() {
+		return fmt.Errorf("addr %q: an https address needs tls-cert-file and tls-key-file", c.shownAddr())
+	}
+	if scheme == "http" && c.TLS() {
+		return fmt.Errorf("addr %q: the server speaks HTTPS with tls-cert-file; use https:// or host:port", c.shownAddr())
 	}
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {

@@ -138,7 +138,8 @@ func problemFor(err error) (Problem, bool) {
 	case errors.As(err, &iu):
 		return newProblem(http.StatusConflict, "in_use", sentence(iu.Error())+" Delete or change those credentials first."), true
 	case errors.As(err, &ciu):
-		return newProblem(http.StatusConflict, "in_use", sentence(ciu.Error())+" Delete those connections first, or delete with force=true to mark them broken."), true
+		p := newProblem(http.StatusConflict, "in_use", sentence(ciu.Error()))
+		return hinted(p, "Delete those connections first, or delete with ?force=true to mark them broken."), true
 	case errors.As(err, &sce):
 		return storeProblem(sce.Store, sce.Ref, sce.Err, true), true
 	case errors.As(err, &rse):
@@ -211,9 +212,17 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 func withHint(p Problem, err error) Problem {
 	var h secretstore.Hinter
 	if errors.As(err, &h) && h.Hint() != "" {
-		p.Hint = h.Hint()
-		p.Detail += " " + sentence(h.Hint())
+		p = hinted(p, sentence(h.Hint()))
 	}
+	return p
+}
+
+// hinted adds hint, how to fix the problem, as the hint member and at the
+// end of the detail. A client with its own words for the fix (the CLI's
+// flags) replaces that ending.
+func hinted(p Problem, hint string) Problem {
+	p.Hint = hint
+	p.Detail += " " + hint
 	return p
 }
 

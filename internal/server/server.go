@@ -31,10 +31,8 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/version"
 )
-
-// Version is the build's version, set with -ldflags "-X ...server.Version=v1.2.3".
-var Version = "dev"
 
 // InitialTokenFile is the name, inside the data directory, of the file that
 // receives the first admin token.
@@ -110,6 +108,9 @@ func WithOIDCClient(c *http.Client) Option { return func(s *Server) { s.oidcClie
 // API. Close releases what it opened.
 func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkKeyFiles(cfg); err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -201,7 +202,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		DB:          s.db,
 		Audit:       s.db.Audit(),
 		Log:         s.log,
-		Version:     Version,
+		Version:     version.String(),
 	}
 	s.handler = api.Handler()
 	return nil
@@ -235,6 +236,34 @@ func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, error) {
 		return builtin.New(repo, nil)
 	}
 	return st, err
+}
+
+// checkKeyFiles refuses key files that others than their owner may read:
+// the master key, and the TLS private key when HTTPS is on. A missing master
+// key is not refused here; it is created, or leaves the store sealed.
+func checkKeyFiles(cfg config.Config) error {
+	type keyFile struct {
+		what, path   string
+		mayBeMissing bool
+	}
+	files := []keyFile{{"master key", cfg.KeyFile(), true}}
+	if cfg.TLS() {
+		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})
+	}
+	for _, f := range files {
+		st, err := os.Stat(f.path)
+		if errors.Is(err, fs.ErrNotExist) && f.mayBeMissing {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.what, err)
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			return fmt.Errorf("%s file %s has mode %04o: group and others can read or change it; run 'chmod 600 %s' and start again",
+				f.what, f.path, perm, f.path)
+		}
+	}
+	return nil
 }
 
 // announceToken shows the first admin token once and keeps it in a 0600
@@ -306,15 +335,21 @@ func (s *Server) Close() error {
 // Run serves until ctx is cancelled, then shuts down gracefully. Logs, and
 // the initial admin token on a first start, go to stderr.
 func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// Listen first: a server that cannot take its address must not create a
+	// master key and a first admin token nobody will be able to use.
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
+	}
+	defer ln.Close()
 	s, err := New(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	if cfg.PprofAddr != "" {
 		stop, err := servePprof(cfg.PprofAddr)
 		if err != nil {
@@ -340,7 +375,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.TLS() {
 		scheme = "https"
 	}
-	s.log.Info("credflow listening", slog.String("url", scheme+"://"+ln.Addr().String()), slog.String("version", Version),
+	s.log.Info("credflow listening", slog.String("url", scheme+"://"+ln.Addr().String()), slog.String("version", version.String()),
 		slog.String("database", string(s.db.Dialect())))
 	errc := make(chan error, 1)
 	go func() {

@@ -251,3 +251,63 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestRefusesKeyFilesOthersCanRead(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, cfg *config.Config)
+		file  func(cfg config.Config) string
+	}{
+		{"master key readable by group", func(t *testing.T, cfg *config.Config) {
+			os.MkdirAll(cfg.DataDir, 0o700)
+			os.WriteFile(cfg.KeyFile(), []byte("x\n"), 0o600)
+			os.Chmod(cfg.KeyFile(), 0o640)
+		}, func(cfg config.Config) string { return cfg.KeyFile() }},
+		{"master key readable by others", func(t *testing.T, cfg *config.Config) {
+			os.MkdirAll(cfg.DataDir, 0o700)
+			os.WriteFile(cfg.KeyFile(), []byte("x\n"), 0o600)
+			os.Chmod(cfg.KeyFile(), 0o604)
+		}, func(cfg config.Config) string { return cfg.KeyFile() }},
+		{"TLS key readable by others", func(t *testing.T, cfg *config.Config) {
+			cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
+			os.Chmod(keyFile, 0o644)
+		}, func(cfg config.Config) string { return cfg.TLSKeyFile }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.DataDir = filepath.Join(t.TempDir(), "data")
+			c.setup(t, &cfg)
+			_, err := server.New(context.Background(), cfg, io.Discard)
+			want := "chmod 600 " + c.file(cfg)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("New() = %v, want a refusal naming %q", err, want)
+			}
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, server.InitialTokenFile)); err == nil {
+				t.Error("a first admin token was created although the server refused to start")
+			}
+		})
+	}
+}
+
+func TestRunListensBeforeCreatingKeyAndToken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := config.Defaults()
+	cfg.Addr = "http://" + taken.Addr().String()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	err = server.Run(context.Background(), cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "listen on "+taken.Addr().String()) {
+		t.Fatalf("Run() = %v, want a listen error", err)
+	}
+	for _, f := range []string{"master.key", server.InitialTokenFile} {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, f)); err == nil {
+			t.Errorf("%s was created by a server that could not listen", f)
+		}
+	}
+}
