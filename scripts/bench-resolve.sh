@@ -11,8 +11,8 @@ dur="${1:-10s}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-go build -o "$work/credflow" ./cmd/credflow
-go build -o "$work/credflow-bench" ./cmd/credflow-bench
+go build -buildvcs=true -o "$work/credflow" ./cmd/credflow
+go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
 port=18765
 "$work/credflow" serve --addr "127.0.0.1:$port" --data-dir "$work/data" 2>"$work/server.log" &
 pid=$!
