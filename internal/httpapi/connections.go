@@ -194,6 +194,11 @@ func (a *API) resolveConnection(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// refusedResolve audits a resolve refused for its malformed request.
+func (a *API) refusedResolve(r *http.Request, err error) error {
+	return a.Connections.Refuse(r.Context(), principal(r), r.PathValue("id"), err)
+}
+
 func (a *API) setCredentialEnabled(enabled bool) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.Credentials.SetEnabled(r.Context(), principal(r), r.PathValue("id"), enabled)
