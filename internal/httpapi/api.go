@@ -217,6 +217,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !known {
 		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("requestId", rid), slog.String("error", err.Error()))
+	} else if errors.Is(err, secretstore.ErrCorrupt) {
+		// Tampering, or a fault of the database: the operator must know at
+		// once. The error names the store, secret and version, never a value.
+		attrs := []slog.Attr{slog.String("requestId", rid), slog.String("error", err.Error())}
+		var se *connection.StoreError
+		if errors.As(err, &se) {
+			attrs = append(attrs, slog.String("store", se.Store), slog.String("secret", se.Ref))
+		}
+		a.Log.LogAttrs(r.Context(), slog.LevelError, "stored secret failed its integrity check", attrs...)
 	} else if errors.Is(err, access.ErrUnauthenticated) {
 		// The reason is for operators only; no error on this path holds a token.
 		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid), slog.String("reason", err.Error()))
