@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -173,7 +174,8 @@ func checkInput(r *http.Request, params []string, paged bool) error {
 	if err != nil {
 		return badRequest("", "The query string is not valid: use name=value pairs joined by & and percent-encoding.")
 	}
-	for name, values := range q {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		values := q[name]
 		if rule := badText(name); rule != "" {
 			return badRequest("", fmt.Sprintf("A query parameter's name %s.", rule))
 		}
