@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -132,9 +134,29 @@ func (c *Client) Resolve(ctx context.Context, connection string) (*Resolved, err
 	if err := need("connection id or name", connection); err != nil {
 		return nil, err
 	}
-	var r Resolved
+	var r struct {
+		Resolved
+		// A value that is not valid UTF-8 comes base64-encoded.
+		UsernameBase64 Sensitive `json:"usernameBase64"`
+		PasswordBase64 Sensitive `json:"passwordBase64"`
+	}
 	if err := c.do(ctx, http.MethodPost, connectionsPath+"/"+escape(connection)+"/resolve", nil, &r); err != nil {
 		return nil, err
 	}
-	return &r, nil
+	for _, v := range []struct {
+		dst  *Sensitive
+		b64  Sensitive
+		name string
+	}{{&r.Username, r.UsernameBase64, "usernameBase64"}, {&r.Password, r.PasswordBase64, "passwordBase64"}} {
+		if v.b64.IsEmpty() {
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(v.b64.Reveal())
+		if err != nil {
+			// The decoder's error would quote the input: name the field only.
+			return nil, fmt.Errorf("client: resolve %s: the server sent a %s that is not base64", connection, v.name)
+		}
+		*v.dst = Sensitive{value: string(b)}
+	}
+	return &r.Resolved, nil
 }

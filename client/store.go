@@ -2,10 +2,13 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // StoreStatus says whether a store can serve secrets.
@@ -261,7 +264,8 @@ func (c *Client) CheckStore(ctx context.Context, store, secret string) (*CheckRe
 
 // PutSecret writes a new version of the secret name in a store that accepts
 // writes (the built-in one). The value is never returned, by this call or any
-// other.
+// other. It is stored byte for byte: a value that is not valid UTF-8 text,
+// or that holds a NUL, is sent base64-encoded (valueBase64).
 func (c *Client) PutSecret(ctx context.Context, store, name, value string) (*SecretVersion, error) {
 	if err := need("store", store); err != nil {
 		return nil, err
@@ -269,9 +273,15 @@ func (c *Client) PutSecret(ctx context.Context, store, name, value string) (*Sec
 	if err := need("secret name", name); err != nil {
 		return nil, err
 	}
-	body := struct {
-		Value string `json:"value"`
-	}{value}
+	var body struct {
+		Value       string `json:"value,omitempty"`
+		ValueBase64 string `json:"valueBase64,omitempty"`
+	}
+	if utf8.ValidString(value) && !strings.ContainsRune(value, 0) {
+		body.Value = value
+	} else {
+		body.ValueBase64 = base64.StdEncoding.EncodeToString([]byte(value))
+	}
 	var v SecretVersion
 	if err := c.do(ctx, http.MethodPut, secretsPath(store)+"/"+escape(name), body, &v); err != nil {
 		return nil, err

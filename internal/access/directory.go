@@ -157,13 +157,20 @@ func (s *Service) runnerGroupFor(ctx context.Context, ve *validation.Error, role
 	return ""
 }
 
+func checkDisplayName(ve *validation.Error, n string) {
+	switch {
+	case utf8.RuneCountInString(n) > 100:
+		ve.Add("displayName", "must be at most 100 characters")
+	case validation.HasControl(n):
+		ve.Add("displayName", validation.ControlRule)
+	}
+}
+
 // CreateUser adds a user (admins only, checked by the route).
 func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInput) (User, error) {
 	var ve validation.Error
 	checkPrincipalName(&ve, "name", in.Name)
-	if utf8.RuneCountInString(in.DisplayName) > 100 {
-		ve.Add("displayName", "must be at most 100 characters")
-	}
+	checkDisplayName(&ve, in.DisplayName)
 	if !in.Role.Valid() {
 		ve.Add("role", "must be admin, maker or runner")
 	}
@@ -205,9 +212,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, idOrName string, 
 	}
 	var ve validation.Error
 	if in.DisplayName != nil {
-		if utf8.RuneCountInString(*in.DisplayName) > 100 {
-			ve.Add("displayName", "must be at most 100 characters")
-		}
+		checkDisplayName(&ve, *in.DisplayName)
 		u.DisplayName = *in.DisplayName
 	}
 	if in.Role != nil {

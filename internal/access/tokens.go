@@ -275,6 +275,8 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 		ve.Add("name", "is required")
 	} else if utf8.RuneCountInString(in.Name) > 100 {
 		ve.Add("name", "must be at most 100 characters")
+	} else if validation.HasControl(in.Name) {
+		ve.Add("name", validation.ControlRule)
 	}
 	now := s.now().UTC()
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {

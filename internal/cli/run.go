@@ -109,6 +109,16 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		sayf(opts.IO.ErrOut, "Warning: the store of %s could not be read; using the last value read, version %s.\n", r.Credential, r.SecretVersion)
 	}
 
+	// The values go to the command byte for byte, whatever they hold; only
+	// a NUL cannot, as no environment variable can hold one.
+	for _, v := range []struct {
+		what string
+		val  client.Sensitive
+	}{{"username", r.Username}, {"password", r.Password}} {
+		if strings.ContainsRune(v.val.Reveal(), 0) {
+			return fmt.Errorf("the %s of %s holds a NUL byte, which an environment variable cannot carry: nothing was started", v.what, r.Credential)
+		}
+	}
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
 	cmd.Env = childEnv(opts.Environ(), map[string]string{
 		opts.UsernameEnv: r.Username.Reveal(),

@@ -230,3 +230,44 @@ func jsonEscape(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
 }
+
+// TestSecretBytesReachTheCommandExactly: a value that is not UTF-8 text,
+// written with store secret put, reaches the command of credflow run byte
+// for byte; one that holds a NUL, which no environment variable can carry,
+// starts nothing.
+func TestSecretBytesReachTheCommandExactly(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			inst := servertest.Start(t, e)
+			admin, runner := runtimeSetup(t, inst)
+			const binary = "pa\xffss\xfe\x80word\xc3("
+			if r := admin.run(invocation{stdin: binary + "\n"}, "store", "secret", "put", "sql-password"); r.code != exitOK {
+				t.Fatalf("secret put: exit %d, %s", r.code, r.stderr)
+			}
+			out := filepath.Join(t.TempDir(), "password")
+			r := runner.run(invocation{}, "run", "--connection", "sql-build", "--", "sh", "-c", `printf '%s' "$CREDFLOW_PASSWORD" > "$0"`, out)
+			if r.code != exitOK {
+				t.Fatalf("run: exit %d, stderr %q", r.code, r.stderr)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != binary {
+				t.Errorf("the command got %q, want %q", got, binary)
+			}
+
+			if r := admin.run(invocation{stdin: "a\x00b"}, "store", "secret", "put", "sql-password"); r.code != exitOK {
+				t.Fatalf("secret put with NUL: exit %d, %s", r.code, r.stderr)
+			}
+			marker := filepath.Join(t.TempDir(), "started")
+			r = runner.run(invocation{}, "run", "--connection", "sql-build", "--", "touch", marker)
+			if r.code != 1 || !strings.Contains(r.stderr, "NUL") {
+				t.Errorf("run with a NUL in the password: exit %d, stderr %q", r.code, r.stderr)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the command started")
+			}
+		})
+	}
+}

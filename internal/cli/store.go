@@ -747,7 +747,9 @@ func newCmdSecretPut(f *factory, runF func(*secretPutOptions) error) *cobra.Comm
 		Short: "Write a new version of a secret, its value read from standard input",
 		Long: `Write a new version of a secret. The value is read from standard input (all
 of it, less one trailing newline) or, on a terminal, typed twice at a prompt
-that does not echo it. It is never taken from the command line.`,
+that does not echo it. It is never taken from the command line. It is stored
+byte for byte: a value that is not UTF-8 text (a binary key, say) is sent
+base64-encoded and comes back to credflow run exactly as it was.`,
 		Example: `  credflow store secret put sql-password            # prompts twice
   credflow store secret put sql-password < password.txt
   vault-export | credflow store secret put sql-password --store local`,

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +187,8 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		ve.Add("name", "must not start or end with white space")
 	case utf8.RuneCountInString(in.Name) > 100:
 		ve.Add("name", "must be at most 100 characters")
+	case validation.HasControl(in.Name):
+		ve.Add("name", validation.ControlRule)
 	}
 	if in.Credential == "" {
 		ve.Add("credential", "is required: the id or name of a credential you may use")
@@ -319,6 +322,21 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 		return Resolved{}, fmt.Errorf("record resolve: %w", werr)
 	}
 	return out, err
+}
+
+// Refuse records a resolve that was refused before it could start, because
+// its request was malformed (reason says how), and returns refusal, or the
+// failure to record it. The connection is named as given, quoted so that no
+// byte of a malformed id reaches the trail raw.
+func (s *Service) Refuse(ctx context.Context, p access.Principal, idOrName string, refusal error) error {
+	rec := Resolution{RunnerID: p.ID, At: s.now().UTC(), Request: audit.RequestFrom(ctx), Err: refusal,
+		Failure: "malformed request",
+		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + strconv.QuoteToASCII(idOrName),
+			Outcome: audit.Denied, Reason: "malformed request: " + refusal.Error()}}
+	if err := s.repo.Record(ctx, rec); err != nil {
+		return fmt.Errorf("record resolve: %w", err)
+	}
+	return refusal
 }
 
 func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName string, rec *Resolution) (Resolved, error) {

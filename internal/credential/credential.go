@@ -344,11 +344,16 @@ func checkName(ve *validation.Error, n string) {
 		ve.Add("name", "must not start or end with white space")
 	case utf8.RuneCountInString(n) > MaxNameLen:
 		ve.Add("name", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	case validation.HasControl(n):
+		ve.Add("name", validation.ControlRule)
 	}
 }
 
 func checkDescription(ve *validation.Error, d string) {
-	if utf8.RuneCountInString(d) > MaxDescriptionLen {
+	switch {
+	case utf8.RuneCountInString(d) > MaxDescriptionLen:
 		ve.Add("description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
+	case validation.HasControl(d):
+		ve.Add("description", validation.ControlRule)
 	}
 }

@@ -555,12 +555,17 @@ func checkDisplayName(ve *validation.Error, n string) {
 		ve.Add("displayName", "is required")
 	case utf8.RuneCountInString(n) > MaxNameLen:
 		ve.Add("displayName", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	case validation.HasControl(n):
+		ve.Add("displayName", validation.ControlRule)
 	}
 }
 
 func checkDescription(ve *validation.Error, d string) {
-	if utf8.RuneCountInString(d) > MaxDescriptionLen {
+	switch {
+	case utf8.RuneCountInString(d) > MaxDescriptionLen:
 		ve.Add("description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
+	case validation.HasControl(d):
+		ve.Add("description", validation.ControlRule)
 	}
 }
 

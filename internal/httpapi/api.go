@@ -12,13 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
@@ -113,8 +117,11 @@ func (a *API) Handler() http.Handler {
 	})
 }
 
-// wrap adds authentication, authorization and error rendering to a route.
+// wrap adds authentication, authorization, the check of the path's
+// parameters and the query, and error rendering to a route.
 func (a *API) wrap(rt route) http.Handler {
+	params := pathParams(rt.path)
+	paged := slices.ContainsFunc(rt.query, func(q param) bool { return q.name == "cursor" })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer a.contain(w, r)
 		if !rt.public {
@@ -130,10 +137,69 @@ func (a *API) wrap(rt route) http.Handler {
 				return
 			}
 		}
+		if err := checkInput(r, params, paged); err != nil {
+			if rt.refused != nil {
+				err = rt.refused(r, err)
+			}
+			a.fail(w, r, err)
+			return
+		}
 		if err := rt.handle(w, r); err != nil {
 			a.fail(w, r, err)
 		}
 	})
+}
+
+// pathParams lists the names of a route path's parameters.
+func pathParams(path string) []string {
+	var out []string
+	for _, m := range pathParamRule.FindAllStringSubmatch(path, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// checkInput refuses, naming it, a path parameter or query parameter that is
+// not valid UTF-8 or holds a NUL: no name or id can hold either, PostgreSQL
+// cannot even compare such text, and a handler must not see it mangled. A
+// query string that does not parse is refused too, rather than read in part,
+// and so are limit and cursor where the route does not page its answer.
+func checkInput(r *http.Request, params []string, paged bool) error {
+	for _, name := range params {
+		if rule := badText(r.PathValue(name)); rule != "" {
+			return badRequest(name, fmt.Sprintf("Path parameter %s %s.", name, rule))
+		}
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badRequest("", "The query string is not valid: use name=value pairs joined by & and percent-encoding.")
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		values := q[name]
+		if rule := badText(name); rule != "" {
+			return badRequest("", fmt.Sprintf("A query parameter's name %s.", rule))
+		}
+		for _, v := range values {
+			if rule := badText(v); rule != "" {
+				return badRequest(name, fmt.Sprintf("Query parameter %s %s.", name, rule))
+			}
+		}
+		if (name == "cursor" || name == "limit") && !paged {
+			return badRequest(name, fmt.Sprintf("Query parameter %s is not taken here: this answer is not paged, it holds every item at once.", name))
+		}
+	}
+	return nil
+}
+
+// badText says what makes s unfit as a name or id, or "".
+func badText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8 text"
+	case strings.IndexByte(s, 0) >= 0:
+		return "holds a NUL character, which is not allowed"
+	}
+	return ""
 }
 
 func (a *API) authenticate(r *http.Request) (access.Principal, error) {
@@ -153,6 +219,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !known {
 		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("requestId", rid), slog.String("error", err.Error()))
+	} else if errors.Is(err, secretstore.ErrCorrupt) {
+		// Tampering, or a fault of the database: the operator must know at
+		// once. The error names the store, secret and version, never a value.
+		attrs := []slog.Attr{slog.String("requestId", rid), slog.String("error", err.Error())}
+		var se *connection.StoreError
+		if errors.As(err, &se) {
+			attrs = append(attrs, slog.String("store", se.Store), slog.String("secret", se.Ref))
+		}
+		a.Log.LogAttrs(r.Context(), slog.LevelError, "stored secret failed its integrity check", attrs...)
 	} else if errors.Is(err, access.ErrUnauthenticated) {
 		// The reason is for operators only; no error on this path holds a token.
 		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid), slog.String("reason", err.Error()))

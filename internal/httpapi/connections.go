@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/connection"
@@ -57,13 +59,19 @@ type runnerStateList struct {
 
 // resolvedJSON is the one response that carries secret values: it goes to
 // a runner entitled to them, and is never logged.
+//
+// A value that is not valid UTF-8 cannot be a JSON string without being
+// changed: it comes base64-encoded in usernameBase64 or passwordBase64, and
+// username or password is then "".
 type resolvedJSON struct {
-	Username      string    `json:"username"`
-	Password      string    `json:"password"`
-	Credential    string    `json:"credential"`
-	SecretVersion string    `json:"secretVersion"`
-	ResolvedAt    time.Time `json:"resolvedAt"`
-	Stale         bool      `json:"stale"`
+	Username       string    `json:"username"`
+	UsernameBase64 string    `json:"usernameBase64,omitempty"`
+	Password       string    `json:"password"`
+	PasswordBase64 string    `json:"passwordBase64,omitempty"`
+	Credential     string    `json:"credential"`
+	SecretVersion  string    `json:"secretVersion"`
+	ResolvedAt     time.Time `json:"resolvedAt"`
+	Stale          bool      `json:"stale"`
 }
 
 func toRunnerGroupJSON(g access.RunnerGroup) runnerGroupJSON {
@@ -189,9 +197,25 @@ func (a *API) resolveConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, resolvedJSON{Username: res.Username.Reveal(), Password: res.Password.Reveal(),
-		Credential: res.Credential, SecretVersion: res.SecretVersion, ResolvedAt: res.ResolvedAt, Stale: res.Stale})
+	out := resolvedJSON{Credential: res.Credential, SecretVersion: res.SecretVersion, ResolvedAt: res.ResolvedAt, Stale: res.Stale}
+	out.Username, out.UsernameBase64 = exactJSON(res.Username.Reveal())
+	out.Password, out.PasswordBase64 = exactJSON(res.Password.Reveal())
+	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// exactJSON returns v as text when JSON can carry it unchanged (valid
+// UTF-8), else base64-encoded.
+func exactJSON(v string) (text, b64 string) {
+	if utf8.ValidString(v) {
+		return v, ""
+	}
+	return "", base64.StdEncoding.EncodeToString([]byte(v))
+}
+
+// refusedResolve audits a resolve refused for its malformed request.
+func (a *API) refusedResolve(r *http.Request, err error) error {
+	return a.Connections.Refuse(r.Context(), principal(r), r.PathValue("id"), err)
 }
 
 func (a *API) setCredentialEnabled(enabled bool) func(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,31 +10,43 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/credflow/credflow/internal/strictjson"
 )
 
 // maxBodyBytes bounds every request body.
 const maxBodyBytes = 1 << 20
 
 // decodeJSON reads the request's JSON body into dst strictly: the content
-// type must be JSON, the body at most maxBodyBytes, every field known and of
-// the right type, and nothing after the one JSON value.
+// type must be JSON, the body at most maxBodyBytes, every field known by its
+// exact name, given once and of the right type, every string valid UTF-8
+// without NUL, and nothing after the one JSON value.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
 			detail: "The request body must be JSON: send Content-Type: application/json."}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return mbe
+		}
+		return badRequest("", "The request body could not be read.")
+	}
+	var se *strictjson.Error
+	if err := strictjson.Check(body, dst); errors.As(err, &se) {
+		return badRequest(se.Field, se.Message)
+	} else if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return mbe
-		}
 		return badRequest("", "The request body must hold a single JSON value.")
 	}
 	return nil

@@ -92,6 +92,7 @@ var sentinelProblems = []struct {
 	{secretstore.ErrNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
+	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
 }
 
 // unauthenticatedDetail is the one body every authentication failure gets,
@@ -175,6 +176,9 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 	}
 	var te *secretstore.ThrottledError
 	switch {
+	case errors.Is(err, secretstore.ErrCorrupt):
+		return newProblem(http.StatusInternalServerError, "secret_corrupt",
+			fmt.Sprintf("The secret %q in store %q failed its integrity check: its stored data was changed outside credflow. Write the secret again.", ref, store))
 	case errors.Is(err, secretstore.ErrStoreNotFound):
 		return withField(newProblem(http.StatusUnprocessableEntity, "store_not_found",
 			fmt.Sprintf("There is no secret store named %q.", store)), "secretRef.store", "names no registered store")

@@ -19,6 +19,10 @@ type route struct {
 	status  int // the success status
 	resp    any // the success body's type, nil when none
 	handle  func(w http.ResponseWriter, r *http.Request) error
+	// refused, when set, hears of a request refused before handle ran
+	// (its path or query is malformed) and returns the error to answer
+	// with: for a route that must audit every refusal.
+	refused func(r *http.Request, err error) error
 }
 
 type param struct {
@@ -127,7 +131,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/connections/{id}/runners", summary: "Which secret version each runner received last, and when", perm: access.PermConnectionRead,
 			status: 200, resp: runnerStateList{}, handle: a.connectionRunners},
 		{method: "POST", path: "/api/v1/connections/{id}/resolve", summary: "Runners: get the connection's username and password now", perm: access.PermResolve,
-			status: 200, resp: resolvedJSON{}, handle: a.resolveConnection},
+			status: 200, resp: resolvedJSON{}, handle: a.resolveConnection, refused: a.refusedResolve},
 
 		{method: "GET", path: "/api/v1/me", summary: "The caller: name, instance role and groups", perm: access.PermTokenSelf,
 			status: 200, resp: meJSON{}, handle: a.me},

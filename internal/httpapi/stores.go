@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,8 +63,32 @@ type storeList struct {
 	Items []storeJSON `json:"items"`
 }
 
+// putSecretRequest holds a secret's value exactly as given: as text (valid
+// UTF-8, no NUL) in value, or as any bytes, base64-encoded, in valueBase64.
 type putSecretRequest struct {
-	Value string `json:"value"`
+	Value       *string `json:"value,omitempty"`
+	ValueBase64 *string `json:"valueBase64,omitempty"`
+}
+
+// bytes returns the value the request holds, or a request error naming the
+// field at fault.
+func (req putSecretRequest) bytes() (string, error) {
+	switch {
+	case req.Value != nil && req.ValueBase64 != nil:
+		return "", badRequest("valueBase64", "Give the value in value or in valueBase64, not both.")
+	case req.ValueBase64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*req.ValueBase64)
+		if err != nil {
+			return "", badRequest("valueBase64", "Field valueBase64 must be standard base64 (RFC 4648, with padding).")
+		}
+		if len(b) == 0 {
+			return "", badRequest("valueBase64", "Field valueBase64 must not be empty.")
+		}
+		return string(b), nil
+	case req.Value == nil || *req.Value == "":
+		return "", badRequest("value", "Field value must not be empty.")
+	}
+	return *req.Value, nil
 }
 
 type secretVersionJSON struct {
@@ -226,17 +251,22 @@ func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	var req putSecretRequest
 	if err := decodeJSON(w, r, &req); err != nil {
+		var re *requestError
+		if errors.As(err, &re) && re.field == "value" {
+			re.detail += " Send a value that is not text as base64 in valueBase64."
+		}
 		return err
 	}
-	if req.Value == "" {
-		return badRequest("value", "Field value must not be empty.")
+	value, err := req.bytes()
+	if err != nil {
+		return err
 	}
 	name := r.PathValue("name")
 	ctx, err := a.secretWrite(r, info, name, "store.secret.put")
 	if err != nil {
 		return err
 	}
-	meta, err := wr.Put(ctx, name, secretstore.NewValue(req.Value))
+	meta, err := wr.Put(ctx, name, secretstore.NewValue(value))
 	if err != nil {
 		return secretPathError(err, "name")
 	}

@@ -201,7 +201,7 @@ func decodeCursor(r *http.Request) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) > 200 {
+	if err != nil || len(b) > 200 || badText(string(b)) != "" {
 		return "", badRequest("cursor", "Query parameter cursor is not a cursor this API returned.")
 	}
 	return string(b), nil

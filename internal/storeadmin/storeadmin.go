@@ -360,13 +360,16 @@ func genericCheck(ctx context.Context, store secretstore.Store, info secretstore
 	if secretName == "" {
 		return r
 	}
+	// The read decrypts, as a resolve would: a stored secret that fails its
+	// integrity check must fail this step. The value goes nowhere.
 	ref, err := store.ParseRef(secretName)
 	if err == nil {
-		if st, ok := store.(secretstore.Stater); ok {
-			_, err = st.Stat(ctx, ref)
-		} else {
-			_, err = store.Get(ctx, ref)
-		}
+		_, err = store.Get(ctx, ref)
+	}
+	if errors.Is(err, secretstore.ErrCorrupt) {
+		add(secretstore.Step{Name: "read secret " + secretName, Detail: secretstore.Describe(err),
+			Hint: "The stored data of secret " + secretName + " was changed outside credflow. Write the secret again."})
+		return r
 	}
 	if err != nil {
 		add(secretstore.Step{Name: "read secret " + secretName, Detail: secretstore.Describe(err),

@@ -64,3 +64,18 @@ type ImmutableError struct {
 func (e *ImmutableError) Error() string {
 	return fmt.Sprintf("%s cannot be changed: %s", e.Field, e.Hint)
 }
+
+// ControlRule is the message for text that holds a control character.
+const ControlRule = "must not hold control characters (only tab and newline are allowed)"
+
+// HasControl reports whether s holds a control character that could drive
+// a terminal or hide text when shown: C0 other than tab and newline (ESC
+// among them), DEL, or C1.
+func HasControl(s string) bool {
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n') || (r >= 0x7f && r <= 0x9f) {
+			return true
+		}
+	}
+	return false
+}

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/credflow/credflow/internal/strictjson"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -105,6 +106,16 @@ var clouds = map[string]cloudInfo{
 // *validation.Error naming fields as settings.<field>; they never repeat
 // the input, which might hold a secret pasted in the wrong place.
 func DecodeSettings(raw json.RawMessage) (Settings, error) {
+	// Field names match exactly and once: encoding/json alone would take
+	// "VaultName" for vaultName and let a repeated field win silently.
+	var se *strictjson.Error
+	if err := strictjson.Check(raw, &Settings{}); errors.As(err, &se) {
+		field := "settings"
+		if se.Field != "" {
+			field += "." + se.Field
+		}
+		return Settings{}, validation.Field(field, strings.TrimSuffix(strings.ToLower(se.Message[:1])+se.Message[1:], "."))
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var s Settings
