@@ -23,19 +23,21 @@ func TestMessagesForPeople(t *testing.T) {
 				t.Errorf("credential delete in use: %q", msg)
 			}
 
+			// Names and descriptions with control characters are refused by
+			// the server; a text variable's value is not, and a description
+			// may hold a newline.
 			const hostile = "report \x1b]0;owned\x07\x1b[2J\u009b31m done"
-			admin.ok("env", "update", "cf_SQLPassword", "--description", hostile)
-			// The text variable's value shows in a listing: this session
-			// checks control characters, not values.
-			admin = &session{t: t, inv: admin.inv}
-			for _, args := range [][]string{{"env", "get", "cf_SQLPassword"}, {"env", "list"}} {
-				out := admin.ok(args...)
+			plain := &session{t: t, inv: admin.inv}
+			plain.ok("env", "create", "--display-name", "Banner", "--type", "text", "--value", hostile, "--description", "two\nlines")
+			for _, args := range [][]string{{"env", "get", "cf_Banner"}, {"env", "list"}} {
+				out := plain.ok(args...)
 				if strings.ContainsAny(out, "\x1b\x07\u009b") {
 					t.Errorf("credflow %s printed a control character: %q", strings.Join(args, " "), out)
 				}
 			}
-			if out := admin.ok("env", "get", "cf_SQLPassword"); !strings.Contains(out, `report \x1b]0;owned\x07\x1b[2J\u009b31m done`) {
-				t.Errorf("env get does not show the escaped description: %q", out)
+			out := plain.ok("env", "get", "cf_Banner")
+			if !strings.Contains(out, `report \x1b]0;owned\x07\x1b[2J\u009b31m done`) || !strings.Contains(out, `two\nlines`) {
+				t.Errorf("env get does not show the escaped value and description: %q", out)
 			}
 		})
 	}
