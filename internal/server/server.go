@@ -116,12 +116,11 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := metadb.Open(ctx, cfg.Database, cfg.DataDir)
+	db, err := metadb.Open(ctx, cfg.Database, cfg.DataDir, log)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, log: log, checkEvery: DefaultCheckInterval}
-	db.SetLogger(log)
 	for _, o := range opts {
 		o(s)
 	}
