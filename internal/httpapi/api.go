@@ -27,6 +27,7 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 )
 
 // Pinger checks that the metadata database answers.
@@ -48,6 +49,7 @@ type API struct {
 	Connections *connection.Service
 	Stores      *secretstore.Registry
 	StoreAdmin  *storeadmin.Service
+	Secrets     *storesecret.Service
 	DB          Pinger
 	Audit       AuditLog
 	Log         *slog.Logger

@@ -15,6 +15,7 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -94,6 +95,9 @@ var sentinelProblems = []struct {
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
 }
 
+// secretInUseHint says how to delete a secret that variables reference.
+const secretInUseHint = "Change or delete those variables first, or delete the secret anyway with force=true: resolves through them will then fail."
+
 // unauthenticatedDetail is the one body every authentication failure gets,
 // whatever its cause.
 const unauthenticatedDetail = "A valid bearer token is required."
@@ -108,6 +112,7 @@ func problemFor(err error) (Problem, bool) {
 		ie  *validation.ImmutableError
 		iu  *envvar.InUseError
 		ciu *credential.InUseError
+		siu *storesecret.InUseError
 		sce *envvar.SecretCheckError
 		rse *connection.StoreError
 		mbe *http.MaxBytesError
@@ -139,6 +144,10 @@ func problemFor(err error) (Problem, bool) {
 		return newProblem(http.StatusConflict, "in_use", sentence(iu.Error())+" Delete or change those credentials first."), true
 	case errors.As(err, &ciu):
 		return newProblem(http.StatusConflict, "in_use", sentence(ciu.Error())+" Delete those connections first, or delete with force=true to mark them broken."), true
+	case errors.As(err, &siu):
+		p := newProblem(http.StatusConflict, "in_use", sentence(siu.Error())+" "+secretInUseHint)
+		p.Hint = secretInUseHint
+		return p, true
 	case errors.As(err, &sce):
 		return storeProblem(sce.Store, sce.Ref, sce.Err, true), true
 	case errors.As(err, &rse):

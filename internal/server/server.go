@@ -31,6 +31,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 )
 
 // Version is the build's version, set with -ldflags "-X ...server.Version=v1.2.3".
@@ -197,6 +198,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Connections: conns,
 		Stores:      stores,
 		StoreAdmin:  admin,
+		Secrets:     storesecret.New(stores, acc, s.db.Variables()),
 		DB:          s.db,
 		Audit:       s.db.Audit(),
 		Log:         s.log,
