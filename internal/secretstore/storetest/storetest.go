@@ -7,9 +7,9 @@
 // secrets and versions, latest and pinned reads, reference parsing,
 // metadata, concurrency, cancellation and redaction, and, for stores with
 // the optional capabilities, writing (whether a write created the secret,
-// and that its audit entry is kept with it), listing and deleting. Cases needing a
-// capability the store or harness lacks are not run (never skipped), so a
-// pass means every case that applies passed.
+// and that its audit entry is kept with it), listing and deleting. Cases
+// needing a capability the store or harness lacks are not run (never
+// skipped), so a pass means every case that applies passed.
 //
 // It does not test what is particular to one kind (its own reference
 // syntax in depth, its encryption, its wire format); those tests live with
