@@ -302,7 +302,9 @@ func (c *Client) ListSecrets(ctx context.Context, store string, opts ListOptions
 	return &p, nil
 }
 
-// DeleteSecret deletes a secret with all its versions.
+// DeleteSecret deletes a secret with all its versions. The server refuses
+// (409 in_use, naming them) while environment variables reference it: see
+// ForceDeleteSecret.
 func (c *Client) DeleteSecret(ctx context.Context, store, name string) error {
 	if err := need("store", store); err != nil {
 		return err
@@ -311,6 +313,18 @@ func (c *Client) DeleteSecret(ctx context.Context, store, name string) error {
 		return err
 	}
 	return c.do(ctx, http.MethodDelete, secretsPath(store)+"/"+escape(name), nil, nil)
+}
+
+// ForceDeleteSecret deletes a secret with all its versions even while
+// environment variables reference it; resolves through them then fail.
+func (c *Client) ForceDeleteSecret(ctx context.Context, store, name string) error {
+	if err := need("store", store); err != nil {
+		return err
+	}
+	if err := need("secret name", name); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, secretsPath(store)+"/"+escape(name)+"?force=true", nil, nil)
 }
 
 func secretsPath(store string) string { return storesPath + "/" + escape(store) + "/secrets" }

@@ -71,12 +71,36 @@ func (s *Service) CheckGrant(ctx context.Context, p Principal, storeID, storeNam
 		return err
 	}
 	for _, g := range grants {
-		held := (g.Principal.Kind == PrincipalUser && g.Principal.ID == p.ID) ||
-			(g.Principal.Kind == PrincipalGroup && containsString(p.Groups, g.Principal.ID))
-		if held && g.Covers(secretName) {
+		if g.heldBy(p) && g.Covers(secretName) {
 			return nil
 		}
 	}
 	s.deny(ctx, p, "store.reference", "store:"+storeName+" secret:"+secretName, "no store grant covers the secret")
 	return fmt.Errorf("%s may not reference secret %q in store %q: %w", p.Name, secretName, storeName, ErrStoreNotGranted)
+}
+
+// heldBy reports whether the grant is p's, directly or through a group.
+func (g Grant) heldBy(p Principal) bool {
+	return (g.Principal.Kind == PrincipalUser && g.Principal.ID == p.ID) ||
+		(g.Principal.Kind == PrincipalGroup && containsString(p.Groups, g.Principal.ID))
+}
+
+// GrantedPrefixes returns the secret-name prefixes that the store's grants
+// held by p cover, directly or through a group: none when p may reference
+// no secret of the store, and "" (every name) for an admin.
+func (s *Service) GrantedPrefixes(ctx context.Context, p Principal, storeID string) ([]string, error) {
+	if p.IsAdmin() {
+		return []string{""}, nil
+	}
+	grants, err := s.repo.Grants(ctx, storeID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, g := range grants {
+		if g.heldBy(p) {
+			out = append(out, g.Prefix)
+		}
+	}
+	return out, nil
 }

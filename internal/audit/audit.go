@@ -168,18 +168,3 @@ type Filter struct {
 	BeforeSeq int64
 	Limit     int
 }
-
-type entryKey struct{}
-
-// WithEntry attaches the audit entry for a change made by a component that
-// knows nothing of auditing (a secret store writing through a repository);
-// the repository writes it in the change's transaction.
-func WithEntry(ctx context.Context, e Entry) context.Context {
-	return context.WithValue(ctx, entryKey{}, e)
-}
-
-// EntryFrom returns the entry attached with WithEntry, if any.
-func EntryFrom(ctx context.Context) (Entry, bool) {
-	e, ok := ctx.Value(entryKey{}).(Entry)
-	return e, ok
-}

@@ -163,8 +163,15 @@ func TestSecretFlags(t *testing.T) {
 			if err := parse(t, cmd, tc.args...); err != nil {
 				t.Fatal(err)
 			}
-			if del.Name != "db" || del.Store != tc.wantStore {
+			if del.Name != "db" || del.Store != tc.wantStore || del.Force {
 				t.Errorf("delete: %+v", del)
+			}
+			cmd = newCmdSecretDelete(testFactory(nil), func(o *secretDeleteOptions) error { del = o; return nil })
+			if err := parse(t, cmd, append(tc.args, "--force")...); err != nil {
+				t.Fatal(err)
+			}
+			if del.Name != "db" || del.Store != tc.wantStore || !del.Force {
+				t.Errorf("delete --force: %+v", del)
 			}
 		})
 	}

@@ -899,14 +899,18 @@ type secretDeleteOptions struct {
 
 	Store string
 	Name  string
+	Force bool
 }
 
 func newCmdSecretDelete(f *factory, runF func(*secretDeleteOptions) error) *cobra.Command {
 	opts := &secretDeleteOptions{IO: f.streams, Client: f.client}
 	cmd := &cobra.Command{
-		Use:   "delete NAME [--store STORE]",
+		Use:   "delete NAME [--store STORE] [--force]",
 		Short: "Delete a secret with all its versions",
-		Args:  exactArgs("NAME"),
+		Long: `Delete a secret with all its versions. The server refuses while environment
+variables reference it, and names them, unless --force, which deletes it
+anyway: resolves through those variables then fail.`,
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
 			opts.Name = args[0]
@@ -917,16 +921,24 @@ func newCmdSecretDelete(f *factory, runF func(*secretDeleteOptions) error) *cobr
 		},
 	}
 	cmd.Flags().StringVar(&opts.Store, "store", defaultStore, "the store to delete from")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "delete even while environment variables reference it, breaking their resolves")
 	return cmd
 }
+
+// secretInUseHint is the CLI's advice when variables reference the secret.
+const secretInUseHint = "Change or delete those variables first, or run again with --force to delete the secret anyway: resolves through them will then fail."
 
 func secretDeleteRun(ctx context.Context, opts *secretDeleteOptions) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
 	}
-	if err := c.DeleteSecret(ctx, opts.Store, opts.Name); err != nil {
-		return err
+	del := c.DeleteSecret
+	if opts.Force {
+		del = c.ForceDeleteSecret
+	}
+	if err := del(ctx, opts.Store, opts.Name); err != nil {
+		return withFlagHint(err, secretInUseHint)
 	}
 	printDone(opts.IO, opts.Format, "Deleted secret %s from %s.", opts.Name, opts.Store)
 	return nil

@@ -84,10 +84,13 @@ type Resolution struct {
 	RunnerID      string
 	SecretVersion string
 	At            time.Time
-	Err           error  // nil for a successful resolve
-	Failure       string // Err for people, without any store's own text
-	Audit         audit.Entry
-	Request       audit.Request
+	// Status is what the repository writes as the connection's status:
+	// StatusConnected or StatusError, or "" to leave it as it is (a resolve
+	// refused before any secret was read says nothing of the connection).
+	Status  string
+	Failure string // what failed, for people, without any store's own text
+	Audit   audit.Entry
+	Request audit.Request
 }
 
 // Repository is the storage the service needs.
@@ -103,9 +106,9 @@ type Repository interface {
 	// the connection's status) before it returns; it batches concurrent
 	// callers into one transaction.
 	Record(ctx context.Context, r Resolution) error
-	// SetStatus records the result of a background check.
-	// failure is "" for a successful check.
-	SetStatus(ctx context.Context, id string, at time.Time, version, failure string) error
+	// SetStatus writes a connection's status as of at: for StatusConnected
+	// the secret version read, for any other status the failure.
+	SetStatus(ctx context.Context, id, status string, at time.Time, version, failure string) error
 	// IDs lists every connection's id, for the background check.
 	IDs(ctx context.Context) ([]string, error)
 	// Generation identifies the state of the data; cached answers are good
@@ -298,7 +301,7 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	rec := Resolution{RunnerID: p.ID, At: now, Request: audit.RequestFrom(ctx),
 		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + idOrName}}
 	out, err := s.resolve(ctx, p, idOrName, &rec)
-	rec.Err, rec.Failure = err, FailureText(err)
+	rec.Status, rec.Failure = statusAfterResolve(err), FailureText(err)
 	switch {
 	case err == nil:
 		rec.Audit.Outcome = audit.Success
@@ -329,7 +332,7 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 // failure to record it. The connection is named as given, quoted so that no
 // byte of a malformed id reaches the trail raw.
 func (s *Service) Refuse(ctx context.Context, p access.Principal, idOrName string, refusal error) error {
-	rec := Resolution{RunnerID: p.ID, At: s.now().UTC(), Request: audit.RequestFrom(ctx), Err: refusal,
+	rec := Resolution{RunnerID: p.ID, At: s.now().UTC(), Request: audit.RequestFrom(ctx),
 		Failure: "malformed request",
 		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + strconv.QuoteToASCII(idOrName),
 			Outcome: audit.Denied, Reason: "malformed request: " + refusal.Error()}}
@@ -455,7 +458,27 @@ func (s *Service) Check(ctx context.Context, id string) error {
 	if err == nil {
 		pass, err = s.read(ctx, t.Password)
 	}
-	return s.repo.SetStatus(ctx, t.Connection.ID, s.now().UTC(), pass.Version, FailureText(err))
+	status := StatusConnected
+	if err != nil {
+		status = StatusError
+	}
+	return s.repo.SetStatus(ctx, t.Connection.ID, status, s.now().UTC(), pass.Version, FailureText(err))
+}
+
+// statusAfterResolve is the connection status a resolve that ended with
+// err shows: connected when the values were read, error when a store did
+// not give one, and "" (unchanged) when the resolve was refused before any
+// value was read: a runner outside the group, an owner who lost access or
+// a disabled credential says nothing of whether the connection works.
+func statusAfterResolve(err error) string {
+	var se *StoreError
+	switch {
+	case err == nil:
+		return StatusConnected
+	case errors.As(err, &se):
+		return StatusError
+	}
+	return ""
 }
 
 // FailureText says what went wrong reading a secret in words fit for the

@@ -1,7 +1,6 @@
 package connection_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 
@@ -10,21 +9,6 @@ import (
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/validation"
 )
-
-// fakeRepo records resolutions; every other method is unused here.
-type fakeRepo struct {
-	connection.Repository
-	recorded []connection.Resolution
-	fail     error
-}
-
-func (f *fakeRepo) Record(_ context.Context, r connection.Resolution) error {
-	if f.fail != nil {
-		return f.fail
-	}
-	f.recorded = append(f.recorded, r)
-	return nil
-}
 
 func TestCreateRefusesControlCharactersInTheName(t *testing.T) {
 	svc := connection.NewService(&fakeRepo{}, nil, nil, nil)
@@ -60,10 +44,10 @@ func TestRefuseIsAudited(t *testing.T) {
 			if err != refusal {
 				t.Fatalf("Refuse = %v, want the refusal", err)
 			}
-			if len(repo.recorded) != 1 {
-				t.Fatalf("%d records, want 1", len(repo.recorded))
+			if len(repo.records) != 1 {
+				t.Fatalf("%d records, want 1", len(repo.records))
 			}
-			r := repo.recorded[0]
+			r := repo.records[0]
 			if r.ConnectionID != "" || r.RunnerID != "u1" || r.Audit.Actor != "build-01" || r.Audit.Action != "connection.resolve" ||
 				r.Audit.Resource != c.resource || r.Audit.Outcome != audit.Denied || r.Audit.Reason != "malformed request: "+refusal.Error() {
 				t.Errorf("recorded %+v", r)

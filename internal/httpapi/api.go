@@ -31,6 +31,7 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 )
 
 // Pinger checks that the metadata database answers.
@@ -52,6 +53,7 @@ type API struct {
 	Connections *connection.Service
 	Stores      *secretstore.Registry
 	StoreAdmin  *storeadmin.Service
+	Secrets     *storesecret.Service
 	DB          Pinger
 	Audit       AuditLog
 	Log         *slog.Logger

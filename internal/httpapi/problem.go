@@ -15,6 +15,7 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -95,6 +96,9 @@ var sentinelProblems = []struct {
 	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
 }
 
+// secretInUseHint says how to delete a secret that variables reference.
+const secretInUseHint = "Change or delete those variables first, or delete the secret anyway with ?force=true: resolves through them will then fail."
+
 // unauthenticatedDetail is the one body every authentication failure gets,
 // whatever its cause.
 const unauthenticatedDetail = "A valid bearer token is required."
@@ -109,6 +113,7 @@ func problemFor(err error) (Problem, bool) {
 		ie  *validation.ImmutableError
 		iu  *envvar.InUseError
 		ciu *credential.InUseError
+		siu *storesecret.InUseError
 		sce *envvar.SecretCheckError
 		rse *connection.StoreError
 		mbe *http.MaxBytesError
@@ -141,6 +146,8 @@ func problemFor(err error) (Problem, bool) {
 	case errors.As(err, &ciu):
 		p := newProblem(http.StatusConflict, "in_use", sentence(ciu.Error()))
 		return hinted(p, "Delete those connections first, or delete with ?force=true to mark them broken."), true
+	case errors.As(err, &siu):
+		return hinted(newProblem(http.StatusConflict, "in_use", sentence(siu.Error())), secretInUseHint), true
 	case errors.As(err, &sce):
 		return storeProblem(sce.Store, sce.Ref, sce.Err, true), true
 	case errors.As(err, &rse):

@@ -101,8 +101,8 @@ func (a *API) routes() []route {
 			query: pageParams, status: 200, resp: secretList{}, handle: a.listSecrets},
 		{method: "PUT", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Write a new version of a secret (write-only)", perm: access.PermSecretWrite,
 			body: putSecretRequest{}, status: 200, resp: secretVersionJSON{}, handle: a.putSecret},
-		{method: "DELETE", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Delete a secret with all its versions", perm: access.PermSecretWrite,
-			status: 204, handle: a.deleteSecret},
+		{method: "DELETE", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Delete a secret with all its versions; refused while variables reference it unless ?force=true", perm: access.PermSecretWrite,
+			query: []param{{"force", "true: delete even while environment variables reference it (their resolves then fail)."}}, status: 204, handle: a.deleteSecret},
 
 		{method: "GET", path: "/api/v1/stores/{store}/grants", summary: "Who may reference a store's secrets", perm: access.PermAdmin,
 			status: 200, resp: grantList{}, handle: a.listGrants},

@@ -1,15 +1,12 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/validation"
@@ -230,25 +227,7 @@ func (a *API) checkStore(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// storeWith finds the path's store and checks it has capability T.
-func storeWith[T any](a *API, r *http.Request) (T, secretstore.Info, error) {
-	var zero T
-	s, info, err := a.Stores.Lookup(r.PathValue("store"))
-	if err != nil {
-		return zero, info, err
-	}
-	c, ok := s.(T)
-	if !ok {
-		return zero, info, fmt.Errorf("%w: %s (kind %s) is managed outside credflow", secretstore.ErrReadOnly, info.Name, info.Kind)
-	}
-	return c, info, nil
-}
-
 func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
-	wr, info, err := storeWith[secretstore.Writer](a, r)
-	if err != nil {
-		return err
-	}
 	var req putSecretRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		var re *requestError
@@ -262,34 +241,24 @@ func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("name")
-	ctx, err := a.secretWrite(r, info, name, "store.secret.put")
-	if err != nil {
-		return err
-	}
-	meta, err := wr.Put(ctx, name, secretstore.NewValue(value))
+	written, err := a.Secrets.Put(r.Context(), principal(r), r.PathValue("store"), name, secretstore.NewValue(value))
 	if err != nil {
 		return secretPathError(err, "name")
 	}
-	// The next resolve reads the new version, not a cached older one.
-	a.Stores.Invalidate(info.Name, name)
 	status := http.StatusOK
-	if meta.Version == "1" {
+	if written.Created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, secretVersionJSON{Name: name, Version: meta.Version, UpdatedAt: meta.UpdatedAt})
+	writeJSON(w, status, secretVersionJSON{Name: name, Version: written.Version, UpdatedAt: written.UpdatedAt})
 	return nil
 }
 
 func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
-	l, _, err := storeWith[secretstore.Lister](a, r)
-	if err != nil {
-		return err
-	}
 	limit, after, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
-	entries, err := l.List(r.Context(), after, limit+1)
+	entries, err := a.Secrets.List(r.Context(), principal(r), r.PathValue("store"), after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -302,40 +271,23 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) error {
-	d, info, err := storeWith[secretstore.Deleter](a, r)
-	if err != nil {
-		return err
+	force := r.URL.Query().Get("force")
+	if force != "" && force != "true" && force != "false" {
+		return badRequest("force", "Query parameter force must be true or false.")
 	}
-	ctx, err := a.secretWrite(r, info, r.PathValue("name"), "store.secret.delete")
-	if err != nil {
-		return err
-	}
-	if err := d.Delete(ctx, r.PathValue("name")); err != nil {
+	if err := a.Secrets.Delete(r.Context(), principal(r), r.PathValue("store"), r.PathValue("name"), force == "true"); err != nil {
 		return secretPathError(err, "name")
 	}
-	a.Stores.Invalidate(info.Name, r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // secretPathError turns an invalid secret name in the path into a
-// validation error on that path parameter.
+// validation error naming that parameter.
 func secretPathError(err error, field string) error {
 	var re *secretstore.RefError
 	if errors.As(err, &re) {
 		return validation.Field(field, re.Rule)
 	}
 	return err
-}
-
-// secretWrite checks that the caller's store grants cover the secret (a
-// maker may only write what they may reference) and returns a context
-// carrying the audit entry the store's repository writes with the change.
-func (a *API) secretWrite(r *http.Request, info secretstore.Info, name, action string) (context.Context, error) {
-	p := principal(r)
-	if err := a.Access.CheckGrant(r.Context(), p, info.ID, info.Name, name); err != nil {
-		return nil, err
-	}
-	return audit.WithEntry(r.Context(), audit.Entry{Actor: p.Name, Action: action,
-		Resource: "store:" + info.Name + " secret:" + name, Outcome: audit.Success}), nil
 }

@@ -79,8 +79,9 @@ func TestLocalStoreSecrets(t *testing.T) {
 		// A variable can no longer point at the deleted secret.
 		r := a.do("POST", "/api/v1/environment-variables", map[string]any{"displayName": "x", "type": "secret", "secretRef": map[string]string{"store": "local", "ref": "app.pass"}})
 		wantProblem(t, r, 422, "secret_not_found", "secretRef.ref")
-		// Written again, it continues the numbering: old pinned versions stay gone.
-		if p := a.must(200, "PUT", "/api/v1/stores/local/secrets/app.pass", map[string]string{"value": "v3-secret"}); p.str("version") != "3" {
+		// Written again, it is created anew (201) and continues the
+		// numbering: old pinned versions stay gone.
+		if p := a.must(201, "PUT", "/api/v1/stores/local/secrets/app.pass", map[string]string{"value": "v3-secret"}); p.str("version") != "3" {
 			t.Errorf("put after delete %s", p.raw)
 		}
 		r = a.do("POST", "/api/v1/environment-variables", map[string]any{"displayName": "x", "type": "secret", "secretRef": map[string]string{"store": "local", "ref": "app.pass/1"}})

@@ -85,15 +85,6 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 	return nil
 }
 
-// auditFromContext appends the entry attached to ctx with audit.WithEntry,
-// if any, inside tx.
-func (db *DB) auditFromContext(ctx context.Context, tx *sql.Tx) error {
-	if e, ok := audit.EntryFrom(ctx); ok {
-		return db.appendAudit(ctx, tx, e)
-	}
-	return nil
-}
-
 // Audit reads and records the audit trail.
 type Audit struct{ db *DB }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 )
@@ -21,10 +22,10 @@ var _ builtin.Repository = (*BuiltinRepo)(nil)
 // BuiltinSecrets returns the built-in store's repository.
 func (db *DB) BuiltinSecrets() *BuiltinRepo { return &BuiltinRepo{db: db} }
 
-// Insert adds one version, with the audit entry attached to ctx (if any) in
-// the same transaction.
-func (r *BuiltinRepo) Insert(ctx context.Context, rec builtin.Record) error {
-	return r.db.inTxAnnounce(ctx, secretChangePrefix+rec.Name, func(tx *sql.Tx) error {
+// Insert adds one version and the audit entry e in one transaction, and
+// reports whether the secret had no other version.
+func (r *BuiltinRepo) Insert(ctx context.Context, rec builtin.Record, e audit.Entry) (created bool, err error) {
+	err = r.db.inTxAnnounce(ctx, secretChangePrefix+rec.Name, func(tx *sql.Tx) error {
 		_, err := r.db.exec(ctx, tx, `INSERT INTO builtin_secrets (name, version, key_id, wrapped_key, ciphertext, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			rec.Name, rec.Version, rec.KeyID, rec.WrappedKey, rec.Ciphertext, rec.CreatedAt.UTC())
@@ -34,8 +35,18 @@ func (r *BuiltinRepo) Insert(ctx context.Context, rec builtin.Record) error {
 		if err != nil {
 			return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, err)
 		}
-		return r.db.auditFromContext(ctx, tx)
+		// A concurrent writer's version is either committed, and seen here,
+		// or conflicts with this one's on insert: two writes cannot both
+		// see themselves alone.
+		var others int
+		if err := tx.QueryRowContext(ctx, r.db.q(`SELECT count(*) FROM builtin_secrets WHERE name = $1 AND version <> $2`),
+			rec.Name, rec.Version).Scan(&others); err != nil {
+			return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, err)
+		}
+		created = others == 0
+		return r.db.appendAudit(ctx, tx, e)
 	})
+	return created, err
 }
 
 // Get returns one version, the highest when version is 0.
@@ -106,8 +117,8 @@ func (r *BuiltinRepo) List(ctx context.Context, after string, limit int) ([]buil
 }
 
 // Delete removes every version of name and remembers its last version; the
-// audit entry attached to ctx (if any) is written in the same transaction.
-func (r *BuiltinRepo) Delete(ctx context.Context, name string) error {
+// audit entry e is written in the same transaction.
+func (r *BuiltinRepo) Delete(ctx context.Context, name string, e audit.Entry) error {
 	return r.db.inTxAnnounce(ctx, secretChangePrefix+name, func(tx *sql.Tx) error {
 		var last sql.NullInt64
 		if err := tx.QueryRowContext(ctx, r.db.q(`SELECT max(version) FROM builtin_secrets WHERE name = $1`), name).Scan(&last); err != nil {
@@ -123,7 +134,7 @@ func (r *BuiltinRepo) Delete(ctx context.Context, name string) error {
 		if _, err := r.db.exec(ctx, tx, `DELETE FROM builtin_secrets WHERE name = $1`, name); err != nil {
 			return fmt.Errorf("delete builtin secret %q: %w", name, err)
 		}
-		return r.db.auditFromContext(ctx, tx)
+		return r.db.appendAudit(ctx, tx, e)
 	})
 }
 

@@ -106,10 +106,9 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) (err error)
 	for i, b := range batch {
 		r := b.r
 		items[i] = pendingRecord{Entry: r.Audit, Request: r.Request}
-		var se *connection.StoreError
 		switch {
-		case r.ConnectionID == "":
-		case r.Err == nil:
+		case r.ConnectionID == "" || r.Status == "":
+		case r.Status == connection.StatusConnected:
 			if k := "r:" + r.ConnectionID + ":" + r.RunnerID; c.changed(k, r) {
 				runners[runnerKey{r.ConnectionID, r.RunnerID}] = r
 				marks[k] = stateMark{r.SecretVersion, r.At}
@@ -118,7 +117,7 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) (err error)
 				status[r.ConnectionID] = r
 				marks[k] = stateMark{r.SecretVersion, r.At}
 			}
-		case errors.As(r.Err, &se):
+		default:
 			failed[r.ConnectionID] = true
 			status[r.ConnectionID] = r
 			marks["c:"+r.ConnectionID] = stateMark{} // the next success must be written
@@ -147,7 +146,7 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) (err error)
 			}
 		}
 		for id, r := range status {
-			if err := setStatus(ctx, c.db, tx, id, r.At, r.SecretVersion, r.Failure); err != nil {
+			if err := setStatus(ctx, c.db, tx, id, r.Status, r.At, r.SecretVersion, r.Failure); err != nil {
 				return err
 			}
 		}
@@ -162,14 +161,15 @@ func (c *Connections) changed(key string, r connection.Resolution) bool {
 	return !ok || m.version != r.SecretVersion || r.At.Sub(m.at) >= stateGranularity
 }
 
-func setStatus(ctx context.Context, db *DB, q queryer, id string, at time.Time, version, failure string) error {
+// setStatus writes the status the connection service decided.
+func setStatus(ctx context.Context, db *DB, q queryer, id, status string, at time.Time, version, failure string) error {
 	var err error
-	if failure == "" {
+	if status == connection.StatusConnected {
 		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
 			last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`, id, at, version)
 	} else {
-		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'error', last_error = $2, last_error_at = $3
-			WHERE id = $1 AND credential_id IS NOT NULL`, id, failure, at)
+		_, err = db.exec(ctx, q, `UPDATE connections SET status = $2, last_error = $3, last_error_at = $4
+			WHERE id = $1 AND credential_id IS NOT NULL`, id, status, failure, at)
 	}
 	if err != nil {
 		return fmt.Errorf("record connection status: %w", err)
@@ -178,8 +178,8 @@ func setStatus(ctx context.Context, db *DB, q queryer, id string, at time.Time, 
 }
 
 // SetStatus implements connection.Repository.
-func (c *Connections) SetStatus(ctx context.Context, id string, at time.Time, version, failure string) error {
-	return setStatus(ctx, c.db, c.db.sql, id, at, version, failure)
+func (c *Connections) SetStatus(ctx context.Context, id, status string, at time.Time, version, failure string) error {
+	return setStatus(ctx, c.db, c.db.sql, id, status, at, version, failure)
 }
 
 // Create implements connection.Repository.

@@ -75,8 +75,13 @@ var SQLitePragmas = []string{
 
 // Open connects to the database named by dsn and brings its schema up to
 // date. An empty dsn means SQLite in dataDir/credflow.db; a dsn starting with
-// postgres:// or postgresql:// means PostgreSQL.
-func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
+// postgres:// or postgresql:// means PostgreSQL. log is where the database
+// reports trouble it recovers from (nil: slog's default logger); it is set
+// before the background goroutine starts and never changes.
+func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	var db *DB
 	switch {
 	case dsn == "":
@@ -92,7 +97,7 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		db = &DB{sql: s, dialect: SQLite}
+		db = &DB{sql: s, dialect: SQLite, log: log}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s, err := sql.Open("pgx", dsn)
 		if err != nil {
@@ -101,7 +106,7 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		s.SetMaxOpenConns(20)
 		s.SetMaxIdleConns(20)
 		s.SetConnMaxIdleTime(5 * time.Minute)
-		db = &DB{sql: s, dialect: Postgres}
+		db = &DB{sql: s, dialect: Postgres, log: log}
 	default:
 		return nil, fmt.Errorf("database %q: want empty (SQLite in the data directory) or a postgres:// URL", redactDSN(dsn))
 	}
@@ -115,7 +120,6 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		db.sql.Close()
 		return nil, err
 	}
-	db.log = slog.Default()
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	db.stopListen, db.listenDone = cancel, make(chan struct{})
 	if db.dialect == Postgres {
@@ -147,9 +151,6 @@ func (db *DB) checkpoint(ctx context.Context) {
 		}
 	}
 }
-
-// SetLogger sets where the database reports trouble it recovers from.
-func (db *DB) SetLogger(l *slog.Logger) { db.log = l }
 
 // redactDSN drops a password from a URL-shaped DSN so it can appear in errors.
 func redactDSN(dsn string) string {

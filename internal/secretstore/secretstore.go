@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/credflow/credflow/internal/audit"
 )
 
 // Sentinel errors. Implementations wrap them with context (fmt.Errorf("...:
@@ -152,9 +154,20 @@ type Stater interface {
 	Stat(ctx context.Context, ref Ref) (Meta, error)
 }
 
-// Writer stores a new version of a secret and returns its version.
+// Writer stores a new version of a secret. e is the audit record of the
+// write, which the store keeps with the change (in the same transaction,
+// for a store in credflow's own database), so that neither exists without
+// the other.
 type Writer interface {
-	Put(ctx context.Context, name string, v Value) (Meta, error)
+	Put(ctx context.Context, name string, v Value, e audit.Entry) (Written, error)
+}
+
+// Written is what a write stored: the new version's metadata, and whether
+// the write created the secret (it had no version, or only deleted ones)
+// rather than adding a version to it.
+type Written struct {
+	Meta
+	Created bool
 }
 
 // Entry describes a stored secret in a listing: never its value.
@@ -172,9 +185,10 @@ type Lister interface {
 	List(ctx context.Context, after string, limit int) ([]Entry, error)
 }
 
-// Deleter removes a secret with all its versions.
+// Deleter removes a secret with all its versions. e is the audit record of
+// the deletion, kept with the change as Writer's is.
 type Deleter interface {
-	Delete(ctx context.Context, name string) error
+	Delete(ctx context.Context, name string, e audit.Entry) error
 }
 
 // Sealable is implemented by stores that can be sealed (unable to decrypt).

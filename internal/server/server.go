@@ -31,6 +31,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
 )
 
@@ -117,12 +118,11 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := metadb.Open(ctx, cfg.Database, cfg.DataDir)
+	db, err := metadb.Open(ctx, cfg.Database, cfg.DataDir, log)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, log: log, checkEvery: DefaultCheckInterval}
-	db.SetLogger(log)
 	for _, o := range opts {
 		o(s)
 	}
@@ -199,6 +199,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Connections: conns,
 		Stores:      stores,
 		StoreAdmin:  admin,
+		Secrets:     storesecret.New(stores, acc, s.db.Variables()),
 		DB:          s.db,
 		Audit:       s.db.Audit(),
 		Log:         s.log,

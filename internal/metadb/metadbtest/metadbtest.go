@@ -84,7 +84,7 @@ func freshSchema(t testing.TB, base string) string {
 // Open opens a fresh database on engine e, closed when the test ends.
 func Open(t testing.TB, e Engine) *metadb.DB {
 	t.Helper()
-	db, err := metadb.Open(context.Background(), e.DSN(t), t.TempDir())
+	db, err := metadb.Open(context.Background(), e.DSN(t), t.TempDir(), nil)
 	if err != nil {
 		t.Fatalf("open %s: %v", e.Name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 )
 
@@ -164,27 +165,28 @@ func meta(r Record) secretstore.Meta {
 	return secretstore.Meta{Version: strconv.Itoa(r.Version), Enabled: true, UpdatedAt: r.CreatedAt}
 }
 
-// Put stores v as the next version of name: 1 for a new secret, else one
-// more than the highest version it has, or had before it was deleted.
-func (s *Store) Put(ctx context.Context, name string, v secretstore.Value) (secretstore.Meta, error) {
+// Put stores v as the next version of name, with the audit entry e: 1 for
+// a new secret, else one more than the highest version it has, or had
+// before it was deleted.
+func (s *Store) Put(ctx context.Context, name string, v secretstore.Value, e audit.Entry) (secretstore.Written, error) {
 	if err := ctx.Err(); err != nil {
-		return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
+		return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
 	}
 	if err := checkName(name); err != nil {
-		return secretstore.Meta{}, fmt.Errorf("builtin: put secret: %w", err)
+		return secretstore.Written{}, fmt.Errorf("builtin: put secret: %w", err)
 	}
 	if s.Sealed() {
-		return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, secretstore.ErrSealed)
+		return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, secretstore.ErrSealed)
 	}
 	if v.IsZero() {
-		return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, ErrEmptyValue)
+		return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, ErrEmptyValue)
 	}
 	plaintext := []byte(v.Reveal())
 	defer clear(plaintext)
 	for range putAttempts {
 		next, err := s.repo.NextVersion(ctx, name)
 		if err != nil {
-			return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
+			return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
 		}
 		rec := Record{
 			Name:    name,
@@ -196,18 +198,18 @@ func (s *Store) Put(ctx context.Context, name string, v secretstore.Value) (secr
 		}
 		rec.WrappedKey, rec.Ciphertext, err = encrypt(s.master, name, rec.Version, plaintext)
 		if err != nil {
-			return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: encrypt: %w", name, err)
+			return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: encrypt: %w", name, err)
 		}
-		err = s.repo.Insert(ctx, rec)
+		created, err := s.repo.Insert(ctx, rec, e)
 		if errors.Is(err, ErrVersionTaken) {
 			continue
 		}
 		if err != nil {
-			return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
+			return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
 		}
-		return meta(rec), nil
+		return secretstore.Written{Meta: meta(rec), Created: created}, nil
 	}
-	return secretstore.Meta{}, fmt.Errorf("builtin: put secret %q: gave up after %d concurrent writers took the next version: %w", name, putAttempts, ErrVersionTaken)
+	return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: gave up after %d concurrent writers took the next version: %w", name, putAttempts, ErrVersionTaken)
 }
 
 // List lists secrets by name in byte order, without values. It works while
@@ -236,15 +238,16 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]secretstor
 	return out, nil
 }
 
-// Delete removes every version of name. It works while sealed.
-func (s *Store) Delete(ctx context.Context, name string) error {
+// Delete removes every version of name, with the audit entry e. It works
+// while sealed.
+func (s *Store) Delete(ctx context.Context, name string, e audit.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("builtin: delete secret %q: %w", name, err)
 	}
 	if err := checkName(name); err != nil {
 		return fmt.Errorf("builtin: delete secret: %w", err)
 	}
-	if err := s.repo.Delete(ctx, name); err != nil {
+	if err := s.repo.Delete(ctx, name, e); err != nil {
 		return fmt.Errorf("builtin: delete secret %q: %w", name, err)
 	}
 	return nil

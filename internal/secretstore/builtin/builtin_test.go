@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
@@ -18,6 +19,9 @@ import (
 func newRepo(t *testing.T) builtin.Repository {
 	return metadbtest.Open(t, metadbtest.Engines(t)[0]).BuiltinSecrets()
 }
+
+// note is the audit entry the tests hand writes.
+var note = audit.Entry{Actor: "test", Action: "store.secret.test", Resource: "secret:test", Outcome: audit.Success}
 
 func newKey() []byte {
 	key := make([]byte, builtin.KeySize)
@@ -34,9 +38,9 @@ func newStore(t *testing.T, repo builtin.Repository, key []byte) *builtin.Store 
 	return s
 }
 
-func put(t *testing.T, s *builtin.Store, name, value string) secretstore.Meta {
+func put(t *testing.T, s *builtin.Store, name, value string) secretstore.Written {
 	t.Helper()
-	m, err := s.Put(t.Context(), name, secretstore.NewValue(value))
+	m, err := s.Put(t.Context(), name, secretstore.NewValue(value), note)
 	if err != nil {
 		t.Fatalf("Put(%s): %v", name, err)
 	}
@@ -130,8 +134,8 @@ func TestPut(t *testing.T) {
 	s := newStore(t, newRepo(t), newKey())
 	for i, want := range []string{"1", "2", "3"} {
 		m := put(t, s, "counter", fmt.Sprintf("value-%d", i))
-		if m.Version != want || !m.Enabled || m.UpdatedAt.IsZero() {
-			t.Fatalf("Put %d = %+v, want version %s, enabled, with a time", i, m, want)
+		if m.Version != want || !m.Enabled || m.UpdatedAt.IsZero() || m.Created != (i == 0) {
+			t.Fatalf("Put %d = %+v, want version %s, enabled, with a time, created only by the first", i, m, want)
 		}
 	}
 	other := put(t, s, "other", "x")
@@ -140,14 +144,14 @@ func TestPut(t *testing.T) {
 	}
 
 	t.Run("empty value", func(t *testing.T) {
-		_, err := s.Put(t.Context(), "empty", secretstore.Value{})
+		_, err := s.Put(t.Context(), "empty", secretstore.Value{}, note)
 		if !errors.Is(err, builtin.ErrEmptyValue) {
 			t.Fatalf("error = %v, want ErrEmptyValue", err)
 		}
 	})
 	t.Run("invalid name", func(t *testing.T) {
 		for _, name := range []string{"", "-x", "a/b", "a b", strings.Repeat("x", 128)} {
-			_, err := s.Put(t.Context(), name, secretstore.NewValue("not-in-errors"))
+			_, err := s.Put(t.Context(), name, secretstore.NewValue("not-in-errors"), note)
 			var re *secretstore.RefError
 			if !errors.As(err, &re) || re.Rule == "" {
 				t.Errorf("Put(%q): error = %v, want a *RefError", name, err)
@@ -267,7 +271,7 @@ func TestSealed(t *testing.T) {
 		if _, err := s.Stat(t.Context(), secretstore.Ref{Name: "kept"}); !errors.Is(err, secretstore.ErrSealed) {
 			t.Errorf("Stat: error = %v, want ErrSealed", err)
 		}
-		if _, err := s.Put(t.Context(), "new", secretstore.NewValue("v")); !errors.Is(err, secretstore.ErrSealed) {
+		if _, err := s.Put(t.Context(), "new", secretstore.NewValue("v"), note); !errors.Is(err, secretstore.ErrSealed) {
 			t.Errorf("Put: error = %v, want ErrSealed", err)
 		}
 		entries, err := s.List(t.Context(), "", 10)
@@ -276,10 +280,10 @@ func TestSealed(t *testing.T) {
 		}
 	}
 	s := newStore(t, repo, nil)
-	if err := s.Delete(t.Context(), "kept"); err != nil {
+	if err := s.Delete(t.Context(), "kept", note); err != nil {
 		t.Fatalf("Delete while sealed: %v", err)
 	}
-	if err := s.Delete(t.Context(), "kept"); !errors.Is(err, secretstore.ErrNotFound) {
+	if err := s.Delete(t.Context(), "kept", note); !errors.Is(err, secretstore.ErrNotFound) {
 		t.Fatalf("second Delete while sealed: error = %v, want ErrNotFound", err)
 	}
 }

@@ -56,10 +56,17 @@ type entry struct {
 	fetched time.Time
 }
 
+// call is one store read shared by concurrent readers. An invalidation of
+// its secret while it runs detaches it: readers that arrive afterwards start
+// a read of their own, and its result, which may predate the change, is
+// handed to the readers already waiting but never cached.
 type call struct {
 	done   chan struct{}
 	secret secretstore.Secret
 	err    error
+	// invalidated is set, under Store.mu, when the secret was invalidated
+	// after the read started.
+	invalidated bool
 }
 
 // New wraps inner.
@@ -123,8 +130,10 @@ func (s *Store) fetch(ctx context.Context, k key, ref secretstore.Ref, c *call) 
 		c.err = fmt.Errorf("read %s: %w (%v)", ref, secretstore.ErrTimeout, c.err)
 	}
 	s.mu.Lock()
-	delete(s.inflight, k)
-	if c.err == nil && (s.opts.TTL > 0 || s.opts.StaleIfError > 0) {
+	if s.inflight[k] == c {
+		delete(s.inflight, k)
+	}
+	if c.err == nil && !c.invalidated && (s.opts.TTL > 0 || s.opts.StaleIfError > 0) {
 		s.put(k, c.secret)
 	}
 	s.mu.Unlock()
@@ -169,7 +178,9 @@ func (s *Store) stale(k key, err error) (secretstore.Secret, bool) {
 	return sec, true
 }
 
-// Invalidate drops every cached version of the secret name.
+// Invalidate drops every cached version of the secret name, and keeps the
+// reads of it already in flight, which may return the value from before the
+// change, from filling the cache or serving readers that come after.
 func (s *Store) Invalidate(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,6 +188,12 @@ func (s *Store) Invalidate(name string) {
 		if k.name == name {
 			s.lru.Remove(el)
 			delete(s.entries, k)
+		}
+	}
+	for k, c := range s.inflight {
+		if k.name == name {
+			c.invalidated = true
+			delete(s.inflight, k)
 		}
 	}
 }

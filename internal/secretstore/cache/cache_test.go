@@ -171,3 +171,91 @@ func TestBoundedSize(t *testing.T) {
 		t.Errorf("eviction did not drop the least recently used: %d calls", m.Gets()-before)
 	}
 }
+
+// gatedStore holds its first read until release is closed, after telling
+// started that the read began.
+type gatedStore struct {
+	secretstore.Store
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedStore) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secret, error) {
+	first := false
+	g.once.Do(func() { first = true })
+	// Read before blocking: the value is the one from before the change.
+	sec, err := g.Store.Get(ctx, ref)
+	if first {
+		close(g.started)
+		<-g.release
+	}
+	return sec, err
+}
+
+func TestInvalidationWinsOverReadInFlight(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "old")
+	g := &gatedStore{Store: m, started: make(chan struct{}), release: make(chan struct{})}
+	c := cache.New(g, cache.Options{TTL: time.Minute, StaleIfError: time.Minute})
+
+	early := make(chan secretstore.Secret, 1)
+	go func() {
+		s, err := get(t, c, "db")
+		if err != nil {
+			t.Errorf("read in flight: %v", err)
+		}
+		early <- s
+	}()
+	<-g.started
+	m.Set("db", "new")
+	c.Invalidate("db")
+
+	// A read that starts after the invalidation must not wait for, or be
+	// served by, the read that started before it.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	s, err := c.Get(ctx, secretstore.Ref{Name: "db"})
+	cancel()
+	if err != nil || s.Value.Reveal() != "new" {
+		close(g.release)
+		t.Fatalf("read after the invalidation = %q, %v; want the new value", s.Value.Reveal(), err)
+	}
+	close(g.release)
+	if s := <-early; s.Value.Reveal() != "old" {
+		t.Fatalf("read in flight = %q; want the value it read", s.Value.Reveal())
+	}
+	// The late result of the old read must not have replaced the new one.
+	m.Fail(secretstore.ErrUnavailable) // anything but the cache would now fail
+	for range 3 {
+		s, err := get(t, c, "db")
+		if err != nil || s.Value.Reveal() != "new" || s.Stale {
+			t.Fatalf("read after the old read finished = %q (stale %v), %v; want the new value from the cache", s.Value.Reveal(), s.Stale, err)
+		}
+	}
+	if n := m.Gets(); n != 2 {
+		t.Errorf("%d store calls, want 2 (the old read and one after the invalidation)", n)
+	}
+}
+
+func TestInvalidationDuringReadLeavesCacheEmpty(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "old")
+	g := &gatedStore{Store: m, started: make(chan struct{}), release: make(chan struct{})}
+	c := cache.New(g, cache.Options{TTL: time.Minute})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		get(t, c, "db")
+	}()
+	<-g.started
+	m.Set("db", "new")
+	c.Invalidate("db")
+	close(g.release)
+	<-done
+	if c.Len() != 0 {
+		t.Fatalf("the read that started before the invalidation filled the cache (%d entries)", c.Len())
+	}
+	if s, err := get(t, c, "db"); err != nil || s.Value.Reveal() != "new" {
+		t.Fatalf("next read = %q, %v; want the new value", s.Value.Reveal(), err)
+	}
+}

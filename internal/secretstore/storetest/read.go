@@ -135,7 +135,7 @@ func (s suite) runRead(t *testing.T) {
 			check("Stat", err)
 		}
 		if w, ok := s.store.(secretstore.Writer); ok {
-			_, err := w.Put(ctx, n, secretstore.NewValue(value("cancelled")))
+			_, err := w.Put(ctx, n, secretstore.NewValue(value("cancelled")), note("put", n))
 			check("Put", err)
 		}
 		if l, ok := s.store.(secretstore.Lister); ok {
@@ -143,10 +143,12 @@ func (s suite) runRead(t *testing.T) {
 			check("List", err)
 		}
 		if d, ok := s.store.(secretstore.Deleter); ok {
-			check("Delete", d.Delete(ctx, n))
+			check("Delete", d.Delete(ctx, n, note("delete", n)))
 		}
 		// Nothing above may have taken effect.
 		s.mustGet(t, secretstore.Ref{Name: n}, values[0], versions[0])
+		s.wantAudited(t, note("put", n), 0)
+		s.wantAudited(t, note("delete", n), 0)
 	})
 
 	t.Run("values never printed", func(t *testing.T) {

@@ -6,9 +6,10 @@
 // The suite checks behaviour through the secretstore contract only: missing
 // secrets and versions, latest and pinned reads, reference parsing,
 // metadata, concurrency, cancellation and redaction, and, for stores with
-// the optional capabilities, writing, listing and deleting. Cases needing a
-// capability the store or harness lacks are not run (never skipped), so a
-// pass means every case that applies passed.
+// the optional capabilities, writing (whether a write created the secret,
+// and that its audit entry is kept with it), listing and deleting. Cases
+// needing a capability the store or harness lacks are not run (never
+// skipped), so a pass means every case that applies passed.
 //
 // It does not test what is particular to one kind (its own reference
 // syntax in depth, its encryption, its wire format); those tests live with
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 )
 
@@ -55,6 +57,13 @@ type Denier interface {
 // decrypt).
 type Sealer interface {
 	SealedStore(t *testing.T) secretstore.Store
+}
+
+// Auditor counts the audit records the store kept that equal e (actor,
+// action, resource, outcome and reason), for stores that keep the audit
+// entry of a write with the change.
+type Auditor interface {
+	Audited(t *testing.T, e audit.Entry) int
 }
 
 // Run runs every applicable case against the harness newHarness builds.
@@ -91,6 +100,22 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 type suite struct {
 	h     Harness
 	store secretstore.Store
+}
+
+// note is the audit entry the suite hands a write of the secret name.
+func note(action, name string) audit.Entry {
+	return audit.Entry{Actor: "storetest", Action: "store.secret." + action, Resource: "secret:" + name, Outcome: audit.Success}
+}
+
+// wantAudited checks, when the harness can tell, that the store kept e
+// exactly n times.
+func (s suite) wantAudited(t *testing.T, e audit.Entry, n int) {
+	t.Helper()
+	if a, ok := s.h.(Auditor); ok {
+		if got := a.Audited(t, e); got != n {
+			t.Errorf("%d audit records of %s %s, want %d", got, e.Action, e.Resource, n)
+		}
+	}
 }
 
 // token returns a random lowercase hex string.

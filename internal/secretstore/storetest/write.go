@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/credflow/credflow/internal/secretstore"
@@ -14,18 +15,30 @@ func (s suite) runWrite(t *testing.T) {
 
 	t.Run("put then get", func(t *testing.T) {
 		n, v := name("put"), value("put")
-		m, err := w.Put(t.Context(), n, secretstore.NewValue(v))
+		m, err := w.Put(t.Context(), n, secretstore.NewValue(v), note("put", n))
 		if err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		if m.Version == "" || !m.Enabled {
 			t.Fatalf("Put returned %+v, want a version and Enabled", m)
 		}
+		if !m.Created {
+			t.Errorf("the first Put of %s says it did not create the secret", n)
+		}
 		sec := s.mustGet(t, secretstore.Ref{Name: n}, v, m.Version)
 		s.mustGet(t, secretstore.Ref{Name: n, Version: m.Version}, v, m.Version)
 		if !m.UpdatedAt.IsZero() && !m.UpdatedAt.Equal(sec.UpdatedAt) {
 			t.Errorf("Put's UpdatedAt = %v, Get's = %v", m.UpdatedAt, sec.UpdatedAt)
 		}
+		s.wantAudited(t, note("put", n), 1)
+		m2, err := w.Put(t.Context(), n, secretstore.NewValue(value("put2")), note("put", n))
+		if err != nil {
+			t.Fatalf("second Put: %v", err)
+		}
+		if m2.Created {
+			t.Errorf("the second Put of %s says it created the secret", n)
+		}
+		s.wantAudited(t, note("put", n), 2)
 	})
 
 	t.Run("versions increase", func(t *testing.T) {
@@ -33,7 +46,7 @@ func (s suite) runWrite(t *testing.T) {
 		var versions, values []string
 		for i := range 3 {
 			v := value("v" + strconv.Itoa(i))
-			m, err := w.Put(t.Context(), n, secretstore.NewValue(v))
+			m, err := w.Put(t.Context(), n, secretstore.NewValue(v), note("put", n))
 			if err != nil {
 				t.Fatalf("Put %d: %v", i, err)
 			}
@@ -60,21 +73,30 @@ func (s suite) runWrite(t *testing.T) {
 		n := name("concurrent-put")
 		const writers = 8
 		versions, values := make([]string, writers), make([]string, writers)
-		var wg sync.WaitGroup
+		var (
+			wg      sync.WaitGroup
+			created atomic.Int32
+		)
 		for i := range writers {
 			values[i] = value("w" + strconv.Itoa(i))
 			wg.Go(func() {
-				m, err := w.Put(t.Context(), n, secretstore.NewValue(values[i]))
+				m, err := w.Put(t.Context(), n, secretstore.NewValue(values[i]), note("put", n))
 				if err != nil {
 					t.Errorf("Put %d: %v", i, err)
 					return
 				}
 				versions[i] = m.Version
+				if m.Created {
+					created.Add(1)
+				}
 			})
 		}
 		wg.Wait()
 		if t.Failed() {
 			return
+		}
+		if c := created.Load(); c != 1 {
+			t.Errorf("%d of %d concurrent first Puts say they created the secret, want 1", c, writers)
 		}
 		seen := map[string]bool{}
 		for i, v := range versions {
@@ -89,8 +111,9 @@ func (s suite) runWrite(t *testing.T) {
 	t.Run("invalid name", func(t *testing.T) {
 		v := value("badname")
 		for _, bad := range []string{"", "bad\nname", "bad\x00name"} {
-			_, err := w.Put(t.Context(), bad, secretstore.NewValue(v))
+			_, err := w.Put(t.Context(), bad, secretstore.NewValue(v), note("put", bad))
 			wantErr(t, "Put with name "+strconv.Quote(bad), err, secretstore.ErrInvalidRef, v)
+			s.wantAudited(t, note("put", bad), 0)
 		}
 	})
 }
@@ -193,7 +216,7 @@ func (s suite) runDelete(t *testing.T) {
 	t.Run("delete then get", func(t *testing.T) {
 		n := name("delete")
 		versions, values := s.seedVersions(t, n, 2)
-		if err := d.Delete(t.Context(), n); err != nil {
+		if err := d.Delete(t.Context(), n, note("delete", n)); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
 		_, err := s.store.Get(t.Context(), secretstore.Ref{Name: n})
@@ -217,11 +240,34 @@ func (s suite) runDelete(t *testing.T) {
 				}
 			}
 		}
-		wantErr(t, "second Delete", d.Delete(t.Context(), n), secretstore.ErrNotFound)
+		s.wantAudited(t, note("delete", n), 1)
+		wantErr(t, "second Delete", d.Delete(t.Context(), n, note("delete", n)), secretstore.ErrNotFound)
+		s.wantAudited(t, note("delete", n), 1)
 	})
 
+	if w, ok := s.store.(secretstore.Writer); ok {
+		t.Run("put after delete creates", func(t *testing.T) {
+			n := name("recreate")
+			s.seedVersions(t, n, 2)
+			if err := d.Delete(t.Context(), n, note("delete", n)); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			v := value("again")
+			m, err := w.Put(t.Context(), n, secretstore.NewValue(v), note("put", n))
+			if err != nil {
+				t.Fatalf("Put after Delete: %v", err)
+			}
+			if !m.Created {
+				t.Errorf("Put after Delete (version %s) says it did not create the secret", m.Version)
+			}
+			s.mustGet(t, secretstore.Ref{Name: n}, v, m.Version)
+		})
+	}
+
 	t.Run("missing secret", func(t *testing.T) {
-		wantErr(t, "Delete of a missing secret", d.Delete(t.Context(), name("delete-missing")), secretstore.ErrNotFound)
+		n := name("delete-missing")
+		wantErr(t, "Delete of a missing secret", d.Delete(t.Context(), n, note("delete", n)), secretstore.ErrNotFound)
+		s.wantAudited(t, note("delete", n), 0)
 	})
 
 	t.Run("leaves other secrets", func(t *testing.T) {
@@ -229,7 +275,7 @@ func (s suite) runDelete(t *testing.T) {
 		s.h.Seed(t, gone, value("gone"))
 		v := value("kept")
 		version := s.h.Seed(t, kept, v)
-		if err := d.Delete(t.Context(), gone); err != nil {
+		if err := d.Delete(t.Context(), gone, note("delete", gone)); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
 		s.mustGet(t, secretstore.Ref{Name: kept}, v, version)
@@ -287,7 +333,7 @@ func (s suite) runSealed(t *testing.T) {
 		}
 	}
 	if w, ok := sealed.(secretstore.Writer); ok {
-		_, err := w.Put(t.Context(), n, secretstore.NewValue(value("sealed")))
+		_, err := w.Put(t.Context(), n, secretstore.NewValue(value("sealed")), note("put", n))
 		wantErr(t, "Put while sealed", err, secretstore.ErrSealed, values...)
 	}
 	// The unsealed store still reads the secret, unchanged.
