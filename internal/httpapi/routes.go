@@ -15,9 +15,10 @@ type route struct {
 	public  bool              // no authentication at all
 	perm    access.Permission // what an authenticated caller must hold
 	query   []param
-	body    any // the request body's type, nil when none
-	status  int // the success status
-	resp    any // the success body's type, nil when none
+	body    any   // the request body's type, nil when none
+	status  int   // the success status
+	also    []int // other success statuses with the same body
+	resp    any   // the success body's type, nil when none
 	handle  func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -95,8 +96,8 @@ func (a *API) routes() []route {
 			body: checkRequest{}, status: 200, resp: checkJSON{}, handle: a.checkStore},
 		{method: "GET", path: "/api/v1/stores/{store}/secrets", summary: "List a writable store's secrets (names and versions, never values)", perm: access.PermStoreRead,
 			query: pageParams, status: 200, resp: secretList{}, handle: a.listSecrets},
-		{method: "PUT", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Write a new version of a secret (write-only)", perm: access.PermSecretWrite,
-			body: putSecretRequest{}, status: 200, resp: secretVersionJSON{}, handle: a.putSecret},
+		{method: "PUT", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Write a new version of a secret (write-only); 201 when it creates the secret", perm: access.PermSecretWrite,
+			body: putSecretRequest{}, status: 200, also: []int{201}, resp: secretVersionJSON{}, handle: a.putSecret},
 		{method: "DELETE", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Delete a secret with all its versions", perm: access.PermSecretWrite,
 			status: 204, handle: a.deleteSecret},
 
