@@ -104,6 +104,8 @@ type Repository interface {
 	// Record appends audit entries in a transaction of their own.
 	Record(ctx context.Context, entries ...audit.Entry) error
 
+	Owners
+
 	// Generation identifies the state of the data; cached answers are good
 	// while it is unchanged. ok=false forbids caching.
 	Generation() (gen uint64, ok bool)
