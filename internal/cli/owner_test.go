@@ -13,9 +13,15 @@ import (
 
 func TestOwnerFlags(t *testing.T) {
 	for name, newCmd := range map[string]func(*factory, func(*ownerOptions) error) *cobra.Command{
-		"credential": func(f *factory, runF func(*ownerOptions) error) *cobra.Command { return newCmdOwner(f, credentialOwner, runF) },
-		"env":        func(f *factory, runF func(*ownerOptions) error) *cobra.Command { return newCmdOwner(f, variableOwner, runF) },
-		"connection": func(f *factory, runF func(*ownerOptions) error) *cobra.Command { return newCmdOwner(f, connectionOwner, runF) },
+		"credential": func(f *factory, runF func(*ownerOptions) error) *cobra.Command {
+			return newCmdOwner(f, credentialOwner, runF)
+		},
+		"env": func(f *factory, runF func(*ownerOptions) error) *cobra.Command {
+			return newCmdOwner(f, variableOwner, runF)
+		},
+		"connection": func(f *factory, runF func(*ownerOptions) error) *cobra.Command {
+			return newCmdOwner(f, connectionOwner, runF)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var got *ownerOptions
