@@ -238,7 +238,9 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, idOrName string, 
 	return s.repo.User(ctx, u.ID)
 }
 
-// DeleteUser removes a user who owns nothing; their tokens go with them.
+// DeleteUser removes a user who owns nothing (as owner of record or through
+// the owner role); their tokens go with them. DeleteUserHandingOver deletes
+// one who does.
 func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName string) error {
 	u, err := s.repo.User(ctx, idOrName)
 	if err != nil {
@@ -246,6 +248,9 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName string) 
 	}
 	if u.ID == p.ID {
 		return validation.Field("user", "an admin cannot delete their own user")
+	}
+	if err := s.ownsNothing(ctx, u); err != nil {
+		return err
 	}
 	return s.repo.DeleteUser(ctx, u.ID, audit.Entry{Actor: p.Name, Action: "user.delete", Resource: "user:" + u.Name, Outcome: audit.Success})
 }

@@ -293,3 +293,20 @@ func (s *Service) DeleteUserHandingOver(ctx context.Context, p Principal, idOrNa
 	}
 	return s.repo.DeleteUserHandingOver(ctx, u.ID, changes, entries)
 }
+
+// ownsNothing refuses, with ErrInUse and what they own, a user who owns
+// objects: deleting them would leave objects without the owner who manages
+// them. (The database refuses too, for the owner of record.)
+func (s *Service) ownsNothing(ctx context.Context, u User) error {
+	owned, err := s.repo.Owned(ctx, u.ID, s.now().UTC())
+	if err != nil || len(owned) == 0 {
+		return err
+	}
+	counts := map[ObjectKind]int{}
+	for _, o := range owned {
+		counts[o.Object.Kind]++
+	}
+	return fmt.Errorf("%w: user %s owns %s, %s and %s; delete the user with transferTo=<user> to give them to another user in the same step",
+		ErrInUse, u.Name, plural(counts[KindCredential], "credential"), plural(counts[KindVariable], "environment variable"),
+		plural(counts[KindConnection], "connection"))
+}

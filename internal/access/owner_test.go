@@ -68,6 +68,12 @@ func (r *ownerRepo) SetOwner(_ context.Context, ch OwnerChange, e audit.Entry) e
 
 func (r *ownerRepo) Owned(context.Context, string, time.Time) ([]Owned, error) { return r.owned, nil }
 
+func (r *ownerRepo) DeleteUser(_ context.Context, id string, e audit.Entry) error {
+	r.deleted = append(r.deleted, id)
+	r.entries = append(r.entries, e)
+	return nil
+}
+
 func (r *ownerRepo) DeleteUserHandingOver(_ context.Context, userID string, changes []OwnerChange, entries []audit.Entry) error {
 	r.set = append(r.set, changes...)
 	r.deleted = append(r.deleted, userID)
@@ -276,4 +282,35 @@ func TestDeleteUserHandingOverChecks(t *testing.T) {
 			t.Fatalf("deleted %v, changes %+v", repo.deleted, repo.set)
 		}
 	})
+}
+
+func TestDeleteUserWhoOwnsSomething(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		owned []Owned
+		want  string // "" : deleted
+	}{
+		{"owns nothing", nil, ""},
+		{"owner of record", []Owned{{Object: cred, Primary: true}}, "owns 1 credential, 0 environment variables and 0 connections"},
+		{"only through the owner role", []Owned{{Object: uvar}, {Object: pvar}}, "owns 0 credentials, 2 environment variables and 0 connections"},
+		{"a connection", []Owned{{Object: conn, Primary: true}}, "owns 0 credentials, 0 environment variables and 1 connection"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, repo := newOwnerService()
+			repo.owned = c.owned
+			err := s.DeleteUser(context.Background(), principalOf(boss), "mona")
+			if c.want == "" {
+				if err != nil || len(repo.deleted) != 1 {
+					t.Fatalf("err %v, deleted %v", err, repo.deleted)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "transferTo") {
+				t.Fatalf("err %v, want in use: %s", err, c.want)
+			}
+			if len(repo.deleted) != 0 {
+				t.Fatal("deleted")
+			}
+		})
+	}
 }

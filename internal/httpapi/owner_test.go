@@ -222,8 +222,19 @@ func TestDeleteUserTransfersEverything(t *testing.T) {
 
 		r := admin.do("DELETE", "/api/v1/users/mona", nil)
 		wantProblem(t, r, 409, "in_use", "")
-		if !strings.Contains(r.str("detail"), "transferTo") {
-			t.Errorf("the refusal does not say how to proceed: %s", r.raw)
+		if d := r.str("detail"); !strings.Contains(d, "owns 1 credential, 3 environment variables and 2 connections") || !strings.Contains(d, "transferTo") {
+			t.Errorf("the refusal does not say what she owns and how to proceed: %s", r.raw)
+		}
+		// Holding the owner role is owning: deleting its only holder
+		// would leave no one to manage the object.
+		yan := newUser(admin, "yan", "maker")
+		zed.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_Yans", "displayName": "y", "type": "text", "value": "y"})
+		zed.must(200, "PUT", "/api/v1/environment-variables/cf_Yans/shares/user:yan", map[string]any{"role": "owner"})
+		yan.must(204, "DELETE", "/api/v1/environment-variables/cf_Yans/shares/user:zed", nil)
+		wantProblem(t, admin.do("DELETE", "/api/v1/users/yan", nil), 409, "in_use", "")
+		admin.must(204, "DELETE", "/api/v1/users/yan?transferTo=zed", nil)
+		if got := sharesOf(admin, "/api/v1/environment-variables/cf_Yans"); fmt.Sprint(got) != fmt.Sprint(map[string]string{"user:zed": "owner"}) {
+			t.Errorf("cf_Yans shares %v", got)
 		}
 		for _, c := range []struct{ name, to string }{
 			{"a runner", "build-01"}, {"a group", "group:ops"}, {"the user", "mona"}, {"nobody", "ghost"}, {"empty", ""},
