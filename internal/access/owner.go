@@ -31,7 +31,7 @@ import (
 var (
 	// ErrNewOwnerLacksAccess: the new owner of a connection may not use what
 	// the connection is built on.
-	ErrNewOwnerLacksAccess = errors.New("the new owner may not use what the object is built on")
+	ErrNewOwnerLacksAccess = errors.New("the new owner may not use what it is built on")
 	// ErrOwnerChanged: the object's owner changed while the transfer was
 	// being decided; reading it again and retrying is safe.
 	ErrOwnerChanged = errors.New("the owner changed meanwhile; try again")
@@ -183,7 +183,7 @@ func (s *Service) CanUseAll(ctx context.Context, p Principal, objs ...Object) (O
 // LacksAccess is the error for a new owner who may not use obj, which the
 // object being transferred is built on.
 func LacksAccess(newOwner string, obj, builtOn Object) error {
-	return fmt.Errorf("%w: the new owner, user:%s, may not use %s %q, which %s %q uses; share it with them first",
+	return fmt.Errorf("%w: user:%s may not use %s %q, which %s %q uses; share it with them first",
 		ErrNewOwnerLacksAccess, newOwner, kindWords(builtOn.Kind), builtOn.Name, kindWords(obj.Kind), obj.Name)
 }
 
