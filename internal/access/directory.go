@@ -104,6 +104,8 @@ type Repository interface {
 	// Record appends audit entries in a transaction of their own.
 	Record(ctx context.Context, entries ...audit.Entry) error
 
+	Owners
+
 	// Generation identifies the state of the data; cached answers are good
 	// while it is unchanged. ok=false forbids caching.
 	Generation() (gen uint64, ok bool)
@@ -241,7 +243,9 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, idOrName string, 
 	return s.repo.User(ctx, u.ID)
 }
 
-// DeleteUser removes a user who owns nothing; their tokens go with them.
+// DeleteUser removes a user who owns nothing (as owner of record or through
+// the owner role); their tokens go with them. DeleteUserHandingOver deletes
+// one who does.
 func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName string) error {
 	u, err := s.repo.User(ctx, idOrName)
 	if err != nil {
@@ -249,6 +253,9 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName string) 
 	}
 	if u.ID == p.ID {
 		return validation.Field("user", "an admin cannot delete their own user")
+	}
+	if err := s.ownsNothing(ctx, u); err != nil {
+		return err
 	}
 	return s.repo.DeleteUser(ctx, u.ID, audit.Entry{Actor: p.Name, Action: "user.delete", Resource: "user:" + u.Name, Outcome: audit.Success})
 }

@@ -43,6 +43,7 @@ the username and password, read from the store at that moment.`,
 			Args:  exactArgs("ID"),
 		}, (*client.Client).ConnectionRunners, connectionRunnerTable),
 		newCmdConnectionResolve(f, nil),
+		newCmdOwner(f, connectionOwner, nil),
 	)
 	return cmd
 }

@@ -42,6 +42,7 @@ its store. The two variables cannot change after creation.`,
 		newCmdShare(f, credentialShares, nil),
 		newCmdUnshare(f, credentialShares, nil),
 		newCmdShares(f, credentialShares),
+		newCmdOwner(f, credentialOwner, nil),
 	)
 	return cmd
 }

@@ -40,6 +40,7 @@ store (--store, --ref), never the value itself.`,
 		newCmdShare(f, variableShares, nil),
 		newCmdUnshare(f, variableShares, nil),
 		newCmdShares(f, variableShares),
+		newCmdOwner(f, variableOwner, nil),
 	)
 	return cmd
 }

@@ -29,11 +29,7 @@ connections) or runner (resolves connections, from its runner group only).`,
 			Args:  exactArgs("NAME"),
 		}, (*client.Client).GetUser, userFields),
 		newCmdUserUpdate(f, nil),
-		newCmdDelete(f, &cobra.Command{
-			Use:   "delete NAME",
-			Short: "Delete a user who owns nothing, with their tokens",
-			Args:  exactArgs("NAME"),
-		}, (*client.Client).DeleteUser, "Deleted user"),
+		newCmdUserDelete(f, nil),
 	)
 	return cmd
 }

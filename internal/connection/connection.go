@@ -124,6 +124,9 @@ type Access interface {
 	RunnerGroup(ctx context.Context, idOrName string) (access.RunnerGroup, error)
 	ViewerOf(p access.Principal) access.Viewer
 	Deny(ctx context.Context, p access.Principal, action, resource, reason string)
+	NewOwner(ctx context.Context, field, ref string) (access.Principal, error)
+	CanUseAll(ctx context.Context, p access.Principal, objs ...access.Object) (access.Object, bool, error)
+	ChangeOwner(ctx context.Context, p access.Principal, ch access.OwnerChange) error
 }
 
 // Credentials finds the credentials a principal may see.

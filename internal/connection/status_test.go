@@ -88,6 +88,15 @@ func (a fakeAccess) RunnerGroup(context.Context, string) (access.RunnerGroup, er
 }
 func (a fakeAccess) ViewerOf(p access.Principal) access.Viewer                      { return access.Viewer{UserID: p.ID} }
 func (a fakeAccess) Deny(context.Context, access.Principal, string, string, string) {}
+func (a fakeAccess) NewOwner(context.Context, string, string) (access.Principal, error) {
+	return access.Principal{}, access.ErrNotFound
+}
+func (a fakeAccess) CanUseAll(context.Context, access.Principal, ...access.Object) (access.Object, bool, error) {
+	return access.Object{}, a.ownerRole.CanUse(), nil
+}
+func (a fakeAccess) ChangeOwner(context.Context, access.Principal, access.OwnerChange) error {
+	return nil
+}
 
 type noCredentials struct{}
 

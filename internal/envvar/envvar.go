@@ -148,6 +148,7 @@ type Access interface {
 	Share(ctx context.Context, p access.Principal, obj access.Object, in access.ShareInput, cascade ...access.Object) (access.Share, error)
 	Unshare(ctx context.Context, p access.Principal, obj access.Object, principal string) error
 	Shares(ctx context.Context, p access.Principal, obj access.Object) ([]access.Share, error)
+	TransferOwner(ctx context.Context, p access.Principal, obj access.Object, owner access.PrincipalRef, to string, cascade ...access.Object) error
 }
 
 // Service applies the rules for environment variables.

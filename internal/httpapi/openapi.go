@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"encoding"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -21,8 +24,8 @@ var pathParamRule = regexp.MustCompile(`\{([a-z]+)\}`)
 
 func (a *API) openAPIDocument() map[string]any {
 	g := &schemaGen{defs: map[string]any{}}
-	g.defs["Problem"] = g.schema(reflect.TypeOf(Problem{}))
-	problemRef := map[string]any{"$ref": "#/components/schemas/Problem"}
+	// schema defines the component and answers a reference to it.
+	problemRef := g.schema(reflect.TypeOf(Problem{}))
 	paths := map[string]any{}
 	for _, rt := range a.routes() {
 		op := map[string]any{"summary": rt.summary, "operationId": operationID(rt)}
@@ -45,11 +48,17 @@ func (a *API) openAPIDocument() map[string]any {
 		if rt.resp != nil {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.resp))}}
 		}
-		op["responses"] = map[string]any{
+		responses := map[string]any{
 			strconv.Itoa(rt.status): ok,
 			"default": map[string]any{"description": "A problem (RFC 9457)", "content": map[string]any{
 				"application/problem+json": map[string]any{"schema": problemRef}}},
 		}
+		for _, st := range rt.also {
+			also := maps.Clone(ok)
+			also["description"] = http.StatusText(st)
+			responses[strconv.Itoa(st)] = also
+		}
+		op["responses"] = responses
 		if rt.public {
 			op["security"] = []any{}
 		}
@@ -91,15 +100,30 @@ type schemaGen struct {
 	defs map[string]any
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType          = reflect.TypeOf(time.Time{})
+	rawMessageType    = reflect.TypeOf(json.RawMessage{})
+	jsonMarshalerType = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
+	textMarshalerType = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
+)
 
-// schema returns a JSON Schema for t; named structs become components.
+// schema returns a JSON Schema for t, describing what encoding/json makes
+// of a value of t; named structs become components.
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
+	if t.Kind() == reflect.Pointer {
+		return g.schema(t.Elem())
+	}
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t.Kind() == reflect.Pointer:
-		return g.schema(t.Elem())
+	case t == rawMessageType:
+		return map[string]any{} // any JSON value, as given
+	case t.Implements(jsonMarshalerType):
+		return map[string]any{} // the type decides its own shape
+	case t.Implements(textMarshalerType):
+		return map[string]any{"type": "string"}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return map[string]any{"type": "string", "contentEncoding": "base64"}
 	case t.Kind() == reflect.String:
 		return map[string]any{"type": "string"}
 	case t.Kind() == reflect.Bool:

@@ -142,7 +142,13 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Access.DeleteUser(r.Context(), principal(r), r.PathValue("user")); err != nil {
+	var err error
+	if q := r.URL.Query(); q.Has("transferTo") {
+		err = a.Access.DeleteUserHandingOver(r.Context(), principal(r), r.PathValue("user"), q.Get("transferTo"))
+	} else {
+		err = a.Access.DeleteUser(r.Context(), principal(r), r.PathValue("user"))
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -73,6 +73,8 @@ var sentinelProblems = []struct {
 	{access.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{access.ErrStoreNotGranted, http.StatusForbidden, "store_not_granted"},
 	{access.ErrLastOwner, http.StatusConflict, "last_owner"},
+	{access.ErrNewOwnerLacksAccess, http.StatusConflict, "new_owner_lacks_access"},
+	{access.ErrOwnerChanged, http.StatusConflict, "owner_changed"},
 	{access.ErrNameTaken, http.StatusConflict, "name_taken"},
 	{access.ErrInUse, http.StatusConflict, "in_use"},
 	{access.ErrNotFound, http.StatusNotFound, "not_found"},

@@ -15,9 +15,10 @@ type route struct {
 	public  bool              // no authentication at all
 	perm    access.Permission // what an authenticated caller must hold
 	query   []param
-	body    any // the request body's type, nil when none
-	status  int // the success status
-	resp    any // the success body's type, nil when none
+	body    any   // the request body's type, nil when none
+	status  int   // the success status
+	also    []int // other success statuses with the same body
+	resp    any   // the success body's type, nil when none
 	handle  func(w http.ResponseWriter, r *http.Request) error
 	// refused, when set, hears of a request refused before handle ran
 	// (its path or query is malformed) and returns the error to answer
@@ -71,6 +72,11 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/credentials/{id}/dependencies", summary: "What uses a credential", perm: access.PermCredentialRead,
 			status: 200, resp: credentialDependenciesJSON{}, handle: a.credentialDependencies},
 
+		{method: "POST", path: "/api/v1/environment-variables/{id}/owner", summary: "Transfer an environment variable to another user (admins, or holders of the owner role): the user becomes its owner; the previous owner keeps it as co-owner", perm: access.PermVariableWrite,
+			body: transferOwnerRequest{}, status: 200, resp: variableJSON{}, handle: a.transferVariable},
+		{method: "POST", path: "/api/v1/credentials/{id}/owner", summary: "Transfer a credential to another user (admins, or holders of the owner role): the user becomes its owner and gets the use of its two variables; the previous owner keeps it as co-owner", perm: access.PermCredentialWrite,
+			body: transferOwnerRequest{}, status: 200, resp: credentialJSON{}, handle: a.transferCredential},
+
 		{method: "GET", path: "/api/v1/environment-variables/{id}/shares", summary: "Who holds which role on an environment variable", perm: access.PermVariableRead,
 			status: 200, resp: shareList{}, handle: listShares(a.Variables)},
 		{method: "PUT", path: "/api/v1/environment-variables/{id}/shares/{principal}", summary: "Give a user or group a role on an environment variable", perm: access.PermVariableWrite,
@@ -99,8 +105,8 @@ func (a *API) routes() []route {
 			body: checkRequest{}, status: 200, resp: checkJSON{}, handle: a.checkStore},
 		{method: "GET", path: "/api/v1/stores/{store}/secrets", summary: "List a writable store's secrets (names and versions, never values)", perm: access.PermStoreRead,
 			query: pageParams, status: 200, resp: secretList{}, handle: a.listSecrets},
-		{method: "PUT", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Write a new version of a secret (write-only)", perm: access.PermSecretWrite,
-			body: putSecretRequest{}, status: 200, resp: secretVersionJSON{}, handle: a.putSecret},
+		{method: "PUT", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Write a new version of a secret (write-only); 201 when it creates the secret", perm: access.PermSecretWrite,
+			body: putSecretRequest{}, status: 200, also: []int{201}, resp: secretVersionJSON{}, handle: a.putSecret},
 		{method: "DELETE", path: "/api/v1/stores/{store}/secrets/{name}", summary: "Delete a secret with all its versions; refused while variables reference it unless ?force=true", perm: access.PermSecretWrite,
 			query: []param{{"force", "true: delete even while environment variables reference it (their resolves then fail)."}}, status: 204, handle: a.deleteSecret},
 
@@ -128,6 +134,8 @@ func (a *API) routes() []route {
 			status: 200, resp: connectionJSON{}, handle: a.getConnection},
 		{method: "DELETE", path: "/api/v1/connections/{id}", summary: "Delete a connection", perm: access.PermConnectionWrite,
 			status: 204, handle: a.deleteConnection},
+		{method: "POST", path: "/api/v1/connections/{id}/owner", summary: "Transfer a connection to another user (admins, or its owner); the new owner must be able to use its credential and the credential's variables", perm: access.PermConnectionWrite,
+			body: transferOwnerRequest{}, status: 200, resp: connectionJSON{}, handle: a.transferConnection},
 		{method: "GET", path: "/api/v1/connections/{id}/runners", summary: "Which secret version each runner received last, and when", perm: access.PermConnectionRead,
 			status: 200, resp: runnerStateList{}, handle: a.connectionRunners},
 		{method: "POST", path: "/api/v1/connections/{id}/resolve", summary: "Runners: get the connection's username and password now", perm: access.PermResolve,
@@ -151,7 +159,8 @@ func (a *API) routes() []route {
 			status: 200, resp: userJSON{}, handle: a.getUser},
 		{method: "PATCH", path: "/api/v1/users/{user}", summary: "Change a user's display name or instance role", perm: access.PermAdmin,
 			body: updateUserRequest{}, status: 200, resp: userJSON{}, handle: a.updateUser},
-		{method: "DELETE", path: "/api/v1/users/{user}", summary: "Delete a user who owns nothing", perm: access.PermAdmin,
+		{method: "DELETE", path: "/api/v1/users/{user}", summary: "Delete a user who owns nothing, or ?transferTo= another user everything they own, in one transaction", perm: access.PermAdmin,
+			query:  []param{{"transferTo", "A user (user:<name> or a name) who becomes the owner of every credential, environment variable and connection the deleted user owns; each move is audited under the object."}},
 			status: 204, handle: a.deleteUser},
 
 		{method: "POST", path: "/api/v1/groups", summary: "Create a group", perm: access.PermAdmin,

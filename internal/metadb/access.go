@@ -170,24 +170,29 @@ func (r AccessRepo) UpdateUser(ctx context.Context, u access.User, e audit.Entry
 
 // DeleteUser implements access.Repository.
 func (r AccessRepo) DeleteUser(ctx context.Context, id string, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`DELETE FROM shares WHERE principal_kind = 'user' AND principal_id = $1`,
-			`DELETE FROM store_grants WHERE principal_kind = 'user' AND principal_id = $1`,
-		} {
-			if _, err := r.db.exec(ctx, tx, q, id); err != nil {
-				return fmt.Errorf("delete user: %w", err)
-			}
-		}
-		res, err := r.db.exec(ctx, tx, `DELETE FROM users WHERE id = $1`, id)
-		if isForeignKeyViolation(err) {
-			return fmt.Errorf("%w: the user still owns environment variables or credentials; give them to someone else first", access.ErrInUse)
-		}
-		if err != nil {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error { return deleteUser(ctx, r.db, tx, id) })
+}
+
+// deleteUser deletes a user who owns nothing, with their shares and grants
+// (their tokens and memberships go by cascade).
+func deleteUser(ctx context.Context, db *DB, tx *sql.Tx, id string) error {
+	for _, q := range []string{
+		`DELETE FROM shares WHERE principal_kind = 'user' AND principal_id = $1`,
+		`DELETE FROM store_grants WHERE principal_kind = 'user' AND principal_id = $1`,
+	} {
+		if _, err := db.exec(ctx, tx, q, id); err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
-		return mustAffect(res, fmt.Errorf("%w: user %s", access.ErrNotFound, id))
-	})
+	}
+	res, err := db.exec(ctx, tx, `DELETE FROM users WHERE id = $1`, id)
+	if isForeignKeyViolation(err) {
+		return fmt.Errorf("%w: the user still owns environment variables, credentials or connections; "+
+			"delete the user with transferTo=<user> to give everything they own to another user", access.ErrInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: user %s", access.ErrNotFound, id))
 }
 
 // CreateGroup implements access.Repository.
