@@ -146,7 +146,7 @@ type Access interface {
 	CheckGrant(ctx context.Context, p access.Principal, storeID, storeName, secretName string) error
 	ViewerOf(p access.Principal) access.Viewer
 	Share(ctx context.Context, p access.Principal, obj access.Object, in access.ShareInput, cascade ...access.Object) (access.Share, error)
-	Unshare(ctx context.Context, p access.Principal, obj access.Object, principal string) error
+	Unshare(ctx context.Context, p access.Principal, obj access.Object, principal string, opts access.UnshareOptions) (access.Unshared, error)
 	Shares(ctx context.Context, p access.Principal, obj access.Object) ([]access.Share, error)
 }
 
@@ -522,13 +522,15 @@ func (s *Service) Share(ctx context.Context, p access.Principal, idOrName string
 	return s.access.Share(ctx, p, Object(v), in)
 }
 
-// Unshare removes a principal's share of a variable.
+// Unshare removes a principal's share of a variable: the direct one and
+// those credential shares gave.
 func (s *Service) Unshare(ctx context.Context, p access.Principal, idOrName, principal string) error {
 	v, err := s.Get(ctx, p, idOrName)
 	if err != nil {
 		return err
 	}
-	return s.access.Unshare(ctx, p, Object(v), principal)
+	_, err = s.access.Unshare(ctx, p, Object(v), principal, access.UnshareOptions{})
+	return err
 }
 
 // Shares lists a variable's shares.
