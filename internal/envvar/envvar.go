@@ -133,6 +133,10 @@ type Repository interface {
 	// credentials use it.
 	Delete(ctx context.Context, id string, e audit.Entry) error
 	Dependencies(ctx context.Context, id string) (Dependencies, error)
+	// Reach lists what reaches a variable beyond its shares: the members
+	// of the groups that hold one, the admins, and the connections whose
+	// credential uses it.
+	Reach(ctx context.Context, id string) (Reach, error)
 }
 
 // Stores finds a secret store by name; *secretstore.Registry implements it.
@@ -143,6 +147,8 @@ type Stores interface {
 // Access answers who may do what; *access.Service implements it.
 type Access interface {
 	Require(ctx context.Context, p access.Principal, obj access.Object, action string, ok func(access.ObjectRole) bool) (access.ObjectRole, error)
+	RoleOn(ctx context.Context, p access.Principal, obj access.Object) (access.ObjectRole, error)
+	PrincipalOf(ctx context.Context, userID string) (access.Principal, error)
 	CheckGrant(ctx context.Context, p access.Principal, storeID, storeName, secretName string) error
 	ViewerOf(p access.Principal) access.Viewer
 	Share(ctx context.Context, p access.Principal, obj access.Object, in access.ShareInput, cascade ...access.Object) (access.Share, error)

@@ -49,6 +49,8 @@ func (a *API) routes() []route {
 			status: 204, handle: a.deleteVariable},
 		{method: "GET", path: "/api/v1/environment-variables/{id}/dependencies", summary: "What uses an environment variable", perm: access.PermVariableRead,
 			status: 200, resp: variableDependenciesJSON{}, handle: a.variableDependencies},
+		{method: "GET", path: "/api/v1/environment-variables/{id}/access", summary: "Who can use an environment variable, and by which path (owners, co-owners and admins)", perm: access.PermVariableRead,
+			status: 200, resp: variableAccessJSON{}, handle: a.variableAccess},
 
 		{method: "POST", path: "/api/v1/credentials", summary: "Create a credential", perm: access.PermCredentialWrite,
 			body: createCredentialRequest{}, status: 201, resp: credentialJSON{}, handle: a.createCredential},
