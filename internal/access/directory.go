@@ -103,10 +103,6 @@ type Repository interface {
 	// then deletes and writes what decide returns and appends its audit
 	// entry. An error from decide is returned as is and nothing changes.
 	ChangeShares(ctx context.Context, obj Object, related []Object, decide func(current []Share) (ShareChange, error)) error
-	// PutShares writes shares (replacing a principal's existing share of the
-	// same object) in one transaction.
-	PutShares(ctx context.Context, shares []Share, e audit.Entry) error
-	DeleteShare(ctx context.Context, kind ObjectKind, objectID string, p PrincipalRef, e audit.Entry) error
 
 	// Record appends audit entries in a transaction of their own.
 	Record(ctx context.Context, entries ...audit.Entry) error

@@ -161,6 +161,9 @@ func TestAccessEndToEnd(t *testing.T) {
 				t.Errorf("bob's credential: %+v", mine)
 			}
 			var shares client.Page[client.Share]
+			wantLines(t, admin.ok("env", "shares", "cf_SQLPassword"), `PRINCIPAL +ROLE +EXPIRES +CREATED +GIVEN`,
+				`user:admin +owner +\S+ +directly`, `user:bob +user +\S+ +through credential:SQL prod`,
+				`group:dba +user +2099-01-01T00:00:00Z +\S+ +through credential:SQL prod`)
 			bobs.json(&shares, "env", "shares", "cf_SQLPassword")
 			found := false
 			for _, s := range shares.Items {

@@ -254,15 +254,28 @@ func newCmdShares(f *factory, kind shareable) *cobra.Command {
 		Use:   "shares ID",
 		Short: fmt.Sprintf("List who holds which role on a %s (by %s)", kind.noun, kind.idHelp),
 		Args:  exactArgs("ID"),
-	}, kind.shares, shareTable)
+	}, kind.shares, func(o *idOptions) tableOf[client.Share] { return shareTable(o, kind) })
 }
 
-func shareTable(o *idOptions) tableOf[client.Share] {
-	return tableOf[client.Share]{
+// shareTable lists shares; a variable's also say how each was given
+// (directly, or through a credential's share).
+func shareTable(o *idOptions, kind shareable) tableOf[client.Share] {
+	t := tableOf[client.Share]{
 		none:    fmt.Sprintf("No shares of %s.", o.ID),
 		headers: []string{"PRINCIPAL", "ROLE", "EXPIRES", "CREATED"},
 		row: func(s client.Share) []string {
 			return []string{s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt)}
 		},
 	}
+	if kind.noun == variableShares.noun {
+		t.headers = append(t.headers, "GIVEN")
+		t.row = func(s client.Share) []string {
+			given := "directly"
+			if s.ViaCredential != "" {
+				given = "through " + s.ViaCredential
+			}
+			return []string{s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt), given}
+		}
+	}
+	return t
 }

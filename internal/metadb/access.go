@@ -478,11 +478,6 @@ func (r AccessRepo) Shares(ctx context.Context, kind access.ObjectKind, objectID
 		WHERE x.object_kind = $1 AND x.object_id = $2 ORDER BY x.created_at, x.principal_id, x.via_credential`, string(kind), objectID)
 }
 
-// PutShares implements access.Repository.
-func (r AccessRepo) PutShares(ctx context.Context, shares []access.Share, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error { return putShares(ctx, r.db, tx, shares...) })
-}
-
 func putShares(ctx context.Context, db *DB, tx *sql.Tx, shares ...access.Share) error {
 	for _, s := range shares {
 		if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at, via_credential)
@@ -494,18 +489,6 @@ func putShares(ctx context.Context, db *DB, tx *sql.Tx, shares ...access.Share) 
 		}
 	}
 	return nil
-}
-
-// DeleteShare implements access.Repository.
-func (r AccessRepo) DeleteShare(ctx context.Context, kind access.ObjectKind, objectID string, p access.PrincipalRef, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		res, err := r.db.exec(ctx, tx, `DELETE FROM shares WHERE object_kind = $1 AND object_id = $2 AND principal_kind = $3 AND principal_id = $4`,
-			string(kind), objectID, string(p.Kind), p.ID)
-		if err != nil {
-			return fmt.Errorf("delete share: %w", err)
-		}
-		return mustAffect(res, fmt.Errorf("%w: %s holds no share", access.ErrNotFound, p))
-	})
 }
 
 // visibleSQL is a condition true when the viewer may see the object whose
