@@ -341,7 +341,10 @@ func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareIn
 		}
 		return ch, nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrLastOwner), errors.Is(err, ErrForbidden):
+		return Share{}, err // the rule's own words
+	case err != nil:
 		return Share{}, fmt.Errorf("share %s: %w", obj.resource(), err)
 	}
 	return next, nil

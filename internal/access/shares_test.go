@@ -417,3 +417,16 @@ func TestLastOwnerUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestLastOwnerSaysSoOnce(t *testing.T) {
+	s, _, alice := newShareFixture(t)
+	want := "credential:DB: the last owner or co-owner cannot be removed"
+	_, err := s.Share(context.Background(), alice, cred1, ShareInput{Principal: "user:alice", Role: RoleUser})
+	if err == nil || err.Error() != want {
+		t.Errorf("share: %v, want %q", err, want)
+	}
+	_, err = s.Unshare(context.Background(), alice, cred1, "user:alice", UnshareOptions{})
+	if err == nil || err.Error() != want {
+		t.Errorf("unshare: %v, want %q", err, want)
+	}
+}
