@@ -193,7 +193,11 @@ func unshareRun(ctx context.Context, opts *unshareOptions) error {
 	}
 	printDone(opts.IO, opts.Format, "Removed the share of %s %s held by %s.", opts.Kind.noun, opts.ID, opts.Principal)
 	if u != nil {
-		printVariableShares(opts.IO.Out, opts.Principal, u)
+		principal := u.Removed.Principal
+		if principal == "" {
+			principal = opts.Principal
+		}
+		printVariableShares(opts.IO.Out, principal, u)
 	}
 	return nil
 }
@@ -203,12 +207,12 @@ func unshareRun(ctx context.Context, opts *unshareOptions) error {
 // each one that remains.
 func printVariableShares(w io.Writer, principal string, u *client.CredentialUnshare) {
 	if len(u.RemovedVariableShares) > 0 {
-		fmt.Fprintf(w, "Also removed the shares of its variables that it gave: %s.\n", strings.Join(variableNames(u.RemovedVariableShares), ", "))
+		fmt.Fprintf(w, "Also removed the shares of its variables that it gave: %s.\n", cell(strings.Join(variableNames(u.RemovedVariableShares), ", ")))
 	}
 	if len(u.RemainingVariableShares) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "%s still holds these shares of the credential's variables:\n", principal)
+	fmt.Fprintf(w, "%s still holds these shares of the credential's variables:\n", cell(principal))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range u.RemainingVariableShares {
 		through := "directly"
@@ -218,7 +222,7 @@ func printVariableShares(w io.Writer, principal string, u *client.CredentialUnsh
 		if s.ExpiresAt != nil {
 			through += ", until " + s.ExpiresAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.Variable, s.Role, through)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cell(s.Variable), cell(string(s.Role)), cell(through))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "To remove them:")
