@@ -301,6 +301,15 @@ func TestQueries(t *testing.T) {
 		func() error { _, err := c.ListTokens(ctx, TokenListOptions{All: true}); return err },
 		func() error { return c.ForceDeleteCredential(ctx, "SQL prod") },
 		func() error {
+			_, err := c.UnshareCredential(ctx, "SQL prod", "user:bob", UnshareCredentialOptions{WithVariables: true})
+			return err
+		},
+		func() error {
+			_, err := c.UnshareCredential(ctx, "SQL prod", "group:dba", UnshareCredentialOptions{})
+			return err
+		},
+		func() error { _, err := c.EnvironmentVariableAccess(ctx, "cf_Pass"); return err },
+		func() error {
 			_, err := c.ListConnections(ctx, ListOptions{Limit: 2, Cursor: "x", Type: TypeText})
 			return err
 		},
@@ -317,6 +326,9 @@ func TestQueries(t *testing.T) {
 		"GET /api/v1/tokens?user=bob",
 		"GET /api/v1/tokens?all=true",
 		"DELETE /api/v1/credentials/SQL%20prod?force=true",
+		"DELETE /api/v1/credentials/SQL%20prod/shares/user:bob?withVariables=true",
+		"DELETE /api/v1/credentials/SQL%20prod/shares/group:dba",
+		"GET /api/v1/environment-variables/cf_Pass/access",
 		"GET /api/v1/connections?cursor=x&limit=2",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -215,3 +215,52 @@ func (c *Client) EnvironmentVariableDependencies(ctx context.Context, idOrSchema
 	}
 	return &d, nil
 }
+
+// VariableAccess answers who can use a variable, and by which path.
+type VariableAccess struct {
+	Variable     string               `json:"variable"`
+	Principals   []VariableAccessPath `json:"principals"`
+	RunnerGroups []RunnerGroupAccess  `json:"runnerGroups"`
+}
+
+// VariableAccessPath is one principal that can use a variable, by one path.
+type VariableAccessPath struct {
+	Principal string     `json:"principal"`
+	Role      ShareRole  `json:"role"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// ThroughGroup names the group ("group:<name>") whose share a user
+	// holds it through.
+	ThroughGroup string `json:"throughGroup,omitempty"`
+	// ViaCredential names the credential whose share gave the share.
+	ViaCredential string `json:"viaCredential,omitempty"`
+	// InstanceRole is "admin" for a user who holds every right by it.
+	InstanceRole string `json:"instanceRole,omitempty"`
+	// Path says the whole path in words.
+	Path string `json:"path"`
+}
+
+// RunnerGroupAccess is a runner group that reaches a variable through a
+// connection; CanResolve says whether it can now, Reason why not.
+type RunnerGroupAccess struct {
+	RunnerGroup string `json:"runnerGroup"`
+	Connection  string `json:"connection"`
+	Credential  string `json:"credential"`
+	Owner       string `json:"owner"`
+	CanResolve  bool   `json:"canResolve"`
+	Reason      string `json:"reason,omitempty"`
+	Path        string `json:"path"`
+}
+
+// EnvironmentVariableAccess lists every principal that can use a variable
+// and every runner group that reaches it through a connection, each with
+// the path that grants it. Owners, co-owners and admins may ask.
+func (c *Client) EnvironmentVariableAccess(ctx context.Context, idOrSchemaName string) (*VariableAccess, error) {
+	if err := need("environment variable id or schema name", idOrSchemaName); err != nil {
+		return nil, err
+	}
+	var a VariableAccess
+	if err := c.do(ctx, http.MethodGet, envVarsPath+"/"+escape(idOrSchemaName)+"/access", nil, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}

@@ -27,6 +27,32 @@ type Share struct {
 	Role      ShareRole  `json:"role"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	CreatedAt time.Time  `json:"createdAt"`
+	// ViaCredential names the credential whose share gave this share of a
+	// variable ("credential:<name>"); "" for a share given directly.
+	ViaCredential string `json:"viaCredential,omitempty"`
+}
+
+// VariableShare is a principal's share of one of a credential's variables.
+type VariableShare struct {
+	Variable string `json:"variable"`
+	Share
+}
+
+// CredentialUnshare is what removing a credential share answers: the share
+// removed, the variable shares removed with it (with WithVariables), and the
+// shares of the credential's variables the principal still holds.
+type CredentialUnshare struct {
+	Removed                 Share           `json:"removed"`
+	RemovedVariableShares   []VariableShare `json:"removedVariableShares"`
+	RemainingVariableShares []VariableShare `json:"remainingVariableShares"`
+}
+
+// UnshareCredentialOptions says how far removing a credential share reaches.
+type UnshareCredentialOptions struct {
+	// WithVariables also removes, in the same step, the shares of the
+	// credential's variables that this credential share gave; shares of
+	// them given directly or through another credential stay.
+	WithVariables bool
 }
 
 // ShareRequest gives a principal a role; a nil ExpiresAt never expires.
@@ -51,10 +77,25 @@ func (c *Client) ShareCredential(ctx context.Context, credential, principal stri
 	return c.share(ctx, credentialsPath, "credential id or name", credential, principal, req)
 }
 
-// UnshareCredential removes principal's share of a credential; the shares on
-// its variables stay.
-func (c *Client) UnshareCredential(ctx context.Context, credential, principal string) error {
-	return c.unshare(ctx, credentialsPath, "credential id or name", credential, principal)
+// UnshareCredential removes principal's share of a credential. The shares it
+// gave on the credential's variables stay unless opts.WithVariables; the
+// answer lists those the principal still holds.
+func (c *Client) UnshareCredential(ctx context.Context, credential, principal string, opts UnshareCredentialOptions) (*CredentialUnshare, error) {
+	if err := need("credential id or name", credential); err != nil {
+		return nil, err
+	}
+	if err := need("principal", principal); err != nil {
+		return nil, err
+	}
+	path := credentialsPath + "/" + escape(credential) + "/shares/" + escape(principal)
+	if opts.WithVariables {
+		path += "?withVariables=true"
+	}
+	var u CredentialUnshare
+	if err := c.do(ctx, http.MethodDelete, path, nil, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // CredentialShares lists who holds which role on a credential, expired
@@ -68,9 +109,16 @@ func (c *Client) ShareEnvironmentVariable(ctx context.Context, variable, princip
 	return c.share(ctx, envVarsPath, "environment variable id or schema name", variable, principal, req)
 }
 
-// UnshareEnvironmentVariable removes principal's share of a variable.
+// UnshareEnvironmentVariable removes principal's shares of a variable: the
+// one given directly and those credential shares gave.
 func (c *Client) UnshareEnvironmentVariable(ctx context.Context, variable, principal string) error {
-	return c.unshare(ctx, envVarsPath, "environment variable id or schema name", variable, principal)
+	if err := need("environment variable id or schema name", variable); err != nil {
+		return err
+	}
+	if err := need("principal", principal); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, envVarsPath+"/"+escape(variable)+"/shares/"+escape(principal), nil, nil)
 }
 
 // EnvironmentVariableShares lists who holds which role on a variable.
@@ -90,16 +138,6 @@ func (c *Client) share(ctx context.Context, base, what, object, principal string
 		return nil, err
 	}
 	return &s, nil
-}
-
-func (c *Client) unshare(ctx context.Context, base, what, object, principal string) error {
-	if err := need(what, object); err != nil {
-		return err
-	}
-	if err := need("principal", principal); err != nil {
-		return err
-	}
-	return c.do(ctx, http.MethodDelete, base+"/"+escape(object)+"/shares/"+escape(principal), nil, nil)
 }
 
 func (c *Client) shares(ctx context.Context, base, what, object string) ([]Share, error) {

@@ -94,12 +94,15 @@ type Repository interface {
 	DeleteGrant(ctx context.Context, storeID string, p PrincipalRef, e audit.Entry) error
 	Grants(ctx context.Context, storeID string) ([]Grant, error)
 
-	// Shares lists an object's shares, expired ones included.
+	// Shares lists an object's shares, expired ones included, and for a
+	// variable those that credential shares gave (Via set).
 	Shares(ctx context.Context, kind ObjectKind, objectID string) ([]Share, error)
-	// PutShares writes shares (replacing a principal's existing share of the
-	// same object) in one transaction.
-	PutShares(ctx context.Context, shares []Share, e audit.Entry) error
-	DeleteShare(ctx context.Context, kind ObjectKind, objectID string, p PrincipalRef, e audit.Entry) error
+	// ChangeShares runs one write transaction that holds obj's lock (two
+	// changes of one object's shares never interleave): it reads the
+	// shares of obj and of the related objects, passes them to decide,
+	// then deletes and writes what decide returns and appends its audit
+	// entry. An error from decide is returned as is and nothing changes.
+	ChangeShares(ctx context.Context, obj Object, related []Object, decide func(current []Share) (ShareChange, error)) error
 
 	// Record appends audit entries in a transaction of their own.
 	Record(ctx context.Context, entries ...audit.Entry) error

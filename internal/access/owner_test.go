@@ -96,7 +96,7 @@ var (
 
 func principalOf(u User) Principal { return Principal{ID: u.ID, Name: u.Name, Role: u.Role} }
 
-func share(obj Object, u User, role ObjectRole, expires time.Time) Share {
+func ownerShare(obj Object, u User, role ObjectRole, expires time.Time) Share {
 	return Share{Object: obj, Principal: PrincipalRef{Kind: PrincipalUser, ID: u.ID, Name: u.Name}, Role: role, ExpiresAt: expires}
 }
 
@@ -117,7 +117,7 @@ func wantField(t *testing.T, err error, field string) {
 }
 
 func TestTransferOwnerRules(t *testing.T) {
-	monaOwns := share(cred, mona, RoleOwner, time.Time{})
+	monaOwns := ownerShare(cred, mona, RoleOwner, time.Time{})
 	monaRef := PrincipalRef{Kind: PrincipalUser, ID: mona.ID, Name: mona.Name}
 	for _, c := range []struct {
 		name    string
@@ -131,12 +131,12 @@ func TestTransferOwnerRules(t *testing.T) {
 		{name: "owner to a maker", caller: mona, shares: []Share{monaOwns}, to: "user:carol"},
 		{name: "by a bare name", caller: mona, shares: []Share{monaOwns}, to: "carol"},
 		{name: "admin without a share", caller: boss, shares: []Share{monaOwns}, to: "user:carol"},
-		{name: "owner through a second owner share", caller: carol, shares: []Share{monaOwns, share(cred, carol, RoleOwner, time.Time{})}, to: "user:carol"},
+		{name: "owner through a second owner share", caller: carol, shares: []Share{monaOwns, ownerShare(cred, carol, RoleOwner, time.Time{})}, to: "user:carol"},
 		{name: "to an admin", caller: mona, shares: []Share{monaOwns}, to: "user:boss"},
 		{name: "to the owner is a no-op", caller: mona, shares: []Share{monaOwns}, to: "user:mona", noop: true},
-		{name: "co-owner may not", caller: carol, shares: []Share{monaOwns, share(cred, carol, RoleCoOwner, time.Time{})}, to: "user:carol", wantErr: ErrForbidden},
-		{name: "user-share may not", caller: carol, shares: []Share{monaOwns, share(cred, carol, RoleUserShare, time.Time{})}, to: "user:carol", wantErr: ErrForbidden},
-		{name: "expired owner share may not", caller: carol, shares: []Share{monaOwns, share(cred, carol, RoleOwner, past)}, to: "user:carol", wantErr: ErrNotFound},
+		{name: "co-owner may not", caller: carol, shares: []Share{monaOwns, ownerShare(cred, carol, RoleCoOwner, time.Time{})}, to: "user:carol", wantErr: ErrForbidden},
+		{name: "user-share may not", caller: carol, shares: []Share{monaOwns, ownerShare(cred, carol, RoleUserShare, time.Time{})}, to: "user:carol", wantErr: ErrForbidden},
+		{name: "expired owner share may not", caller: carol, shares: []Share{monaOwns, ownerShare(cred, carol, RoleOwner, past)}, to: "user:carol", wantErr: ErrNotFound},
 		{name: "no role sees nothing", caller: carol, shares: []Share{monaOwns}, to: "user:carol", wantErr: ErrNotFound},
 		{name: "to a group", caller: mona, shares: []Share{monaOwns}, to: "group:ops", field: "principal"},
 		{name: "to a runner", caller: mona, shares: []Share{monaOwns}, to: "user:agent", field: "principal"},
@@ -272,7 +272,7 @@ func TestDeleteUserHandingOverChecks(t *testing.T) {
 		s, repo := newOwnerService(
 			Share{Object: otherCred, Principal: group, Role: RoleUser},
 			Share{Object: uvar, Principal: group, Role: RoleUser},
-			share(pvar, carol, RoleUser, future))
+			ownerShare(pvar, carol, RoleUser, future))
 		repo.groups[carol.ID] = []string{"g-ops"}
 		repo.owned = []Owned{{Object: conn, Primary: true, Uses: []Object{otherCred, uvar, pvar}}}
 		if err := s.DeleteUserHandingOver(ctx, principalOf(boss), "mona", "user:carol"); err != nil {

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -98,7 +99,14 @@ type Share struct {
 	Role      ObjectRole
 	ExpiresAt time.Time // zero: never
 	CreatedAt time.Time
+	// Via is the credential whose share gave this share of one of its
+	// variables; zero for a share given directly.
+	Via Object
 }
+
+// Direct reports whether the share was given directly, not through a
+// credential's share.
+func (s Share) Direct() bool { return s.Via.ID == "" }
 
 // Active reports whether the share counts at time now.
 func (s Share) Active(now time.Time) bool { return s.ExpiresAt.IsZero() || now.Before(s.ExpiresAt) }
@@ -232,10 +240,51 @@ type ShareInput struct {
 	ExpiresAt time.Time // zero: never
 }
 
-// Share gives a principal a role on obj, and the user role on each object
-// in cascade that they hold no role on yet (a credential's variables). The
-// caller must be able to share and to grant both the new role and any role
-// it replaces, and the object must keep an owner or co-owner.
+// ShareChange is what one change of shares writes, in one transaction.
+type ShareChange struct {
+	// Put writes shares, each replacing the share its principal held of
+	// the same object from the same origin (Via).
+	Put []Share
+	// Delete removes shares: the share of Object held by Principal from
+	// origin Via.
+	Delete []Share
+	Audit  audit.Entry
+}
+
+// denial is a refusal decided inside a change of shares; it is audited once
+// the transaction is over, since the audit write needs one of its own.
+type denial struct {
+	reason string
+	err    error
+}
+
+func (d *denial) Error() string { return d.err.Error() }
+func (d *denial) Unwrap() error { return d.err }
+
+// change runs decide through the repository and audits a refusal it made.
+func (s *Service) change(ctx context.Context, p Principal, action string, obj Object, related []Object, decide func([]Share) (ShareChange, error)) error {
+	err := s.repo.ChangeShares(ctx, obj, related, decide)
+	var d *denial
+	if errors.As(err, &d) {
+		s.deny(ctx, p, action, obj.resource(), d.reason)
+	}
+	return err
+}
+
+// cascadeRole is the role a share of a credential gives on its variables:
+// the use of them, whatever the role on the credential.
+func cascadeRole(ObjectRole) ObjectRole { return RoleUser }
+
+// Share gives a principal a role on obj and, when obj is a credential, the
+// use of each of its variables in cascade. The variable shares given this
+// way remember the credential and carry the credential share's expiry: a
+// change of the credential share changes them too, and leaves alone any
+// share of the variable given directly or through another credential.
+//
+// The caller must be able to share and to grant both the new role and any
+// role it replaces, and the object must keep an owner or co-owner; both are
+// decided inside the write's transaction, so two concurrent changes cannot
+// each remove one of the last two owners.
 func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareInput, cascade ...Object) (Share, error) {
 	action := string(obj.Kind) + ".share"
 	var ve validation.Error
@@ -257,93 +306,155 @@ func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareIn
 	if err != nil {
 		return Share{}, err
 	}
-	shares, err := s.repo.Shares(ctx, obj.Kind, obj.ID)
-	if err != nil {
-		return Share{}, err
-	}
 	if !role.CanGrant(in.Role) {
 		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot grant %s", role, in.Role))
 		return Share{}, fmt.Errorf("%w: with the %s role you cannot grant the %s role", ErrForbidden, role, in.Role)
 	}
 	next := Share{Object: obj, Principal: target, Role: in.Role, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
-	var after []Share
-	for _, sh := range shares {
-		if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID {
-			if !role.CanGrant(sh.Role) {
-				s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot change a %s share", role, sh.Role))
-				return Share{}, fmt.Errorf("%w: with the %s role you cannot change a %s share", ErrForbidden, role, sh.Role)
-			}
-			continue
-		}
-		after = append(after, sh)
-	}
-	if !hasOwner(append(after, next), now) {
-		return Share{}, fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)
-	}
-	writes := []Share{next}
-	for _, c := range cascade {
-		existing, err := s.repo.Shares(ctx, c.Kind, c.ID)
-		if err != nil {
-			return Share{}, err
-		}
-		if hasShare(existing, target, now) {
-			continue
-		}
-		writes = append(writes, Share{Object: c, Principal: target, Role: RoleUser, ExpiresAt: next.ExpiresAt, CreatedAt: now})
-	}
 	reason := "role " + string(in.Role)
 	if !next.ExpiresAt.IsZero() {
 		reason += " until " + next.ExpiresAt.Format(time.RFC3339)
 	}
-	if err := s.repo.PutShares(ctx, writes, audit.Entry{Actor: p.Name, Action: action,
-		Resource: obj.resource() + " " + target.String(), Outcome: audit.Success, Reason: reason}); err != nil {
+	err = s.change(ctx, p, action, obj, cascade, func(current []Share) (ShareChange, error) {
+		var after []Share
+		for _, sh := range current {
+			if sh.Object.Kind != obj.Kind || sh.Object.ID != obj.ID {
+				continue
+			}
+			if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID && sh.Direct() {
+				if !role.CanGrant(sh.Role) {
+					return ShareChange{}, &denial{fmt.Sprintf("a %s cannot change a %s share", role, sh.Role),
+						fmt.Errorf("%w: with the %s role you cannot change a %s share", ErrForbidden, role, sh.Role)}
+				}
+				continue
+			}
+			after = append(after, sh)
+		}
+		if !hasOwner(append(after, next), now) {
+			return ShareChange{}, fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)
+		}
+		ch := ShareChange{Put: []Share{next}, Audit: audit.Entry{Actor: p.Name, Action: action,
+			Resource: obj.resource() + " " + target.String(), Outcome: audit.Success, Reason: reason}}
+		for _, c := range cascade {
+			ch.Put = append(ch.Put, Share{Object: c, Principal: target, Role: cascadeRole(in.Role),
+				ExpiresAt: next.ExpiresAt, CreatedAt: now, Via: obj})
+		}
+		return ch, nil
+	})
+	switch {
+	case errors.Is(err, ErrLastOwner), errors.Is(err, ErrForbidden):
+		return Share{}, err // the rule's own words
+	case err != nil:
 		return Share{}, fmt.Errorf("share %s: %w", obj.resource(), err)
 	}
 	return next, nil
 }
 
-// Unshare removes a principal's share of obj. The caller must be able to
-// grant the role being removed, or be removing their own share; the object
-// must keep an owner or co-owner. Shares given on a credential's variables
-// stay.
-func (s *Service) Unshare(ctx context.Context, p Principal, obj Object, principal string) error {
+// UnshareOptions says how far an Unshare reaches.
+type UnshareOptions struct {
+	// Cascade names the objects a share of obj gave shares of (a
+	// credential's variables).
+	Cascade []Object
+	// WithCascade also removes the shares of the Cascade objects that this
+	// object's share gave; shares of them given directly or through
+	// another credential stay.
+	WithCascade bool
+}
+
+// Unshared is what an Unshare removed, and what the principal still holds
+// of the cascade objects.
+type Unshared struct {
+	Removed Share
+	// RemovedCascade lists the shares of the cascade objects removed with it.
+	RemovedCascade []Share
+	// Remaining lists the principal's active shares of the cascade objects
+	// after the change, whatever gave them.
+	Remaining []Share
+}
+
+// Unshare removes a principal's share of obj: every share of it they hold,
+// direct or given through a credential. The caller must be able to grant
+// the strongest role removed, or be removing their own share; the object
+// must keep an owner or co-owner, decided inside the write's transaction.
+// Shares given on the cascade objects stay unless opts.WithCascade.
+func (s *Service) Unshare(ctx context.Context, p Principal, obj Object, principal string, opts UnshareOptions) (Unshared, error) {
 	action := string(obj.Kind) + ".unshare"
 	role, err := s.Require(ctx, p, obj, action, ObjectRole.CanUse)
 	if err != nil {
-		return err
+		return Unshared{}, err
 	}
 	target, err := s.ResolvePrincipal(ctx, principal)
 	if err != nil {
-		return err
-	}
-	shares, err := s.repo.Shares(ctx, obj.Kind, obj.ID)
-	if err != nil {
-		return err
-	}
-	var (
-		removed *Share
-		after   []Share
-	)
-	for i, sh := range shares {
-		if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID {
-			removed = &shares[i]
-			continue
-		}
-		after = append(after, sh)
-	}
-	if removed == nil {
-		return fmt.Errorf("%w: %s holds no share of %s", ErrNotFound, target, obj.resource())
+		return Unshared{}, err
 	}
 	own := target.Kind == PrincipalUser && target.ID == p.ID
-	if !own && !role.CanGrant(removed.Role) {
-		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot remove a %s share", role, removed.Role))
-		return fmt.Errorf("%w: with the %s role you cannot remove a %s share", ErrForbidden, role, removed.Role)
+	now := s.now()
+	names := map[string]string{}
+	for _, c := range opts.Cascade {
+		names[string(c.Kind)+":"+c.ID] = c.Name
 	}
-	if !hasOwner(after, s.now()) {
-		return fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)
+	var out Unshared
+	err = s.change(ctx, p, action, obj, opts.Cascade, func(current []Share) (ShareChange, error) {
+		out = Unshared{}
+		var (
+			removed []Share
+			after   []Share
+			ch      ShareChange
+		)
+		for _, sh := range current {
+			switch {
+			case sh.Object.Kind != obj.Kind || sh.Object.ID != obj.ID:
+			case sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID:
+				removed = append(removed, sh)
+			default:
+				after = append(after, sh)
+			}
+		}
+		if len(removed) == 0 {
+			return ShareChange{}, fmt.Errorf("%w: %s holds no share of %s", ErrNotFound, target, obj.resource())
+		}
+		strongest := removed[0]
+		for _, sh := range removed[1:] {
+			if sh.Role.rank() > strongest.Role.rank() {
+				strongest = sh
+			}
+		}
+		if !own && !role.CanGrant(strongest.Role) {
+			return ShareChange{}, &denial{fmt.Sprintf("a %s cannot remove a %s share", role, strongest.Role),
+				fmt.Errorf("%w: with the %s role you cannot remove a %s share", ErrForbidden, role, strongest.Role)}
+		}
+		if !hasOwner(after, now) {
+			return ShareChange{}, fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)
+		}
+		out.Removed = strongest
+		ch.Delete = removed
+		reason := "was " + string(strongest.Role)
+		for _, sh := range current {
+			if sh.Object.Kind == obj.Kind && sh.Object.ID == obj.ID {
+				continue
+			}
+			if sh.Principal.Kind != target.Kind || sh.Principal.ID != target.ID {
+				continue
+			}
+			sh.Object.Name = names[string(sh.Object.Kind)+":"+sh.Object.ID]
+			if opts.WithCascade && sh.Via.ID == obj.ID {
+				ch.Delete = append(ch.Delete, sh)
+				out.RemovedCascade = append(out.RemovedCascade, sh)
+				reason += "; removed its share of " + sh.Object.resource()
+				continue
+			}
+			if sh.Active(now) {
+				out.Remaining = append(out.Remaining, sh)
+			}
+		}
+		ch.Audit = audit.Entry{Actor: p.Name, Action: action,
+			Resource: obj.resource() + " " + target.String(), Outcome: audit.Success, Reason: reason}
+		return ch, nil
+	})
+	if err != nil {
+		return Unshared{}, err
 	}
-	return s.repo.DeleteShare(ctx, obj.Kind, obj.ID, target, audit.Entry{Actor: p.Name, Action: action,
-		Resource: obj.resource() + " " + target.String(), Outcome: audit.Success, Reason: "was " + string(removed.Role)})
+	return out, nil
 }
 
 // Own records the creator of a new object as its owner; the repository that
@@ -355,15 +466,6 @@ func Own(p Principal, obj Object, now time.Time) Share {
 func hasOwner(shares []Share, now time.Time) bool {
 	for _, sh := range shares {
 		if sh.Active(now) && sh.Role.CanEdit() {
-			return true
-		}
-	}
-	return false
-}
-
-func hasShare(shares []Share, p PrincipalRef, now time.Time) bool {
-	for _, sh := range shares {
-		if sh.Active(now) && sh.Principal.Kind == p.Kind && sh.Principal.ID == p.ID {
 			return true
 		}
 	}

@@ -161,6 +161,9 @@ func TestAccessEndToEnd(t *testing.T) {
 				t.Errorf("bob's credential: %+v", mine)
 			}
 			var shares client.Page[client.Share]
+			wantLines(t, admin.ok("env", "shares", "cf_SQLPassword"), `PRINCIPAL +ROLE +EXPIRES +CREATED +GIVEN`,
+				`user:admin +owner +\S+ +directly`, `user:bob +user +\S+ +through credential:SQL prod`,
+				`group:dba +user +2099-01-01T00:00:00Z +\S+ +through credential:SQL prod`)
 			bobs.json(&shares, "env", "shares", "cf_SQLPassword")
 			found := false
 			for _, s := range shares.Items {
@@ -179,9 +182,44 @@ func TestAccessEndToEnd(t *testing.T) {
 			}
 
 			// Unsharing takes the credential away from bob.
-			if out := admin.ok("credential", "unshare", "SQL prod", "user:bob"); out != "Removed the share of credential SQL prod held by user:bob.\n" {
-				t.Errorf("credential unshare: %q", out)
+			// ... and says which shares of its variables bob still holds, with
+			// the commands that remove them.
+			wantExact(t, "credential unshare", admin.ok("credential", "unshare", "SQL prod", "user:bob"),
+				"Removed the share of credential SQL prod held by user:bob.",
+				"user:bob still holds these shares of the credential's variables:",
+				"  cf_SQLUser      user  through credential:SQL prod",
+				"  cf_SQLPassword  user  through credential:SQL prod",
+				"To remove them:",
+				"  credflow env unshare cf_SQLUser user:bob",
+				"  credflow env unshare cf_SQLPassword user:bob")
+			var un client.CredentialUnshare
+			admin.ok("credential", "share", "SQL prod", "user:bob", "--role", "user")
+			admin.json(&un, "credential", "unshare", "SQL prod", "user:bob")
+			if un.Removed.Principal != "user:bob" || len(un.RemainingVariableShares) != 2 || un.RemainingVariableShares[0].ViaCredential != "credential:SQL prod" {
+				t.Errorf("credential unshare -o json: %+v", un)
 			}
+			admin.ok("env", "share", "cf_SQLPassword", "user:bob", "--role", "user")
+			admin.ok("credential", "share", "SQL prod", "user:bob", "--role", "user")
+			wantExact(t, "credential unshare --with-variables", admin.ok("credential", "unshare", "SQL prod", "user:bob", "--with-variables"),
+				"Removed the share of credential SQL prod held by user:bob.",
+				"Also removed the shares of its variables that it gave: cf_SQLUser, cf_SQLPassword.",
+				"user:bob still holds these shares of the credential's variables:",
+				"  cf_SQLPassword  user  directly",
+				"To remove them:",
+				"  credflow env unshare cf_SQLPassword user:bob")
+			wantLines(t, admin.ok("env", "access", "cf_SQLPassword"),
+				`PRINCIPAL +ROLE +EXPIRES +PATH`,
+				`user:admin +owner +a direct share`,
+				`group:dba +user +2099-01-01T00:00:00Z +the share of credential:SQL prod`,
+				`user:bob +user +2099-01-01T00:00:00Z +member of group:dba, which holds the share of credential:SQL prod`,
+				`user:bob +user +a direct share`,
+				`user:admin +owner +the admin instance role`,
+				``,
+				`No connection reaches cf_SQLPassword\.`)
+			if msg := bobs.fails("env", "access", "cf_SQLPassword"); !strings.Contains(msg, "does not allow") {
+				t.Errorf("env access by a user: %q", msg)
+			}
+			admin.ok("env", "unshare", "cf_SQLPassword", "user:bob")
 			admin.ok("credential", "unshare", "SQL prod", "group:dba")
 			if msg := bobs.fails("credential", "get", "SQL prod"); !strings.Contains(msg, "not found") {
 				t.Errorf("after unshare: %q", msg)
@@ -190,11 +228,13 @@ func TestAccessEndToEnd(t *testing.T) {
 				t.Error("the last owner went")
 			}
 
-			// The audit trail shows the share.
+			// The audit trail shows the shares (bob's three).
 			wantLines(t, admin.ok("audit", "list", "--action", "credential.share", "--actor", "admin"),
 				`SEQ +TIME +ACTOR +ACTION +RESOURCE +OUTCOME +REASON`,
 				`\d+ +\S+ +admin +credential\.share +credential:SQL prod user:bob +success +role user`,
-				`\d+ +\S+ +admin +credential\.share +credential:SQL prod group:dba +success +role user-share until 2099-01-01T00:00:00Z`)
+				`\d+ +\S+ +admin +credential\.share +credential:SQL prod group:dba +success +role user-share until 2099-01-01T00:00:00Z`,
+				`\d+ +\S+ +admin +credential\.share +credential:SQL prod user:bob +success +role user`,
+				`\d+ +\S+ +admin +credential\.share +credential:SQL prod user:bob +success +role user`)
 			var records client.Page[client.AuditRecord]
 			admin.json(&records, "audit", "list", "--resource", "credential:SQL prod user:bob")
 			if len(records.Items) < 2 || records.Items[0].Action != "credential.share" || records.Items[len(records.Items)-1].Action != "credential.unshare" {
@@ -291,3 +331,11 @@ func TestAuditVerifyBroken(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// wantExact checks that got is exactly these lines.
+func wantExact(t *testing.T, what, got string, lines ...string) {
+	t.Helper()
+	if want := strings.Join(lines, "\n") + "\n"; got != want {
+		t.Errorf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}

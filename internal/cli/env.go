@@ -37,6 +37,16 @@ store (--store, --ref), never the value itself.`,
 			Short: "List the credentials and connections that use an environment variable",
 			Args:  exactArgs("ID"),
 		}, envDepsRun),
+		newCmdID(f, &cobra.Command{
+			Use:   "access ID",
+			Short: "List who can use an environment variable, and by which path",
+			Long: `List every user or group that can use an environment variable (a direct
+share, membership of a group that holds one, a share given through a
+credential's share, or the admin role) and every runner group that reaches
+it through a connection, with whether that connection can resolve now.
+Owners, co-owners and admins may ask.`,
+			Args: exactArgs("ID"),
+		}, envAccessRun),
 		newCmdShare(f, variableShares, nil),
 		newCmdUnshare(f, variableShares, nil),
 		newCmdShares(f, variableShares),
@@ -351,6 +361,37 @@ func envDepsRun(ctx context.Context, c *client.Client, opts *idOptions) error {
 		"credential": d.Credentials,
 		"connection": d.Connections,
 	}, "credential", "connection")
+}
+
+func envAccessRun(ctx context.Context, c *client.Client, opts *idOptions) error {
+	a, err := c.EnvironmentVariableAccess(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	if opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, a)
+	}
+	t := newTable(opts.IO.Out, "PRINCIPAL", "ROLE", "EXPIRES", "PATH")
+	for _, p := range a.Principals {
+		t.row(p.Principal, string(p.Role), formatTimePtr(p.ExpiresAt), p.Path)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(a.RunnerGroups) == 0 {
+		sayf(opts.IO.Out, "\nNo connection reaches %s.\n", a.Variable)
+		return nil
+	}
+	sayf(opts.IO.Out, "\n")
+	t = newTable(opts.IO.Out, "RUNNER GROUP", "CONNECTION", "CREDENTIAL", "OWNER", "CAN RESOLVE")
+	for _, g := range a.RunnerGroups {
+		can := "yes"
+		if !g.CanResolve {
+			can = "no: " + g.Reason
+		}
+		t.row(g.RunnerGroup, g.Connection, g.Credential, g.Owner, can)
+	}
+	return t.flush()
 }
 
 // writeDependents prints a KIND, ID, NAME table, kinds in the given order.

@@ -357,6 +357,14 @@ func TestShareFlags(t *testing.T) {
 			if un.ID != "X" || un.Principal != "user:bob" {
 				t.Errorf("unshare: %+v", un)
 			}
+			cmd = newCmdUnshare(testFactory(nil), kind, func(o *unshareOptions) error { un = o; return nil })
+			err := parse(t, cmd, "X", "user:bob", "--with-variables")
+			switch {
+			case kind.noun == credentialShares.noun && (err != nil || !un.WithVariables):
+				t.Errorf("credential unshare --with-variables: %v, %+v", err, un)
+			case kind.noun != credentialShares.noun && err == nil:
+				t.Errorf("env unshare accepts --with-variables")
+			}
 		})
 	}
 }

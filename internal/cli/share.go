@@ -3,6 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,25 +17,31 @@ import (
 // shareable is a kind of object that can be shared: credentials and
 // environment variables offer the same three commands.
 type shareable struct {
-	noun    string // "credential", "environment variable"
-	idHelp  string // how the object is named on the command line
-	share   func(c *client.Client, ctx context.Context, id, principal string, req client.ShareRequest) (*client.Share, error)
-	unshare func(c *client.Client, ctx context.Context, id, principal string) error
+	noun   string // "credential", "environment variable"
+	idHelp string // how the object is named on the command line
+	share  func(c *client.Client, ctx context.Context, id, principal string, req client.ShareRequest) (*client.Share, error)
+	// unshare removes a share; for a credential it answers with the shares
+	// of its variables that remain (nil for a variable).
+	unshare func(c *client.Client, ctx context.Context, id, principal string, withVariables bool) (*client.CredentialUnshare, error)
 	shares  func(c *client.Client, ctx context.Context, id string) ([]client.Share, error)
 }
 
 var (
 	credentialShares = shareable{
 		noun: "credential", idHelp: "id or name",
-		share:   (*client.Client).ShareCredential,
-		unshare: (*client.Client).UnshareCredential,
-		shares:  (*client.Client).CredentialShares,
+		share: (*client.Client).ShareCredential,
+		unshare: func(c *client.Client, ctx context.Context, id, principal string, withVariables bool) (*client.CredentialUnshare, error) {
+			return c.UnshareCredential(ctx, id, principal, client.UnshareCredentialOptions{WithVariables: withVariables})
+		},
+		shares: (*client.Client).CredentialShares,
 	}
 	variableShares = shareable{
 		noun: "environment variable", idHelp: "id or schema name",
-		share:   (*client.Client).ShareEnvironmentVariable,
-		unshare: (*client.Client).UnshareEnvironmentVariable,
-		shares:  (*client.Client).EnvironmentVariableShares,
+		share: (*client.Client).ShareEnvironmentVariable,
+		unshare: func(c *client.Client, ctx context.Context, id, principal string, _ bool) (*client.CredentialUnshare, error) {
+			return nil, c.UnshareEnvironmentVariable(ctx, id, principal)
+		},
+		shares: (*client.Client).EnvironmentVariableShares,
 	}
 )
 
@@ -129,17 +139,26 @@ type unshareOptions struct {
 	Format outputFormat
 	Kind   shareable
 
-	ID        string
-	Principal string
+	ID            string
+	Principal     string
+	WithVariables bool // credentials only
 }
 
 func newCmdUnshare(f *factory, kind shareable, runF func(*unshareOptions) error) *cobra.Command {
 	opts := &unshareOptions{IO: f.streams, Client: f.client, Kind: kind}
 	long := fmt.Sprintf("Remove a user's or group's share of a %s. %s", kind.noun, principalHelp)
-	if kind.noun == credentialShares.noun {
-		long += "\nThe shares it gave on the credential's variables stay."
+	credential := kind.noun == credentialShares.noun
+	if credential {
+		long += `
+
+The shares of the credential's variables that this share gave stay, unless
+--with-variables; shares of them given directly or through another
+credential stay either way. The command lists the variable shares that
+remain, with the command that removes each.`
+	} else {
+		long += "\nThis removes the share given directly and those that credential shares gave."
 	}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "unshare ID PRINCIPAL",
 		Short: fmt.Sprintf("Remove a share of a %s", kind.noun),
 		Long:  long,
@@ -153,6 +172,11 @@ func newCmdUnshare(f *factory, kind shareable, runF func(*unshareOptions) error)
 			return unshareRun(cmd.Context(), opts)
 		},
 	}
+	if credential {
+		cmd.Use = "unshare ID PRINCIPAL [--with-variables]"
+		cmd.Flags().BoolVar(&opts.WithVariables, "with-variables", false, "also remove the shares of the credential's variables that this share gave")
+	}
+	return cmd
 }
 
 func unshareRun(ctx context.Context, opts *unshareOptions) error {
@@ -160,11 +184,72 @@ func unshareRun(ctx context.Context, opts *unshareOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := opts.Kind.unshare(c, ctx, opts.ID, opts.Principal); err != nil {
+	u, err := opts.Kind.unshare(c, ctx, opts.ID, opts.Principal, opts.WithVariables)
+	if err != nil {
 		return err
 	}
+	if u != nil && opts.Format == formatJSON {
+		return writeJSON(opts.IO.Out, u)
+	}
 	printDone(opts.IO, opts.Format, "Removed the share of %s %s held by %s.", opts.Kind.noun, opts.ID, opts.Principal)
+	if u != nil {
+		principal := u.Removed.Principal
+		if principal == "" {
+			principal = opts.Principal
+		}
+		printVariableShares(opts.IO.Out, principal, u)
+	}
 	return nil
+}
+
+// printVariableShares says which shares of a credential's variables went
+// with a credential share and which remain, with the command that removes
+// each one that remains.
+func printVariableShares(w io.Writer, principal string, u *client.CredentialUnshare) {
+	if len(u.RemovedVariableShares) > 0 {
+		fmt.Fprintf(w, "Also removed the shares of its variables that it gave: %s.\n", cell(strings.Join(variableNames(u.RemovedVariableShares), ", ")))
+	}
+	if len(u.RemainingVariableShares) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s still holds these shares of the credential's variables:\n", cell(principal))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range u.RemainingVariableShares {
+		through := "directly"
+		if s.ViaCredential != "" {
+			through = "through " + s.ViaCredential
+		}
+		if s.ExpiresAt != nil {
+			through += ", until " + s.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cell(s.Variable), cell(string(s.Role)), cell(through))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "To remove them:")
+	for _, v := range variableNames(u.RemainingVariableShares) {
+		fmt.Fprintf(w, "  credflow env unshare %s %s\n", shellWord(v), shellWord(principal))
+	}
+}
+
+// variableNames lists the variables of shares once each, in order.
+func variableNames(shares []client.VariableShare) []string {
+	var out []string
+	for _, s := range shares {
+		if !slices.Contains(out, s.Variable) {
+			out = append(out, s.Variable)
+		}
+	}
+	return out
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.:/@+=,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // newCmdShares is `credflow credential shares` and `credflow env shares`.
@@ -173,15 +258,28 @@ func newCmdShares(f *factory, kind shareable) *cobra.Command {
 		Use:   "shares ID",
 		Short: fmt.Sprintf("List who holds which role on a %s (by %s)", kind.noun, kind.idHelp),
 		Args:  exactArgs("ID"),
-	}, kind.shares, shareTable)
+	}, kind.shares, func(o *idOptions) tableOf[client.Share] { return shareTable(o, kind) })
 }
 
-func shareTable(o *idOptions) tableOf[client.Share] {
-	return tableOf[client.Share]{
+// shareTable lists shares; a variable's also say how each was given
+// (directly, or through a credential's share).
+func shareTable(o *idOptions, kind shareable) tableOf[client.Share] {
+	t := tableOf[client.Share]{
 		none:    fmt.Sprintf("No shares of %s.", o.ID),
 		headers: []string{"PRINCIPAL", "ROLE", "EXPIRES", "CREATED"},
 		row: func(s client.Share) []string {
 			return []string{s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt)}
 		},
 	}
+	if kind.noun == variableShares.noun {
+		t.headers = append(t.headers, "GIVEN")
+		t.row = func(s client.Share) []string {
+			given := "directly"
+			if s.ViaCredential != "" {
+				given = "through " + s.ViaCredential
+			}
+			return []string{s.Principal, string(s.Role), formatTimePtr(s.ExpiresAt), formatTime(s.CreatedAt), given}
+		}
+	}
+	return t
 }

@@ -31,7 +31,7 @@ var (
 	ErrNotFound           = errors.New("connection not found")
 	ErrNameTaken          = errors.New("connection name already taken")
 	ErrBroken             = errors.New("connection is broken: its credential was deleted")
-	ErrOwnerLostAccess    = errors.New("the connection's owner may no longer use its credential")
+	ErrOwnerLostAccess    = errors.New("the connection's owner may no longer use its credential or its variables")
 	ErrCredentialDisabled = errors.New("credential is disabled")
 )
 
@@ -154,12 +154,15 @@ type Service struct {
 	plans   map[string]plan
 }
 
-// plan is a connection's target and its owner's role on the credential.
+// plan is a connection's target and whether its owner may still use the
+// credential and both its variables.
 type plan struct {
-	gen   uint64
-	t     Target
-	role  access.ObjectRole
-	until time.Time // the role holds until then (zero: until a change)
+	gen uint64
+	t   Target
+	// lost names what the owner may no longer use ("" when they may use
+	// all three).
+	lost  string
+	until time.Time // the answer holds until then (zero: until a change)
 }
 
 // maxPlans bounds the plan cache; past it the cache starts over.
@@ -364,8 +367,8 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 		return Resolved{}, fmt.Errorf("%w (connection %s)", ErrBroken, c.Name)
 	}
 	rec.Audit.Resource += " credential:" + t.Credential.Name
-	if !pl.role.CanUse() {
-		return Resolved{}, fmt.Errorf("%w: %s may not use credential %s", ErrOwnerLostAccess, c.Owner, t.Credential.Name)
+	if pl.lost != "" {
+		return Resolved{}, fmt.Errorf("%w: %s may not use %s", ErrOwnerLostAccess, c.Owner, pl.lost)
 	}
 	if !t.Credential.Enabled {
 		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
@@ -411,7 +414,7 @@ func (s *Service) plan(ctx context.Context, idOrName string) (plan, error) {
 		if err != nil {
 			return plan{}, err
 		}
-		if pl.role, pl.until, err = s.access.RoleOnUntil(ctx, owner, credential.Object(t.Credential)); err != nil {
+		if pl.lost, pl.until, err = s.ownerLost(ctx, owner, t); err != nil {
 			return plan{}, err
 		}
 	}
@@ -424,6 +427,35 @@ func (s *Service) plan(ctx context.Context, idOrName string) (plan, error) {
 		s.plansMu.Unlock()
 	}
 	return pl, nil
+}
+
+// ownerLost names the first of the credential and its two variables that
+// owner may not use ("" when they may use all three), and the time until
+// which that answer holds (zero: until something changes). A connection
+// rests on all three: a variable share that is removed or expires stops its
+// resolves, as a removed credential share does.
+func (s *Service) ownerLost(ctx context.Context, owner access.Principal, t Target) (string, time.Time, error) {
+	var until time.Time
+	for _, o := range []struct {
+		obj  access.Object
+		what string
+	}{
+		{credential.Object(t.Credential), "credential " + t.Credential.Name},
+		{envvar.Object(t.Username), "environment variable " + t.Username.SchemaName + " (the username)"},
+		{envvar.Object(t.Password), "environment variable " + t.Password.SchemaName + " (the password)"},
+	} {
+		role, u, err := s.access.RoleOnUntil(ctx, owner, o.obj)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if !role.CanUse() {
+			return o.what, u, nil
+		}
+		if !u.IsZero() && (until.IsZero() || u.Before(until)) {
+			until = u
+		}
+	}
+	return "", until, nil
 }
 
 // read returns a variable's value: a text variable's own, a secret

@@ -307,24 +307,37 @@ func (s *Service) Dependencies(ctx context.Context, p access.Principal, idOrName
 }
 
 // Share gives a principal a role on a credential, and the use of both its
-// variables (shares on the variables outlive the credential's share).
+// variables. The variable shares remember the credential share and carry
+// its expiry; sharing again changes them with it.
 func (s *Service) Share(ctx context.Context, p access.Principal, idOrName string, in access.ShareInput) (access.Share, error) {
 	c, err := s.Get(ctx, p, idOrName)
 	if err != nil {
 		return access.Share{}, err
 	}
-	return s.access.Share(ctx, p, Object(c), in,
-		access.Object{Kind: access.KindVariable, ID: c.UsernameVarID, Name: c.Username},
-		access.Object{Kind: access.KindVariable, ID: c.PasswordVarID, Name: c.Password})
+	return s.access.Share(ctx, p, Object(c), in, variables(c)...)
 }
 
-// Unshare removes a principal's share of a credential.
-func (s *Service) Unshare(ctx context.Context, p access.Principal, idOrName, principal string) error {
+// variables names a credential's variables (one, when both fields name the
+// same variable).
+func variables(c Credential) []access.Object {
+	out := []access.Object{{Kind: access.KindVariable, ID: c.UsernameVarID, Name: c.Username}}
+	if c.PasswordVarID != c.UsernameVarID {
+		out = append(out, access.Object{Kind: access.KindVariable, ID: c.PasswordVarID, Name: c.Password})
+	}
+	return out
+}
+
+// Unshare removes a principal's share of a credential. The shares it gave on
+// the credential's variables stay, unless withVariables, which removes them
+// in the same transaction (a share of a variable given directly, or through
+// another credential, stays either way). The answer says which shares of
+// the variables the principal still holds.
+func (s *Service) Unshare(ctx context.Context, p access.Principal, idOrName, principal string, withVariables bool) (access.Unshared, error) {
 	c, err := s.Get(ctx, p, idOrName)
 	if err != nil {
-		return err
+		return access.Unshared{}, err
 	}
-	return s.access.Unshare(ctx, p, Object(c), principal)
+	return s.access.Unshare(ctx, p, Object(c), principal, access.UnshareOptions{Cascade: variables(c), WithCascade: withVariables})
 }
 
 // Shares lists a credential's shares.

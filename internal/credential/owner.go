@@ -22,11 +22,3 @@ func (s *Service) TransferOwner(ctx context.Context, p access.Principal, idOrNam
 	}
 	return s.repo.Get(ctx, c.ID)
 }
-
-// variables names a credential's two variables.
-func variables(c Credential) []access.Object {
-	return []access.Object{
-		{Kind: access.KindVariable, ID: c.UsernameVarID, Name: c.Username},
-		{Kind: access.KindVariable, ID: c.PasswordVarID, Name: c.Password},
-	}
-}

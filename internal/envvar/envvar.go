@@ -133,6 +133,10 @@ type Repository interface {
 	// credentials use it.
 	Delete(ctx context.Context, id string, e audit.Entry) error
 	Dependencies(ctx context.Context, id string) (Dependencies, error)
+	// Reach lists what reaches a variable beyond its shares: the members
+	// of the groups that hold one, the admins, and the connections whose
+	// credential uses it.
+	Reach(ctx context.Context, id string) (Reach, error)
 }
 
 // Stores finds a secret store by name; *secretstore.Registry implements it.
@@ -143,10 +147,12 @@ type Stores interface {
 // Access answers who may do what; *access.Service implements it.
 type Access interface {
 	Require(ctx context.Context, p access.Principal, obj access.Object, action string, ok func(access.ObjectRole) bool) (access.ObjectRole, error)
+	RoleOn(ctx context.Context, p access.Principal, obj access.Object) (access.ObjectRole, error)
+	PrincipalOf(ctx context.Context, userID string) (access.Principal, error)
 	CheckGrant(ctx context.Context, p access.Principal, storeID, storeName, secretName string) error
 	ViewerOf(p access.Principal) access.Viewer
 	Share(ctx context.Context, p access.Principal, obj access.Object, in access.ShareInput, cascade ...access.Object) (access.Share, error)
-	Unshare(ctx context.Context, p access.Principal, obj access.Object, principal string) error
+	Unshare(ctx context.Context, p access.Principal, obj access.Object, principal string, opts access.UnshareOptions) (access.Unshared, error)
 	Shares(ctx context.Context, p access.Principal, obj access.Object) ([]access.Share, error)
 	TransferOwner(ctx context.Context, p access.Principal, obj access.Object, owner access.PrincipalRef, to string, cascade ...access.Object) error
 }
@@ -523,13 +529,15 @@ func (s *Service) Share(ctx context.Context, p access.Principal, idOrName string
 	return s.access.Share(ctx, p, Object(v), in)
 }
 
-// Unshare removes a principal's share of a variable.
+// Unshare removes a principal's share of a variable: the direct one and
+// those credential shares gave.
 func (s *Service) Unshare(ctx context.Context, p access.Principal, idOrName, principal string) error {
 	v, err := s.Get(ctx, p, idOrName)
 	if err != nil {
 		return err
 	}
-	return s.access.Unshare(ctx, p, Object(v), principal)
+	_, err = s.access.Unshare(ctx, p, Object(v), principal, access.UnshareOptions{})
+	return err
 }
 
 // Shares lists a variable's shares.

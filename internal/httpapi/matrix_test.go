@@ -149,6 +149,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 							r, expect = a.do("PUT", path+"/shares/user:tess", map[string]any{"role": "user"}), ac.want.share
 						case "unshare":
 							r, expect = a.do("DELETE", path+"/shares/user:vic", nil), ac.want.unshare
+							if kind == "credential" && expect == 204 {
+								expect = 200 // it answers with the variable shares that remain
+							}
 						}
 						if r.status != expect {
 							t.Fatalf("%s %s by %s: status %d, want %d; body %s", op, kind, ac.name, r.status, expect, r.raw)

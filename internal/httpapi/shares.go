@@ -13,6 +13,27 @@ type shareJSON struct {
 	Role      string     `json:"role"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	CreatedAt time.Time  `json:"createdAt"`
+	// ViaCredential names the credential whose share gave this share of a
+	// variable ("credential:<name>", or "credential:<id>" once deleted);
+	// absent for a share given directly.
+	ViaCredential string `json:"viaCredential,omitempty"`
+}
+
+// variableShareJSON is a principal's share of one of a credential's
+// variables.
+type variableShareJSON struct {
+	Variable string `json:"variable"`
+	shareJSON
+}
+
+// unsharedJSON answers the removal of a credential share: what was
+// removed, and the shares of the credential's variables that the principal
+// still holds (with withVariables=true, those the credential share gave
+// are removed too).
+type unsharedJSON struct {
+	Removed                 shareJSON           `json:"removed"`
+	RemovedVariableShares   []variableShareJSON `json:"removedVariableShares"`
+	RemainingVariableShares []variableShareJSON `json:"remainingVariableShares"`
 }
 
 type shareList struct {
@@ -25,13 +46,28 @@ type putShareRequest struct {
 }
 
 func toShareJSON(s access.Share) shareJSON {
-	return shareJSON{Principal: s.Principal.String(), Role: string(s.Role), ExpiresAt: timePtr(s.ExpiresAt), CreatedAt: s.CreatedAt}
+	out := shareJSON{Principal: s.Principal.String(), Role: string(s.Role), ExpiresAt: timePtr(s.ExpiresAt), CreatedAt: s.CreatedAt}
+	if !s.Direct() {
+		name := s.Via.Name
+		if name == "" {
+			name = s.Via.ID
+		}
+		out.ViaCredential = "credential:" + name
+	}
+	return out
+}
+
+func toVariableShares(shares []access.Share) []variableShareJSON {
+	out := []variableShareJSON{}
+	for _, sh := range shares {
+		out = append(out, variableShareJSON{Variable: sh.Object.Name, shareJSON: toShareJSON(sh)})
+	}
+	return out
 }
 
 // sharer is what credentials and variables both offer for sharing.
 type sharer interface {
 	Share(ctx context.Context, p access.Principal, idOrName string, in access.ShareInput) (access.Share, error)
-	Unshare(ctx context.Context, p access.Principal, idOrName, principal string) error
 	Shares(ctx context.Context, p access.Principal, idOrName string) ([]access.Share, error)
 }
 
@@ -69,12 +105,24 @@ func putShare(s sharer) func(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-func deleteShare(s sharer) func(w http.ResponseWriter, r *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.Unshare(r.Context(), principal(r), r.PathValue("id"), r.PathValue("principal")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+func (a *API) deleteVariableShare(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Variables.Unshare(r.Context(), principal(r), r.PathValue("id"), r.PathValue("principal")); err != nil {
+		return err
 	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) deleteCredentialShare(w http.ResponseWriter, r *http.Request) error {
+	with := r.URL.Query().Get("withVariables")
+	if with != "" && with != "true" && with != "false" {
+		return badRequest("withVariables", "Query parameter withVariables must be true or false.")
+	}
+	u, err := a.Credentials.Unshare(r.Context(), principal(r), r.PathValue("id"), r.PathValue("principal"), with == "true")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, unsharedJSON{Removed: toShareJSON(u.Removed),
+		RemovedVariableShares: toVariableShares(u.RemovedCascade), RemainingVariableShares: toVariableShares(u.Remaining)})
+	return nil
 }

@@ -479,50 +479,21 @@ func (r AccessRepo) Grants(ctx context.Context, storeID string) ([]access.Grant,
 
 // Shares implements access.Repository.
 func (r AccessRepo) Shares(ctx context.Context, kind access.ObjectKind, objectID string) ([]access.Share, error) {
-	return queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (access.Share, error) {
-		var (
-			s            access.Share
-			okind, pkind string
-			role         string
-			expires      sql.NullTime
-		)
-		err := row.Scan(&okind, &s.Object.ID, &pkind, &s.Principal.ID, &s.Principal.Name, &role, &expires, &s.CreatedAt)
-		s.Object.Kind, s.Principal.Kind, s.Role = access.ObjectKind(okind), access.PrincipalKind(pkind), access.ObjectRole(role)
-		s.ExpiresAt, s.CreatedAt = utcOrZero(expires), s.CreatedAt.UTC()
-		return s, err
-	}, `SELECT x.object_kind, x.object_id, x.principal_kind, x.principal_id, `+principalNameSQL+`, x.role, x.expires_at, x.created_at
-		FROM shares x`+principalJoins+`
-		WHERE x.object_kind = $1 AND x.object_id = $2 ORDER BY x.created_at, x.principal_id`, string(kind), objectID)
-}
-
-// PutShares implements access.Repository.
-func (r AccessRepo) PutShares(ctx context.Context, shares []access.Share, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error { return putShares(ctx, r.db, tx, shares...) })
+	return queryList(ctx, r.db, scanShare, sharesSQL+`
+		WHERE x.object_kind = $1 AND x.object_id = $2 ORDER BY x.created_at, x.principal_id, x.via_credential`, string(kind), objectID)
 }
 
 func putShares(ctx context.Context, db *DB, tx *sql.Tx, shares ...access.Share) error {
 	for _, s := range shares {
-		if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (object_kind, object_id, principal_kind, principal_id)
+		if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at, via_credential)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (object_kind, object_id, principal_kind, principal_id, via_credential)
 			DO UPDATE SET role = excluded.role, expires_at = excluded.expires_at`,
-			string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt); err != nil {
+			string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt, s.Via.ID); err != nil {
 			return fmt.Errorf("put share: %w", err)
 		}
 	}
 	return nil
-}
-
-// DeleteShare implements access.Repository.
-func (r AccessRepo) DeleteShare(ctx context.Context, kind access.ObjectKind, objectID string, p access.PrincipalRef, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		res, err := r.db.exec(ctx, tx, `DELETE FROM shares WHERE object_kind = $1 AND object_id = $2 AND principal_kind = $3 AND principal_id = $4`,
-			string(kind), objectID, string(p.Kind), p.ID)
-		if err != nil {
-			return fmt.Errorf("delete share: %w", err)
-		}
-		return mustAffect(res, fmt.Errorf("%w: %s holds no share", access.ErrNotFound, p))
-	})
 }
 
 // visibleSQL is a condition true when the viewer may see the object whose

@@ -45,16 +45,16 @@ func setOwner(ctx context.Context, db *DB, tx *sql.Tx, ch access.OwnerChange) er
 	if ch.Object.Kind == access.KindConnection {
 		return nil // a connection has no shares
 	}
-	if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at)
-		VALUES ($1, $2, 'user', $3, 'owner', NULL, $4)
-		ON CONFLICT (object_kind, object_id, principal_kind, principal_id) DO UPDATE SET role = 'owner', expires_at = NULL`,
+	if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at, via_credential)
+		VALUES ($1, $2, 'user', $3, 'owner', NULL, $4, '')
+		ON CONFLICT (object_kind, object_id, principal_kind, principal_id, via_credential) DO UPDATE SET role = 'owner', expires_at = NULL`,
 		string(ch.Object.Kind), ch.Object.ID, ch.To.ID, ch.At); err != nil {
 		return fmt.Errorf("give the owner share: %w", err)
 	}
 	var err error
 	if ch.FromKeeps != "" {
 		_, err = db.exec(ctx, tx, `UPDATE shares SET role = $4 WHERE object_kind = $1 AND object_id = $2
-			AND principal_kind = 'user' AND principal_id = $3 AND role = 'owner'`,
+			AND principal_kind = 'user' AND principal_id = $3 AND role = 'owner' AND via_credential = ''`,
 			string(ch.Object.Kind), ch.Object.ID, ch.From.ID, string(ch.FromKeeps))
 	} else {
 		_, err = db.exec(ctx, tx, `DELETE FROM shares WHERE object_kind = $1 AND object_id = $2
@@ -64,22 +64,21 @@ func setOwner(ctx context.Context, db *DB, tx *sql.Tx, ch access.OwnerChange) er
 		return fmt.Errorf("change the previous owner's share: %w", err)
 	}
 	for _, c := range ch.Cascade {
-		if err := giveUse(ctx, db, tx, c, ch.To, ch.At); err != nil {
+		if err := giveUse(ctx, db, tx, c, ch.To, ch.Object.ID, ch.At); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// giveUse makes sure p may use obj for good: the user role where p holds
-// no share or an expired one, and no expiry on an active share p holds.
-func giveUse(ctx context.Context, db *DB, tx *sql.Tx, obj access.Object, p access.PrincipalRef, at time.Time) error {
-	if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at)
-		VALUES ($1, $2, $3, $4, 'user', NULL, $5)
-		ON CONFLICT (object_kind, object_id, principal_kind, principal_id) DO UPDATE SET
-			role = CASE WHEN shares.expires_at IS NOT NULL AND shares.expires_at <= $5 THEN 'user' ELSE shares.role END,
-			expires_at = NULL`,
-		string(obj.Kind), obj.ID, string(p.Kind), p.ID, at); err != nil {
+// giveUse makes sure p may use obj for good, as the new owner of the
+// credential via uses it: a share of the user role that came from that
+// credential, without expiry (a direct share p holds stays as it is).
+func giveUse(ctx context.Context, db *DB, tx *sql.Tx, obj access.Object, p access.PrincipalRef, via string, at time.Time) error {
+	if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at, via_credential)
+		VALUES ($1, $2, $3, $4, 'user', NULL, $5, $6)
+		ON CONFLICT (object_kind, object_id, principal_kind, principal_id, via_credential) DO UPDATE SET role = 'user', expires_at = NULL`,
+		string(obj.Kind), obj.ID, string(p.Kind), p.ID, at, via); err != nil {
 		return fmt.Errorf("give the use of %s %q: %w", obj.Kind, obj.Name, err)
 	}
 	return nil

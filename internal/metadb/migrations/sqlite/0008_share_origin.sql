@@ -1,0 +1,37 @@
+-- A variable share that a credential share gave remembers that credential
+-- (via_credential), so that it follows the credential share's expiry and role
+-- and can be told apart from a share given directly (via_credential = '').
+-- A principal may hold one direct share of a variable and one per credential
+-- that gave it; each is removed on its own terms.
+CREATE TABLE shares_new (
+  object_kind    TEXT NOT NULL CHECK (object_kind IN ('credential', 'variable')),
+  object_id      TEXT NOT NULL,
+  principal_kind TEXT NOT NULL CHECK (principal_kind IN ('user', 'group')),
+  principal_id   TEXT NOT NULL,
+  role           TEXT NOT NULL CHECK (role IN ('owner', 'co-owner', 'user-share', 'user')),
+  expires_at     TIMESTAMP,
+  created_at     TIMESTAMP NOT NULL,
+  via_credential TEXT NOT NULL DEFAULT '' CHECK (via_credential = '' OR object_kind = 'variable'),
+  PRIMARY KEY (object_kind, object_id, principal_kind, principal_id, via_credential)
+);
+INSERT INTO shares_new (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at)
+  SELECT object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at FROM shares;
+DROP TABLE shares;
+ALTER TABLE shares_new RENAME TO shares;
+CREATE INDEX shares_principal ON shares (principal_kind, principal_id);
+
+-- Variable shares written by a credential share before this migration carry
+-- the user role and the credential share's creation time: they become that
+-- credential's, and take its expiry.
+UPDATE shares SET via_credential = (
+    SELECT min(c.object_id) FROM shares c JOIN credentials cr ON cr.id = c.object_id
+    WHERE c.object_kind = 'credential' AND c.principal_kind = shares.principal_kind AND c.principal_id = shares.principal_id
+      AND c.created_at = shares.created_at AND shares.object_id IN (cr.username_var_id, cr.password_var_id))
+  WHERE object_kind = 'variable' AND role = 'user' AND EXISTS (
+    SELECT 1 FROM shares c JOIN credentials cr ON cr.id = c.object_id
+    WHERE c.object_kind = 'credential' AND c.principal_kind = shares.principal_kind AND c.principal_id = shares.principal_id
+      AND c.created_at = shares.created_at AND shares.object_id IN (cr.username_var_id, cr.password_var_id));
+UPDATE shares SET expires_at = (
+    SELECT c.expires_at FROM shares c WHERE c.object_kind = 'credential' AND c.object_id = shares.via_credential
+      AND c.principal_kind = shares.principal_kind AND c.principal_id = shares.principal_id)
+  WHERE via_credential <> '';
