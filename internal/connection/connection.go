@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -140,6 +141,9 @@ type Service struct {
 	readers Readers
 	now     func() time.Time
 
+	log      *slog.Logger
+	warnings storeWarnings
+
 	// plans caches what a resolve of a connection needs to decide, by the
 	// key it was asked with, while the repository's generation is the one
 	// it was read at.
@@ -158,9 +162,21 @@ type plan struct {
 // maxPlans bounds the plan cache; past it the cache starts over.
 const maxPlans = 10000
 
+// Option adjusts a Service.
+type Option func(*Service)
+
+// WithLogger sets where a store's failure to give a value at run time is
+// logged (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
 // NewService returns a Service.
-func NewService(repo Repository, acc Access, creds Credentials, readers Readers) *Service {
-	return &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now, plans: map[string]plan{}}
+func NewService(repo Repository, acc Access, creds Credentials, readers Readers, opts ...Option) *Service {
+	s := &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now, plans: map[string]plan{},
+		log: slog.New(slog.DiscardHandler), warnings: storeWarnings{last: map[string]storeWarning{}}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Object names c for access checks and audit records.
@@ -304,6 +320,7 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	default:
 		rec.Audit.Outcome = audit.Failure
 	}
+	s.warnStore(ctx, rec.Audit.Resource, err)
 	if err != nil && rec.Audit.Reason == "" {
 		rec.Audit.Reason = err.Error()
 		var se *StoreError
@@ -469,4 +486,52 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// storeWarnings limits the log lines about one store's failures to one per
+// warnEvery, each saying how many failures it stands for: a vault that is
+// down fails every resolve, and the log needs its cause once, not a line
+// per runner.
+type storeWarnings struct {
+	mu   sync.Mutex
+	last map[string]storeWarning
+}
+
+type storeWarning struct {
+	at         time.Time
+	suppressed int
+}
+
+const warnEvery = 10 * time.Second
+
+// warnStore logs, at WARN, a store's failure to give a value (unreachable,
+// too slow, throttling): its name and the cause in the store's own words,
+// which name the secret and the address but never hold a value. Answers
+// such as "not found" or "access denied" are the caller's to fix and are
+// not logged.
+func (s *Service) warnStore(ctx context.Context, resource string, err error) {
+	var se *StoreError
+	if err == nil || !errors.As(err, &se) || !(errors.Is(err, secretstore.ErrUnavailable) ||
+		errors.Is(err, secretstore.ErrTimeout) || errors.Is(err, secretstore.ErrThrottled)) {
+		return
+	}
+	now := s.now()
+	w := &s.warnings
+	w.mu.Lock()
+	last, seen := w.last[se.Store]
+	if seen && now.Sub(last.at) < warnEvery {
+		last.suppressed++
+		w.last[se.Store] = last
+		w.mu.Unlock()
+		return
+	}
+	if len(w.last) >= maxPlans {
+		clear(w.last)
+	}
+	w.last[se.Store] = storeWarning{at: now}
+	w.mu.Unlock()
+	s.log.LogAttrs(ctx, slog.LevelWarn, "secret store failed",
+		slog.String("store", se.Store), slog.String("ref", se.Ref), slog.String("resource", resource),
+		slog.String("failure", secretstore.Describe(se.Err)), slog.String("cause", se.Err.Error()),
+		slog.Int("alsoFailedSinceLastWarning", last.suppressed))
 }

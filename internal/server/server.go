@@ -189,7 +189,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	connRepo := metadb.NewConnections(s.db)
-	conns := connection.NewService(connRepo, acc, creds, stores)
+	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log))
 	s.startWorkers(connRepo, conns)
 	api := &httpapi.API{
 		Access:      acc,
