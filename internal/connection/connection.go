@@ -41,6 +41,9 @@ const (
 	StatusConnected = "connected"
 	StatusError     = "error"
 	StatusBroken    = "broken"
+	// StatusDisabled: the credential is disabled, so nobody can resolve
+	// the connection, whatever its last resolve or check said.
+	StatusDisabled = "disabled"
 )
 
 // Connection binds a credential to a runner group.
@@ -53,7 +56,13 @@ type Connection struct {
 	RunnerGroup       string
 	OwnerID           string
 	Owner             string
+	// Status is the last resolve's or check's outcome as recorded; the
+	// service's answers apply the rules the record cannot know (see
+	// EffectiveStatus).
 	Status            string
+	// CredentialEnabled is the credential's enabled flag, filled by the
+	// repository (false once broken).
+	CredentialEnabled bool
 	LastError         string
 	LastErrorAt       time.Time
 	LastResolvedAt    time.Time
@@ -143,6 +152,7 @@ type Service struct {
 
 	log      *slog.Logger
 	warnings storeWarnings
+	states   SecretStates
 
 	// plans caches what a resolve of a connection needs to decide, by the
 	// key it was asked with, while the repository's generation is the one
@@ -164,6 +174,16 @@ const maxPlans = 10000
 
 // Option adjusts a Service.
 type Option func(*Service)
+
+// SecretStates keeps what reads learn of secret variables' secrets;
+// *envvar.Service implements it.
+type SecretStates interface {
+	Observe(ctx context.Context, v envvar.Variable, meta secretstore.Meta, readErr error, always bool) (bool, error)
+}
+
+// WithSecretStates sets where resolves and checks report what they learned
+// of the variables' secrets (default: nowhere).
+func WithSecretStates(st SecretStates) Option { return func(s *Service) { s.states = st } }
 
 // WithLogger sets where a store's failure to give a value at run time is
 // logged (default: nowhere).
@@ -233,7 +253,27 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		Outcome: audit.Success, Reason: "credential " + cred.Name + ", runner group " + group.Name}); err != nil {
 		return Connection{}, fmt.Errorf("create connection %q: %w", c.Name, err)
 	}
-	return s.repo.Get(ctx, c.ID)
+	c, err = s.repo.Get(ctx, c.ID)
+	return withStatus(c), err
+}
+
+// EffectiveStatus is a connection's status as people should see it: broken
+// once its credential is gone, disabled while its credential is disabled,
+// else the recorded outcome of its last resolve or check (unknown,
+// connected or error).
+func EffectiveStatus(c Connection) string {
+	switch {
+	case c.CredentialID == "":
+		return StatusBroken
+	case !c.CredentialEnabled:
+		return StatusDisabled
+	}
+	return c.Status
+}
+
+func withStatus(c Connection) Connection {
+	c.Status = EffectiveStatus(c)
+	return c
 }
 
 // visible returns the connection if p owns it or is an admin; others get
@@ -247,7 +287,7 @@ func (s *Service) visible(ctx context.Context, p access.Principal, idOrName, act
 		s.access.Deny(ctx, p, action, "connection:"+c.Name, "not the connection's owner")
 		return Connection{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
 	}
-	return c, nil
+	return withStatus(c), nil
 }
 
 // Get returns a connection p owns (any, for an admin).
@@ -257,7 +297,11 @@ func (s *Service) Get(ctx context.Context, p access.Principal, idOrName string) 
 
 // List returns a page of the connections p owns (all, for an admin).
 func (s *Service) List(ctx context.Context, p access.Principal, after string, limit int) ([]Connection, error) {
-	return s.repo.List(ctx, s.access.ViewerOf(p), after, limit)
+	cs, err := s.repo.List(ctx, s.access.ViewerOf(p), after, limit)
+	for i := range cs {
+		cs[i] = withStatus(cs[i])
+	}
+	return cs, err
 }
 
 // Delete removes a connection p owns.
@@ -364,10 +408,12 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
 	}
 	user, err := s.read(ctx, t.Username)
+	s.observe(ctx, t.Username, user, err, false)
 	if err != nil {
 		return Resolved{}, err
 	}
 	pass, err := s.read(ctx, t.Password)
+	s.observe(ctx, t.Password, pass, err, false)
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -439,6 +485,24 @@ func (s *Service) read(ctx context.Context, v envvar.Variable) (secretstore.Secr
 	return secretstore.Secret{}, &StoreError{Store: v.Secret.Store, Ref: v.Secret.Ref, Err: err}
 }
 
+// observe reports what a read of v returned to the secret states. It is
+// advisory: a failure to record it is logged, never the caller's failure.
+// A resolve (always false) records only news, so that a resolve served
+// from the cache writes nothing.
+func (s *Service) observe(ctx context.Context, v envvar.Variable, sec secretstore.Secret, readErr error, always bool) {
+	if s.states == nil || v.Type != envvar.TypeSecret {
+		return
+	}
+	var se *StoreError
+	if errors.As(readErr, &se) {
+		readErr = se.Err
+	}
+	if _, err := s.states.Observe(ctx, v, sec.Meta, readErr, always); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "could not record a secret's state",
+			slog.String("variable", v.SchemaName), slog.String("error", err.Error()))
+	}
+}
+
 // Check reads a connection's secrets the way a resolve would, without
 // handing them to anyone, and records its status.
 func (s *Service) Check(ctx context.Context, id string) error {
@@ -449,10 +513,12 @@ func (s *Service) Check(ctx context.Context, id string) error {
 	if t.Connection.CredentialID == "" {
 		return nil
 	}
-	_, err = s.read(ctx, t.Username)
+	user, err := s.read(ctx, t.Username)
+	s.observe(ctx, t.Username, user, err, true)
 	var pass secretstore.Secret
 	if err == nil {
 		pass, err = s.read(ctx, t.Password)
+		s.observe(ctx, t.Password, pass, err, true)
 	}
 	return s.repo.SetStatus(ctx, t.Connection.ID, s.now().UTC(), pass.Version, FailureText(err))
 }

@@ -8,16 +8,18 @@ import (
 )
 
 type credentialJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Store       string    `json:"store"`
-	Username    string    `json:"username"`
-	Password    string    `json:"password"`
-	Owner       string    `json:"owner"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Store       string `json:"store"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	Owner       string `json:"owner"`
+	Enabled     bool   `json:"enabled"`
+	// Status is the worse of its variables' statuses (Credential.Status).
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 type credentialList struct {
@@ -46,7 +48,7 @@ type credentialDependenciesJSON struct {
 func toCredentialJSON(c credential.Credential) credentialJSON {
 	return credentialJSON{
 		ID: c.ID, Name: c.Name, Description: c.Description, Store: c.Store,
-		Username: c.Username, Password: c.Password, Owner: c.Owner, Enabled: c.Enabled,
+		Username: c.Username, Password: c.Password, Owner: c.Owner, Enabled: c.Enabled, Status: string(c.Status(time.Now())),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 }

@@ -33,8 +33,11 @@ type variableJSON struct {
 	Value       *string        `json:"value,omitempty"`
 	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
 	Owner       string         `json:"owner"`
-	CreatedAt   time.Time      `json:"createdAt"`
-	UpdatedAt   time.Time      `json:"updatedAt"`
+	// Status is envvar.StatusOf: ok, pending, expired, secret_disabled,
+	// access_denied or not_found.
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 type variableList struct {
@@ -73,7 +76,7 @@ type variableDependenciesJSON struct {
 func toVariableJSON(v envvar.Variable) variableJSON {
 	out := variableJSON{
 		ID: v.ID, SchemaName: v.SchemaName, DisplayName: v.DisplayName, Description: v.Description,
-		Type: string(v.Type), Owner: v.Owner, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+		Type: string(v.Type), Owner: v.Owner, Status: string(v.Status(time.Now())), CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 	}
 	if v.Type == envvar.TypeText {
 		val := v.Value
