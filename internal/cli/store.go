@@ -86,8 +86,17 @@ func storeListRun(ctx context.Context, opts *storeListOptions) error {
 	return writeList(opts.IO, opts.Format, stores, tableOf[client.Store]{
 		none:    "No stores.",
 		headers: []string{"NAME", "KIND", "STATUS"},
-		row:     func(s client.Store) []string { return []string{s.Name, s.Kind, string(s.Status)} },
+		row:     func(s client.Store) []string { return []string{s.Name, s.Kind, storeStatus(&s)} },
 	})
+}
+
+// storeStatus is a store's status with, when it is not ready, the step
+// that failed: "degraded (reach the vault)".
+func storeStatus(s *client.Store) string {
+	if s.Status != client.StoreReady && s.LastCheck != nil && s.LastCheck.Step != "" {
+		return string(s.Status) + " (" + s.LastCheck.Step + ")"
+	}
+	return string(s.Status)
 }
 
 func storeFields(s *client.Store) []field {
@@ -96,9 +105,22 @@ func storeFields(s *client.Store) []field {
 		{"Name", s.Name},
 		{"Kind", s.Kind},
 		{"Status", string(s.Status)},
+	}
+	if lc := s.LastCheck; lc != nil {
+		if lc.CheckedAt != nil {
+			fields = append(fields, field{"Last checked", formatTime(*lc.CheckedAt)})
+		}
+		if lc.Step != "" {
+			fields = append(fields, field{"Failing step", lc.Step}, field{"Detail", lc.Detail})
+		}
+		if lc.Hint != "" {
+			fields = append(fields, field{"Fix", lc.Hint})
+		}
+	}
+	fields = append(fields, []field{
 		{"Cache TTL", formatDuration(s.CacheTTL, "no cache")},
 		{"Stale if error", formatDuration(s.StaleIfError, "never")},
-	}
+	}...)
 	fields = append(fields, settingsFields(s.Settings)...)
 	return append(fields,
 		field{"Created", formatTime(s.CreatedAt)},

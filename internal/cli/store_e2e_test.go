@@ -137,7 +137,7 @@ func TestKeyVaultEndToEnd(t *testing.T) {
 			out := s.ok("env", "get", "cf_SQLPassword")
 			wantLines(t, out, `ID: +\S+`, `Schema name: +cf_SQLPassword`, `Display name: +SQL Password`, `Description: +`, `Type: +secret`,
 				`Store: +kv`, `Reference: +/subscriptions/.*/vaults/myvault/secrets/sql-pass`, `Secret enabled: +yes`,
-				`Secret expires: +`+exp.Format(time.RFC3339), `Owner: +\S+`, `Created: +\S+`, `Updated: +\S+`)
+				`Secret expires: +`+exp.Format(time.RFC3339), `Status: +ok`, `Owner: +\S+`, `Created: +\S+`, `Updated: +\S+`)
 			if msg := s.fails("env", "create", "--display-name", "Gone", "--type", "secret", "--store", "kv", "--secret-name", "gone"); !strings.Contains(msg, "gone") {
 				t.Errorf("missing secret by parts: %q", msg)
 			}
@@ -155,7 +155,7 @@ func TestKeyVaultEndToEnd(t *testing.T) {
 				r.stderr != "Warning: store wrong was saved, but its check failed at \"get a token\": fix it with 'credflow store update wrong', then run 'credflow store check wrong'.\n" {
 				t.Errorf("store add with a failing check: exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
 			}
-			wantLines(t, s.ok("store", "list"), `NAME +KIND +STATUS`, `kv +azure-keyvault +ready`, `local +builtin +ready`, `wrong +azure-keyvault +ready`)
+			wantLines(t, s.ok("store", "list"), `NAME +KIND +STATUS`, `kv +azure-keyvault +ready`, `local +builtin +ready`, `wrong +azure-keyvault +degraded \(get a token\)`)
 
 			if msg := s.fails("store", "remove", "kv"); !strings.Contains(msg, "variables use the store") {
 				t.Errorf("remove a store in use: %q", msg)
