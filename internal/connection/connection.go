@@ -48,18 +48,18 @@ const (
 
 // Connection binds a credential to a runner group.
 type Connection struct {
-	ID                string
-	Name              string
-	CredentialID      string // "" once broken
-	Credential        string
-	RunnerGroupID     string
-	RunnerGroup       string
-	OwnerID           string
-	Owner             string
+	ID            string
+	Name          string
+	CredentialID  string // "" once broken
+	Credential    string
+	RunnerGroupID string
+	RunnerGroup   string
+	OwnerID       string
+	Owner         string
 	// Status is the last resolve's or check's outcome as recorded; the
 	// service's answers apply the rules the record cannot know (see
 	// EffectiveStatus).
-	Status            string
+	Status string
 	// CredentialEnabled is the credential's enabled flag, filled by the
 	// repository (false once broken).
 	CredentialEnabled bool
