@@ -56,11 +56,9 @@ type EnvironmentVariable struct {
 	Value       string
 	SecretRef   *SecretRef
 	Owner       string
-	// Status says whether the value can be had, from what the server last
-	// learned of it without asking the store.
-	Status    VariableStatus
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Status      VariableStatus // as far as the server last learned, without asking the store
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // VariableStatus says whether a variable's (or a credential's) value can

@@ -48,27 +48,22 @@ const (
 
 // Connection binds a credential to a runner group.
 type Connection struct {
-	ID            string
-	Name          string
-	CredentialID  string // "" once broken
-	Credential    string
-	RunnerGroupID string
-	RunnerGroup   string
-	OwnerID       string
-	Owner         string
-	// Status is the last resolve's or check's outcome as recorded; the
-	// service's answers apply the rules the record cannot know (see
-	// EffectiveStatus).
-	Status string
-	// CredentialEnabled is the credential's enabled flag, filled by the
-	// repository (false once broken).
-	CredentialEnabled bool
+	ID                string
+	Name              string
+	CredentialID      string // "" once broken
+	Credential        string
+	RunnerGroupID     string
+	RunnerGroup       string
+	OwnerID           string
+	Owner             string
+	Status            string // as recorded; the service answers with EffectiveStatus
 	LastError         string
 	LastErrorAt       time.Time
 	LastResolvedAt    time.Time
 	LastSecretVersion string
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	CredentialEnabled bool // the credential's enabled flag, filled by the repository
 }
 
 // Target is everything a resolve needs, read in one go.

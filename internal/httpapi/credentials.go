@@ -8,18 +8,17 @@ import (
 )
 
 type credentialJSON struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Store       string `json:"store"`
-	Username    string `json:"username"`
-	Password    string `json:"password"`
-	Owner       string `json:"owner"`
-	Enabled     bool   `json:"enabled"`
-	// Status is the worse of its variables' statuses (Credential.Status).
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Store       string    `json:"store"`
+	Username    string    `json:"username"`
+	Password    string    `json:"password"`
+	Owner       string    `json:"owner"`
+	Enabled     bool      `json:"enabled"`
+	Status      string    `json:"status"` // Credential.Status
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 type credentialList struct {

@@ -33,11 +33,9 @@ type variableJSON struct {
 	Value       *string        `json:"value,omitempty"`
 	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
 	Owner       string         `json:"owner"`
-	// Status is envvar.StatusOf: ok, pending, expired, secret_disabled,
-	// access_denied or not_found.
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Status      string         `json:"status"` // envvar.StatusOf
+	CreatedAt   time.Time      `json:"createdAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
 }
 
 type variableList struct {
