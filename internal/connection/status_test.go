@@ -76,7 +76,9 @@ func (fakeAccess) ViewerOf(p access.Principal) access.Viewer { return access.Vie
 // failingStore fails every read with err.
 type failingStore struct{ err error }
 
-func (s failingStore) ParseRef(ref string) (secretstore.Ref, error) { return secretstore.Ref{Name: ref}, nil }
+func (s failingStore) ParseRef(ref string) (secretstore.Ref, error) {
+	return secretstore.Ref{Name: ref}, nil
+}
 func (s failingStore) Get(context.Context, secretstore.Ref) (secretstore.Secret, error) {
 	return secretstore.Secret{}, s.err
 }
@@ -198,4 +200,3 @@ func TestStoreFailureWarnings(t *testing.T) {
 		})
 	}
 }
-

@@ -43,7 +43,9 @@ type fakeStore struct {
 	openErr error
 }
 
-func (s *fakeStore) ParseRef(ref string) (secretstore.Ref, error) { return secretstore.Ref{Name: ref}, nil }
+func (s *fakeStore) ParseRef(ref string) (secretstore.Ref, error) {
+	return secretstore.Ref{Name: ref}, nil
+}
 func (s *fakeStore) Get(context.Context, secretstore.Ref) (secretstore.Secret, error) {
 	return secretstore.Secret{}, secretstore.ErrNotFound
 }
