@@ -2,12 +2,14 @@ package storeadmin_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
@@ -176,5 +178,39 @@ func TestCheckKeepsOutcome(t *testing.T) {
 	}
 	if h := health(); h.Status != storeadmin.StatusReady {
 		t.Fatalf("after the periodic check passed: %+v", h)
+	}
+}
+
+// TestReloadOwnChange: a server that hears of a change it made itself keeps
+// the store it registered (and the values its cache holds); a change made
+// elsewhere registers the store anew.
+func TestReloadOwnChange(t *testing.T) {
+	repo := &memRepo{stores: map[string]storeadmin.Store{}}
+	opens := 0
+	kind := storeadmin.Kind{Name: "fake", Open: func(string, json.RawMessage) (secretstore.Store, error) {
+		opens++
+		return &fakeStore{report: secretstore.Report{OK: true}}, nil
+	}}
+	reg := secretstore.NewRegistry()
+	s := storeadmin.New(repo, reg, kind)
+	admin := access.Principal{ID: "a1", Name: "admin", Role: access.RoleAdmin}
+	if _, _, err := s.Create(t.Context(), admin, storeadmin.CreateInput{Name: "kv", Kind: "fake", Settings: json.RawMessage(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	before := opens
+	if err := s.Reload(t.Context(), "kv"); err != nil {
+		t.Fatal(err)
+	}
+	if opens != before {
+		t.Errorf("reloading an unchanged store opened it %d more times", opens-before)
+	}
+	st := repo.stores["kv"]
+	st.Settings = json.RawMessage(`{"a":2}`)
+	repo.stores["kv"] = st
+	if err := s.Reload(t.Context(), "kv"); err != nil {
+		t.Fatal(err)
+	}
+	if opens != before+1 {
+		t.Errorf("a change made elsewhere opened the store %d times, want 1", opens-before)
 	}
 }

@@ -123,14 +123,14 @@ func HealthOf(st Store, running secretstore.Store) Health {
 	if st.LastCheck != nil {
 		h.CheckedAt = st.LastCheck.At
 	}
-	var u secretstore.Unopened
+	u, unopened := running.(secretstore.Unopened)
 	switch {
 	case running == nil:
 		h.Status, h.Detail = StatusUnknown, "the store is not registered on this server"
 	case secretstore.IsSealed(running):
 		h.Status, h.Detail = StatusSealed, "the store's master key is not loaded"
 		h.Hint = "Restore the master key file the server was started with (--master-key-file) and restart."
-	case asUnopened(running, &u) && u.OpenError() != nil:
+	case unopened && u.OpenError() != nil:
 		h.Status, h.Step, h.Detail = StatusUnavailable, "open the store", u.OpenError().Error()
 		h.Hint = "Fix the store's settings (PATCH /api/v1/stores/{store}) or the files and variables they name."
 	case st.LastCheck != nil && !st.LastCheck.OK:
@@ -139,12 +139,6 @@ func HealthOf(st Store, running secretstore.Store) Health {
 		h.Status = StatusReady
 	}
 	return h
-}
-
-func asUnopened(s secretstore.Store, u *secretstore.Unopened) bool {
-	var ok bool
-	*u, ok = s.(secretstore.Unopened)
-	return ok
 }
 
 // Health is HealthOf the store with the one this server runs for it.
@@ -173,7 +167,11 @@ type Service struct {
 	registry *secretstore.Registry
 	now      func() time.Time
 
-	mu sync.Mutex // serialises changes to the registry
+	mu sync.Mutex // serialises changes to the registry and loaded
+	// loaded is what each store was last registered with here, so that
+	// this server's own announcement of a change it has applied already
+	// does not register the store again, dropping its cache.
+	loaded map[string]registration
 }
 
 // BuiltinKind is the kind of the built-in store, which is not managed here.
@@ -186,7 +184,7 @@ func New(repo Repository, registry *secretstore.Registry, kinds ...Kind) *Servic
 	for _, k := range kinds {
 		m[k.Name] = k
 	}
-	return &Service{repo: repo, kinds: m, registry: registry, now: time.Now}
+	return &Service{repo: repo, kinds: m, registry: registry, now: time.Now, loaded: map[string]registration{}}
 }
 
 // CacheOptions is how a store's values are cached at run time.
@@ -219,14 +217,30 @@ func (s *Service) Reload(ctx context.Context, name string) error {
 	if errors.Is(err, secretstore.ErrStoreNotFound) {
 		s.mu.Lock()
 		s.registry.Remove(name)
+		delete(s.loaded, name)
 		s.mu.Unlock()
 		return nil
 	}
 	if err != nil || st.Kind == BuiltinKind {
 		return err
 	}
-	s.register(st)
+	s.mu.Lock()
+	same := s.loaded[st.Name] == registrationOf(st)
+	s.mu.Unlock()
+	if !same {
+		s.register(st)
+	}
 	return nil
+}
+
+// registration is what a registered store was opened and cached with.
+type registration struct {
+	id, kind, settings string
+	ttl, stale         time.Duration
+}
+
+func registrationOf(st Store) registration {
+	return registration{id: st.ID, kind: st.Kind, settings: string(st.Settings), ttl: st.CacheTTL, stale: st.StaleIfError}
 }
 
 func (s *Service) register(st Store) {
@@ -245,6 +259,7 @@ func (s *Service) register(st Store) {
 		store = broken{err: err}
 	}
 	s.registry.AddWithReader(info, store, cache.New(store, CacheOptions(st)))
+	s.loaded[st.Name] = registrationOf(st)
 }
 
 // broken stands in for a store that could not be opened.
@@ -313,6 +328,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	}
 	s.mu.Lock()
 	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, cache.New(store, CacheOptions(st)))
+	s.loaded[st.Name] = registrationOf(st)
 	s.mu.Unlock()
 	var report *secretstore.Report
 	if c, ok := store.(secretstore.Checker); ok {
@@ -462,6 +478,7 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName strin
 	}
 	s.mu.Lock()
 	s.registry.Remove(st.Name)
+	delete(s.loaded, st.Name)
 	s.mu.Unlock()
 	return nil
 }
