@@ -20,6 +20,8 @@ const (
 	ConnectionError ConnectionStatus = "error"
 	// ConnectionBroken: its credential was deleted.
 	ConnectionBroken ConnectionStatus = "broken"
+	// ConnectionDisabled: its credential is disabled.
+	ConnectionDisabled ConnectionStatus = "disabled"
 )
 
 // Connection binds a credential to the runner group whose runners may

@@ -9,16 +9,17 @@ import (
 // Credential pairs a username variable with a password variable. Username and
 // Password are the variables' schema names; Store is the password's store.
 type Credential struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Store       string    `json:"store"`
-	Username    string    `json:"username"`
-	Password    string    `json:"password"`
-	Owner       string    `json:"owner"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Store       string         `json:"store"`
+	Username    string         `json:"username"`
+	Password    string         `json:"password"`
+	Owner       string         `json:"owner"`
+	Enabled     bool           `json:"enabled"`
+	Status      VariableStatus `json:"status,omitempty"` // the worse of its two variables'; says nothing of Enabled
+	CreatedAt   time.Time      `json:"createdAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
 }
 
 // CreateCredentialRequest describes a new credential. Username and Password

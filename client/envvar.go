@@ -56,30 +56,52 @@ type EnvironmentVariable struct {
 	Value       string
 	SecretRef   *SecretRef
 	Owner       string
+	Status      VariableStatus // as far as the server last learned, without asking the store
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
 
+// VariableStatus says whether a variable's (or a credential's) value can
+// be had, as far as the server last learned.
+type VariableStatus string
+
+// The variable statuses.
+const (
+	// StatusOK: a text variable, or a secret last read without trouble.
+	StatusOK VariableStatus = "ok"
+	// StatusPending: the secret was never checked.
+	StatusPending VariableStatus = "pending"
+	// StatusExpired: the secret's expiry date is past.
+	StatusExpired VariableStatus = "expired"
+	// StatusSecretDisabled: the store says the secret is disabled.
+	StatusSecretDisabled VariableStatus = "secret_disabled"
+	// StatusAccessDenied: the store refused credflow the secret.
+	StatusAccessDenied VariableStatus = "access_denied"
+	// StatusNotFound: the store has no such secret (any more).
+	StatusNotFound VariableStatus = "not_found"
+)
+
 // variableJSON is the wire form of EnvironmentVariable: "value" is present
 // for every text variable, even an empty one, and for no secret variable.
 type variableJSON struct {
-	ID          string       `json:"id"`
-	SchemaName  string       `json:"schemaName"`
-	DisplayName string       `json:"displayName"`
-	Description string       `json:"description"`
-	Type        VariableType `json:"type"`
-	Value       *string      `json:"value,omitempty"`
-	SecretRef   *SecretRef   `json:"secretRef,omitempty"`
-	Owner       string       `json:"owner"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
+	ID          string         `json:"id"`
+	SchemaName  string         `json:"schemaName"`
+	DisplayName string         `json:"displayName"`
+	Description string         `json:"description"`
+	Type        VariableType   `json:"type"`
+	Value       *string        `json:"value,omitempty"`
+	SecretRef   *SecretRef     `json:"secretRef,omitempty"`
+	Owner       string         `json:"owner"`
+	Status      VariableStatus `json:"status,omitempty"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
 }
 
 // MarshalJSON writes the variable as the API does.
 func (v EnvironmentVariable) MarshalJSON() ([]byte, error) {
 	w := variableJSON{
 		ID: v.ID, SchemaName: v.SchemaName, DisplayName: v.DisplayName, Description: v.Description,
-		Type: v.Type, SecretRef: v.SecretRef, Owner: v.Owner, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+		Type: v.Type, SecretRef: v.SecretRef, Owner: v.Owner, Status: v.Status, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 	}
 	if v.Type == TypeText {
 		w.Value = &v.Value
@@ -95,7 +117,7 @@ func (v *EnvironmentVariable) UnmarshalJSON(b []byte) error {
 	}
 	*v = EnvironmentVariable{
 		ID: w.ID, SchemaName: w.SchemaName, DisplayName: w.DisplayName, Description: w.Description,
-		Type: w.Type, SecretRef: w.SecretRef, Owner: w.Owner, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		Type: w.Type, SecretRef: w.SecretRef, Owner: w.Owner, Status: w.Status, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
 	if w.Value != nil {
 		v.Value = *w.Value

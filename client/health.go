@@ -25,6 +25,8 @@ type Readiness struct {
 type StoreReadiness struct {
 	Name   string      `json:"name"`
 	Status StoreStatus `json:"status"`
+	// Step is the failing step of a store that is not ready.
+	Step string `json:"step,omitempty"`
 }
 
 // Ready reports whether the server said it is ready.

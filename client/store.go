@@ -17,9 +17,27 @@ type StoreStatus string
 // The store statuses.
 const (
 	StoreReady StoreStatus = "ready"
+	// StoreDegraded: the store's last check failed; Store.LastCheck says
+	// at which step.
+	StoreDegraded StoreStatus = "degraded"
+	// StoreUnavailable: the server could not open the store with its
+	// settings.
+	StoreUnavailable StoreStatus = "unavailable"
 	// StoreSealed: the store cannot decrypt (its key is missing).
 	StoreSealed StoreStatus = "sealed"
+	// StoreUnknown: the store is not registered on the server that answered.
+	StoreUnknown StoreStatus = "unknown"
 )
+
+// LastCheck is a store's last check, or why it cannot be used: when the
+// store is not ready, the step that failed.
+type LastCheck struct {
+	OK        bool       `json:"ok"`
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
+	Step      string     `json:"step,omitempty"`
+	Detail    string     `json:"detail,omitempty"`
+	Hint      string     `json:"hint,omitempty"`
+}
 
 // Store is a registered secret store.
 type Store struct {
@@ -27,6 +45,9 @@ type Store struct {
 	Name   string
 	Kind   string
 	Status StoreStatus
+	// LastCheck is the outcome of the store's last check (nil when it
+	// was never checked and is ready).
+	LastCheck *LastCheck
 	// Settings are the kind's own settings as the server shows them (for
 	// Azure Key Vault: tenant, vault, how credflow signs in). They never
 	// hold a secret: a client secret is named by file path or environment
@@ -52,6 +73,7 @@ type storeJSON struct {
 	Name         string          `json:"name"`
 	Kind         string          `json:"kind"`
 	Status       StoreStatus     `json:"status"`
+	LastCheck    *LastCheck      `json:"lastCheck,omitempty"`
 	Settings     json.RawMessage `json:"settings,omitempty"`
 	CacheTTL     string          `json:"cacheTTL,omitempty"`
 	StaleIfError string          `json:"staleIfError,omitempty"`
@@ -62,7 +84,7 @@ type storeJSON struct {
 
 // MarshalJSON writes the store as the API does.
 func (s Store) MarshalJSON() ([]byte, error) {
-	return json.Marshal(storeJSON{ID: s.ID, Name: s.Name, Kind: s.Kind, Status: s.Status, Settings: s.Settings,
+	return json.Marshal(storeJSON{ID: s.ID, Name: s.Name, Kind: s.Kind, Status: s.Status, LastCheck: s.LastCheck, Settings: s.Settings,
 		CacheTTL: s.CacheTTL.String(), StaleIfError: s.StaleIfError.String(),
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Check: s.Check})
 }
@@ -81,7 +103,7 @@ func (s *Store) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*s = Store{ID: w.ID, Name: w.Name, Kind: w.Kind, Status: w.Status, Settings: w.Settings,
+	*s = Store{ID: w.ID, Name: w.Name, Kind: w.Kind, Status: w.Status, LastCheck: w.LastCheck, Settings: w.Settings,
 		CacheTTL: ttl, StaleIfError: stale, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Check: w.Check}
 	return nil
 }

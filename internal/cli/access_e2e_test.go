@@ -153,7 +153,7 @@ func TestAccessEndToEnd(t *testing.T) {
 			if msg := bobs.fails("credential", "share", "SQL prod", "user:admin", "--role", "user"); msg == "" {
 				t.Error("a user shares")
 			}
-			wantLines(t, bobs.ok("credential", "list"), `NAME +STORE +USERNAME +PASSWORD +OWNER +ENABLED`, `SQL prod +local +cf_SQLUser +cf_SQLPassword +admin +yes`)
+			wantLines(t, bobs.ok("credential", "list"), `NAME +STORE +USERNAME +PASSWORD +OWNER +ENABLED +STATUS`, `SQL prod +local +cf_SQLUser +cf_SQLPassword +admin +yes +ok`)
 			// ... and bob makes his own credential from the shared variables.
 			var mine client.Credential
 			bobs.json(&mine, "credential", "create", "--name", "bob's copy", "--username", "cf_SQLUser", "--password", "cf_SQLPassword")

@@ -95,7 +95,7 @@ func credentialCreateRun(ctx context.Context, opts *credentialCreateOptions) err
 }
 
 func credentialFields(c *client.Credential) []field {
-	return []field{
+	fields := []field{
 		{"ID", c.ID},
 		{"Name", c.Name},
 		{"Description", c.Description},
@@ -104,17 +104,19 @@ func credentialFields(c *client.Credential) []field {
 		{"Password", c.Password},
 		{"Owner", c.Owner},
 		{"Enabled", yesNo(c.Enabled)},
-		{"Created", formatTime(c.CreatedAt)},
-		{"Updated", formatTime(c.UpdatedAt)},
 	}
+	if c.Status != "" {
+		fields = append(fields, field{"Status", string(c.Status)})
+	}
+	return append(fields, field{"Created", formatTime(c.CreatedAt)}, field{"Updated", formatTime(c.UpdatedAt)})
 }
 
 func credentialTable(*listOptions) tableOf[client.Credential] {
 	return tableOf[client.Credential]{
 		none:    "No credentials.",
-		headers: []string{"NAME", "STORE", "USERNAME", "PASSWORD", "OWNER", "ENABLED"},
+		headers: []string{"NAME", "STORE", "USERNAME", "PASSWORD", "OWNER", "ENABLED", "STATUS"},
 		row: func(cr client.Credential) []string {
-			return []string{cr.Name, cr.Store, cr.Username, cr.Password, cr.Owner, yesNo(cr.Enabled)}
+			return []string{cr.Name, cr.Store, cr.Username, cr.Password, cr.Owner, yesNo(cr.Enabled), string(cr.Status)}
 		},
 	}
 }

@@ -172,7 +172,7 @@ func TestEndToEnd(t *testing.T) {
 			// Variables.
 			out := s.ok("env", "create", "--display-name", "SQL User", "--type", "text", "--value", "app", "--description", "login")
 			wantLines(t, out, `ID: +\S+`, `Schema name: +cf_SQLUser`, `Display name: +SQL User`, `Description: +login`, `Type: +text`,
-				`Value: +app`, `Owner: +\S+`, `Created: +\S+`, `Updated: +\S+`)
+				`Value: +app`, `Status: +ok`, `Owner: +\S+`, `Created: +\S+`, `Updated: +\S+`)
 			var pass client.EnvironmentVariable
 			s.json(&pass, "env", "create", "--display-name", "SQL Password", "--type", "secret", "--store", "local", "--ref", "sql-password")
 			if pass.SchemaName != "cf_SQLPassword" || pass.SecretRef == nil || pass.SecretRef.Ref != "sql-password" {
@@ -183,11 +183,11 @@ func TestEndToEnd(t *testing.T) {
 			}
 
 			wantLines(t, s.ok("env", "list"),
-				`SCHEMA NAME +DISPLAY NAME +TYPE +VALUE/REFERENCE +OWNER`,
-				`cf_SQL(User|Password) .*`, `cf_SQL(User|Password) .*`)
+				`SCHEMA NAME +DISPLAY NAME +TYPE +VALUE/REFERENCE +OWNER +STATUS`,
+				`cf_SQL(User|Password) .* +ok`, `cf_SQL(User|Password) .* +ok`)
 			wantLines(t, s.ok("env", "list", "--type", "secret"),
-				`SCHEMA NAME +DISPLAY NAME +TYPE +VALUE/REFERENCE +OWNER`,
-				`cf_SQLPassword +SQL Password +secret +local:sql-password +\S+`)
+				`SCHEMA NAME +DISPLAY NAME +TYPE +VALUE/REFERENCE +OWNER +STATUS`,
+				`cf_SQLPassword +SQL Password +secret +local:sql-password +\S+ +ok`)
 			r = s.run(invocation{}, "env", "list", "--limit", "1")
 			m := regexp.MustCompile(`^More results: run again with --cursor (\S+)\n$`).FindStringSubmatch(r.stderr)
 			if r.code != exitOK || m == nil {
@@ -216,12 +216,12 @@ func TestEndToEnd(t *testing.T) {
 			// Credentials, by names that need escaping.
 			out = s.ok("credential", "create", "--name", "SQL prod", "--username", "cf_SQLUser", "--password", "cf_SQLPassword")
 			wantLines(t, out, `ID: +\S+`, `Name: +SQL prod`, `Description: +`, `Store: +local`, `Username: +cf_SQLUser`,
-				`Password: +cf_SQLPassword`, `Owner: +\S+`, `Enabled: +yes`, `Created: +\S+`, `Updated: +\S+`)
+				`Password: +cf_SQLPassword`, `Owner: +\S+`, `Enabled: +yes`, `Status: +ok`, `Created: +\S+`, `Updated: +\S+`)
 			if msg := s.fails("credential", "create", "--name", "Bad", "--username", "cf_SQLUser", "--password", "cf_SQLUser"); msg == "" {
 				t.Error("no message for a text password")
 			}
 			wantLines(t, s.ok("credential", "list"),
-				`NAME +STORE +USERNAME +PASSWORD +OWNER +ENABLED`, `SQL prod +local +cf_SQLUser +cf_SQLPassword +\S+ +yes`)
+				`NAME +STORE +USERNAME +PASSWORD +OWNER +ENABLED +STATUS`, `SQL prod +local +cf_SQLUser +cf_SQLPassword +\S+ +yes +ok`)
 			var cr client.Credential
 			s.json(&cr, "credential", "get", "SQL prod")
 			if cr.Name != "SQL prod" || !cr.Enabled {

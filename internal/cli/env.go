@@ -230,9 +230,9 @@ func newCmdEnvList(f *factory, runF func(*listOptions) error) *cobra.Command {
 func variableTable(o *listOptions) tableOf[client.EnvironmentVariable] {
 	return tableOf[client.EnvironmentVariable]{
 		none:    "No environment variables.",
-		headers: []string{"SCHEMA NAME", "DISPLAY NAME", "TYPE", "VALUE/REFERENCE", "OWNER"},
+		headers: []string{"SCHEMA NAME", "DISPLAY NAME", "TYPE", "VALUE/REFERENCE", "OWNER", "STATUS"},
 		row: func(v client.EnvironmentVariable) []string {
-			return []string{v.SchemaName, v.DisplayName, string(v.Type), truncate(valueOrRef(&v), 60, o.IO.OutTTY), v.Owner}
+			return []string{v.SchemaName, v.DisplayName, string(v.Type), truncate(valueOrRef(&v), 60, o.IO.OutTTY), v.Owner, string(v.Status)}
 		},
 	}
 }
@@ -267,6 +267,9 @@ func variableFields(v *client.EnvironmentVariable) []field {
 		}
 	} else {
 		fields = append(fields, field{"Value", v.Value})
+	}
+	if v.Status != "" {
+		fields = append(fields, field{"Status", string(v.Status)})
 	}
 	fields = append(fields,
 		field{"Owner", v.Owner},

@@ -181,7 +181,7 @@ func TestRuntimeEndToEnd(t *testing.T) {
 				t.Error("the command started with a disabled credential")
 			}
 			wantLines(t, admin.ok("credential", "enable", "SQL"), `ID: +\S+`, `Name: +SQL`, `Description: *`, `Store: +local`, `Username: +cf_SQLUser`,
-				`Password: +cf_SQLPassword`, `Owner: +admin`, `Enabled: +yes`, `Created: +\S+`, `Updated: +\S+`)
+				`Password: +cf_SQLPassword`, `Owner: +admin`, `Enabled: +yes`, `Status: +ok`, `Created: +\S+`, `Updated: +\S+`)
 			if r := runner.run(invocation{}, "run", "--connection", "sql-build", "--", "true"); r.code != exitOK {
 				t.Errorf("run after enable: exit %d, stderr %q", r.code, r.stderr)
 			}

@@ -86,8 +86,17 @@ func storeListRun(ctx context.Context, opts *storeListOptions) error {
 	return writeList(opts.IO, opts.Format, stores, tableOf[client.Store]{
 		none:    "No stores.",
 		headers: []string{"NAME", "KIND", "STATUS"},
-		row:     func(s client.Store) []string { return []string{s.Name, s.Kind, string(s.Status)} },
+		row:     func(s client.Store) []string { return []string{s.Name, s.Kind, storeStatus(&s)} },
 	})
+}
+
+// storeStatus is a store's status with, when it is not ready, the step
+// that failed: "degraded (reach the vault)".
+func storeStatus(s *client.Store) string {
+	if s.Status != client.StoreReady && s.LastCheck != nil && s.LastCheck.Step != "" {
+		return string(s.Status) + " (" + s.LastCheck.Step + ")"
+	}
+	return string(s.Status)
 }
 
 func storeFields(s *client.Store) []field {
@@ -96,9 +105,22 @@ func storeFields(s *client.Store) []field {
 		{"Name", s.Name},
 		{"Kind", s.Kind},
 		{"Status", string(s.Status)},
+	}
+	if lc := s.LastCheck; lc != nil {
+		if lc.CheckedAt != nil {
+			fields = append(fields, field{"Last checked", formatTime(*lc.CheckedAt)})
+		}
+		if lc.Step != "" {
+			fields = append(fields, field{"Failing step", lc.Step}, field{"Detail", lc.Detail})
+		}
+		if lc.Hint != "" {
+			fields = append(fields, field{"Fix", lc.Hint})
+		}
+	}
+	fields = append(fields, []field{
 		{"Cache TTL", formatDuration(s.CacheTTL, "no cache")},
 		{"Stale if error", formatDuration(s.StaleIfError, "never")},
-	}
+	}...)
 	fields = append(fields, settingsFields(s.Settings)...)
 	return append(fields,
 		field{"Created", formatTime(s.CreatedAt)},
@@ -290,18 +312,25 @@ func storeAddRun(ctx context.Context, opts *storeAddOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.Format == formatJSON {
-		err = writeJSON(opts.IO.Out, s)
+	return printSavedStore(opts.IO, opts.Format, s)
+}
+
+// printSavedStore prints a store that was just added or changed, with the
+// check the server ran on it. A failed check is an error: the store is
+// saved, the report says what is left to fix, and the exit code tells a
+// script that it cannot be used yet.
+func printSavedStore(io *Streams, format outputFormat, s *client.Store) error {
+	var err error
+	if format == formatJSON {
+		err = writeJSON(io.Out, s)
 	} else {
-		err = writeFields(opts.IO.Out, storeFields(s))
+		err = writeFields(io.Out, storeFields(s))
 		if err == nil && s.Check != nil {
-			fmt.Fprintln(opts.IO.Out, "\nCheck:")
-			writeCheck(opts.IO.Out, s.Check)
+			fmt.Fprintln(io.Out, "\nCheck:")
+			writeCheck(io.Out, s.Check)
 		}
 	}
 	if err == nil && s.Check != nil && !s.Check.OK {
-		// The store exists now, and the report above says what is left to
-		// fix; the exit code tells a script that it cannot be used yet.
 		name := printable(s.Name)
 		return fmt.Errorf("store %s was saved, but its check failed at %s: fix it with 'credflow store update %s', then run 'credflow store check %s'",
 			name, failedStep(s.Check), name, name)
@@ -336,7 +365,8 @@ func newCmdStoreUpdate(f *factory, runF func(*storeUpdateOptions) error) *cobra.
 --settings or --settings-file replace the old ones whole; the Key Vault flags
 of 'credflow store add' change only what they name (--auth starts the
 sign-in settings afresh; a new --vault-name or --cloud without --vault-url
-derives the vault's URL again). Run 'credflow store check' afterwards.`,
+derives the vault's URL again). New settings are checked at once, as by
+'credflow store add'; a failed check exits 1 and says which step failed.`,
 		Example: `  credflow store update kv --cache-ttl 5m --stale-if-error 1h
   credflow store update kv --settings-file kv.json
   credflow store update kv --auth client-secret --client-id $APP --client-secret-env KV_SECRET`,
@@ -397,7 +427,7 @@ func storeUpdateRun(ctx context.Context, opts *storeUpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	return printDetail(opts.IO, opts.Format, s, storeFields)
+	return printSavedStore(opts.IO, opts.Format, s)
 }
 
 // storeCheckOptions is `credflow store check`.

@@ -137,7 +137,7 @@ func TestKeyVaultEndToEnd(t *testing.T) {
 			out := s.ok("env", "get", "cf_SQLPassword")
 			wantLines(t, out, `ID: +\S+`, `Schema name: +cf_SQLPassword`, `Display name: +SQL Password`, `Description: +`, `Type: +secret`,
 				`Store: +kv`, `Reference: +/subscriptions/.*/vaults/myvault/secrets/sql-pass`, `Secret enabled: +yes`,
-				`Secret expires: +`+exp.Format(time.RFC3339), `Owner: +\S+`, `Created: +\S+`, `Updated: +\S+`)
+				`Secret expires: +`+exp.Format(time.RFC3339), `Status: +ok`, `Owner: +\S+`, `Created: +\S+`, `Updated: +\S+`)
 			if msg := s.fails("env", "create", "--display-name", "Gone", "--type", "secret", "--store", "kv", "--secret-name", "gone"); !strings.Contains(msg, "gone") {
 				t.Errorf("missing secret by parts: %q", msg)
 			}
@@ -160,6 +160,7 @@ func TestKeyVaultEndToEnd(t *testing.T) {
 			if saved.Name != "wrong" {
 				t.Errorf("the store whose check failed was not saved: %+v", saved)
 			}
+			wantLines(t, s.ok("store", "list"), `NAME +KIND +STATUS`, `kv +azure-keyvault +ready`, `local +builtin +ready`, `wrong +azure-keyvault +degraded \(get a token\)`)
 			// store update takes the same Key Vault flags, and changes only
 			// what they name: the right tenant makes the check pass.
 			out = s.ok("store", "update", "wrong", "--tenant-id", vault.TenantID())

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ const (
 	StatusConnected = "connected"
 	StatusError     = "error"
 	StatusBroken    = "broken"
+	// StatusDisabled: the credential is disabled, so nobody can resolve
+	// the connection, whatever its last resolve or check said.
+	StatusDisabled = "disabled"
 )
 
 // Connection binds a credential to a runner group.
@@ -53,13 +57,14 @@ type Connection struct {
 	RunnerGroup       string
 	OwnerID           string
 	Owner             string
-	Status            string
+	Status            string // as recorded; the service answers with EffectiveStatus
 	LastError         string
 	LastErrorAt       time.Time
 	LastResolvedAt    time.Time
 	LastSecretVersion string
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	CredentialEnabled bool // the credential's enabled flag, filled by the repository
 }
 
 // Target is everything a resolve needs, read in one go.
@@ -147,6 +152,10 @@ type Service struct {
 	readers Readers
 	now     func() time.Time
 
+	log      *slog.Logger
+	warnings storeWarnings
+	states   SecretStates
+
 	// plans caches what a resolve of a connection needs to decide, by the
 	// key it was asked with, while the repository's generation is the one
 	// it was read at.
@@ -168,9 +177,31 @@ type plan struct {
 // maxPlans bounds the plan cache; past it the cache starts over.
 const maxPlans = 10000
 
+// Option adjusts a Service.
+type Option func(*Service)
+
+// SecretStates keeps what reads learn of secret variables' secrets;
+// *envvar.Service implements it.
+type SecretStates interface {
+	Observe(ctx context.Context, v envvar.Variable, meta secretstore.Meta, readErr error, always bool) (bool, error)
+}
+
+// WithSecretStates sets where resolves and checks report what they learned
+// of the variables' secrets (default: nowhere).
+func WithSecretStates(st SecretStates) Option { return func(s *Service) { s.states = st } }
+
+// WithLogger sets where a store's failure to give a value at run time is
+// logged (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
 // NewService returns a Service.
-func NewService(repo Repository, acc Access, creds Credentials, readers Readers) *Service {
-	return &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now, plans: map[string]plan{}}
+func NewService(repo Repository, acc Access, creds Credentials, readers Readers, opts ...Option) *Service {
+	s := &Service{repo: repo, access: acc, creds: creds, readers: readers, now: time.Now, plans: map[string]plan{},
+		log: slog.New(slog.DiscardHandler), warnings: storeWarnings{last: map[string]storeWarning{}}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Object names c for access checks and audit records.
@@ -229,7 +260,27 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		Outcome: audit.Success, Reason: "credential " + cred.Name + ", runner group " + group.Name}); err != nil {
 		return Connection{}, fmt.Errorf("create connection %q: %w", c.Name, err)
 	}
-	return s.repo.Get(ctx, c.ID)
+	c, err = s.repo.Get(ctx, c.ID)
+	return withStatus(c), err
+}
+
+// EffectiveStatus is a connection's status as people should see it: broken
+// once its credential is gone, disabled while its credential is disabled,
+// else the recorded outcome of its last resolve or check (unknown,
+// connected or error).
+func EffectiveStatus(c Connection) string {
+	switch {
+	case c.CredentialID == "":
+		return StatusBroken
+	case !c.CredentialEnabled:
+		return StatusDisabled
+	}
+	return c.Status
+}
+
+func withStatus(c Connection) Connection {
+	c.Status = EffectiveStatus(c)
+	return c
 }
 
 // visible returns the connection if p owns it or is an admin; others get
@@ -243,7 +294,7 @@ func (s *Service) visible(ctx context.Context, p access.Principal, idOrName, act
 		s.access.Deny(ctx, p, action, "connection:"+c.Name, "not the connection's owner")
 		return Connection{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
 	}
-	return c, nil
+	return withStatus(c), nil
 }
 
 // Get returns a connection p owns (any, for an admin).
@@ -253,7 +304,11 @@ func (s *Service) Get(ctx context.Context, p access.Principal, idOrName string) 
 
 // List returns a page of the connections p owns (all, for an admin).
 func (s *Service) List(ctx context.Context, p access.Principal, after string, limit int) ([]Connection, error) {
-	return s.repo.List(ctx, s.access.ViewerOf(p), after, limit)
+	cs, err := s.repo.List(ctx, s.access.ViewerOf(p), after, limit)
+	for i := range cs {
+		cs[i] = withStatus(cs[i])
+	}
+	return cs, err
 }
 
 // Delete removes a connection p owns.
@@ -316,6 +371,7 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	default:
 		rec.Audit.Outcome = audit.Failure
 	}
+	s.warnStore(ctx, rec.Audit.Resource, err)
 	if err != nil && rec.Audit.Reason == "" {
 		rec.Audit.Reason = err.Error()
 		var se *StoreError
@@ -374,10 +430,12 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
 	}
 	user, err := s.read(ctx, t.Username)
+	s.observe(ctx, t.Username, user, err, false)
 	if err != nil {
 		return Resolved{}, err
 	}
 	pass, err := s.read(ctx, t.Password)
+	s.observe(ctx, t.Password, pass, err, false)
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -478,6 +536,24 @@ func (s *Service) read(ctx context.Context, v envvar.Variable) (secretstore.Secr
 	return secretstore.Secret{}, &StoreError{Store: v.Secret.Store, Ref: v.Secret.Ref, Err: err}
 }
 
+// observe reports what a read of v returned to the secret states. It is
+// advisory: a failure to record it is logged, never the caller's failure.
+// A resolve (always false) records only news, so that a resolve served
+// from the cache writes nothing.
+func (s *Service) observe(ctx context.Context, v envvar.Variable, sec secretstore.Secret, readErr error, always bool) {
+	if s.states == nil || v.Type != envvar.TypeSecret {
+		return
+	}
+	var se *StoreError
+	if errors.As(readErr, &se) {
+		readErr = se.Err
+	}
+	if _, err := s.states.Observe(ctx, v, sec.Meta, readErr, always); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "could not record a secret's state",
+			slog.String("variable", v.SchemaName), slog.String("error", err.Error()))
+	}
+}
+
 // Check reads a connection's secrets the way a resolve would, without
 // handing them to anyone, and records its status.
 func (s *Service) Check(ctx context.Context, id string) error {
@@ -488,10 +564,12 @@ func (s *Service) Check(ctx context.Context, id string) error {
 	if t.Connection.CredentialID == "" {
 		return nil
 	}
-	_, err = s.read(ctx, t.Username)
+	user, err := s.read(ctx, t.Username)
+	s.observe(ctx, t.Username, user, err, true)
 	var pass secretstore.Secret
 	if err == nil {
 		pass, err = s.read(ctx, t.Password)
+		s.observe(ctx, t.Password, pass, err, true)
 	}
 	status := StatusConnected
 	if err != nil {
@@ -545,4 +623,52 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// storeWarnings limits the log lines about one store's failures to one per
+// warnEvery, each saying how many failures it stands for: a vault that is
+// down fails every resolve, and the log needs its cause once, not a line
+// per runner.
+type storeWarnings struct {
+	mu   sync.Mutex
+	last map[string]storeWarning
+}
+
+type storeWarning struct {
+	at         time.Time
+	suppressed int
+}
+
+const warnEvery = 10 * time.Second
+
+// warnStore logs, at WARN, a store's failure to give a value (unreachable,
+// too slow, throttling): its name and the cause in the store's own words,
+// which name the secret and the address but never hold a value. Answers
+// such as "not found" or "access denied" are the caller's to fix and are
+// not logged.
+func (s *Service) warnStore(ctx context.Context, resource string, err error) {
+	var se *StoreError
+	if err == nil || !errors.As(err, &se) || !(errors.Is(err, secretstore.ErrUnavailable) ||
+		errors.Is(err, secretstore.ErrTimeout) || errors.Is(err, secretstore.ErrThrottled)) {
+		return
+	}
+	now := s.now()
+	w := &s.warnings
+	w.mu.Lock()
+	last, seen := w.last[se.Store]
+	if seen && now.Sub(last.at) < warnEvery {
+		last.suppressed++
+		w.last[se.Store] = last
+		w.mu.Unlock()
+		return
+	}
+	if len(w.last) >= maxPlans {
+		clear(w.last)
+	}
+	w.last[se.Store] = storeWarning{at: now}
+	w.mu.Unlock()
+	s.log.LogAttrs(ctx, slog.LevelWarn, "secret store failed",
+		slog.String("store", se.Store), slog.String("ref", se.Ref), slog.String("resource", resource),
+		slog.String("failure", secretstore.Describe(se.Err)), slog.String("cause", se.Err.Error()),
+		slog.Int("alsoFailedSinceLastWarning", last.suppressed))
 }

@@ -43,6 +43,25 @@ type Credential struct {
 	Enabled       bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// UsernameSecret and PasswordSecret are what credflow knows of the two
+	// variables' secrets (UsernameSecret is nil for a text username),
+	// filled by the repository.
+	UsernameSecret *envvar.SecretRef
+	PasswordSecret *envvar.SecretRef
+}
+
+// Status is the worse of its variables' statuses at time now (see
+// envvar.StatusOf): a credential is only as usable as its worse secret.
+// It says nothing of Enabled, which is a field of its own: a disabled
+// credential whose secrets are fine is ok, and will resolve once enabled.
+func (c Credential) Status(now time.Time) envvar.Status {
+	var st []envvar.Status
+	for _, ref := range []*envvar.SecretRef{c.UsernameSecret, c.PasswordSecret} {
+		if ref != nil {
+			st = append(st, envvar.StatusOf(envvar.TypeSecret, ref, now))
+		}
+	}
+	return envvar.Worst(st...)
 }
 
 // Named identifies an object that depends on a credential.

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -48,7 +49,92 @@ type SecretRef struct {
 	// What the store said of the secret when it was last checked.
 	Enabled   bool
 	ExpiresAt time.Time // zero: no expiry
-	CheckedAt time.Time
+	CheckedAt time.Time // zero: never checked
+	// Problem is what the last read of the secret said instead of its
+	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled);
+	// "" when it read the secret.
+	Problem Status
+}
+
+// Status says whether a variable's value can be had, from what credflow
+// last learned of it; see StatusOf.
+type Status string
+
+// The statuses of a variable (and of a credential, the worst of its two).
+const (
+	StatusOK             Status = "ok"
+	StatusPending        Status = "pending"
+	StatusExpired        Status = "expired"
+	StatusSecretDisabled Status = "secret_disabled"
+	StatusAccessDenied   Status = "access_denied"
+	StatusNotFound       Status = "not_found"
+)
+
+// severity orders the statuses from best to worst, for Worst.
+var severity = map[Status]int{StatusOK: 0, StatusPending: 1, StatusExpired: 2, StatusSecretDisabled: 3,
+	StatusAccessDenied: 4, StatusNotFound: 5}
+
+// StatusOf derives a variable's status at time now from what credflow
+// knows without asking the store, so that listing stays a database read:
+//
+//   - a text variable is ok;
+//   - a secret variable never checked is pending;
+//   - one whose last read was refused says why: not_found, access_denied,
+//     secret_disabled;
+//   - one the store last called disabled is secret_disabled;
+//   - one whose expiry date (as the store last gave it) is past is expired;
+//   - anything else is ok.
+//
+// The secret's state is learned when the variable is saved, by the
+// periodic check of the connections that use it, and by any resolve whose
+// read of the secret tells something new; expiry is compared with now.
+func StatusOf(typ Type, ref *SecretRef, now time.Time) Status {
+	switch {
+	case typ != TypeSecret || ref == nil:
+		return StatusOK
+	case ref.CheckedAt.IsZero():
+		return StatusPending
+	case ref.Problem != "":
+		return ref.Problem
+	case !ref.Enabled:
+		return StatusSecretDisabled
+	case !ref.ExpiresAt.IsZero() && !now.Before(ref.ExpiresAt):
+		return StatusExpired
+	}
+	return StatusOK
+}
+
+// Status is StatusOf(v.Type, v.Secret, now).
+func (v Variable) Status(now time.Time) Status { return StatusOf(v.Type, v.Secret, now) }
+
+// Worst returns the worst of the statuses (ok for none): a credential is
+// only as usable as the worse of its two variables.
+func Worst(statuses ...Status) Status {
+	worst := StatusOK
+	for _, st := range statuses {
+		if severity[st] > severity[worst] {
+			worst = st
+		}
+	}
+	return worst
+}
+
+// ProblemOf says what a read's error tells of the secret itself: not
+// found, access denied or disabled. ok is false for failures that say
+// nothing about the secret (the store unreachable, slow or throttling),
+// which leave what was known of it as it was.
+func ProblemOf(err error) (problem Status, ok bool) {
+	switch {
+	case err == nil:
+		return "", true
+	case errors.Is(err, secretstore.ErrNotFound):
+		return StatusNotFound, true
+	case errors.Is(err, secretstore.ErrDisabled):
+		return StatusSecretDisabled, true
+	case errors.Is(err, secretstore.ErrForbidden):
+		return StatusAccessDenied, true
+	}
+	return "", false
 }
 
 // Variable is an environment variable.
@@ -164,11 +250,20 @@ type Service struct {
 	access Access
 	prefix string
 	now    func() time.Time
+
+	// recorded is the secret state this process last recorded per
+	// variable id, so that resolves served from caches that predate the
+	// write (which changes no generation) do not write it again.
+	recordedMu sync.Mutex
+	recorded   map[string]SecretRef
 }
+
+// maxRecorded bounds Service.recorded; past it the map starts over.
+const maxRecorded = 10000
 
 // NewService returns a Service. prefix starts generated schema names.
 func NewService(repo Repository, stores Stores, acc Access, prefix string) *Service {
-	return &Service{repo: repo, stores: stores, access: acc, prefix: prefix, now: time.Now}
+	return &Service{repo: repo, stores: stores, access: acc, prefix: prefix, now: time.Now, recorded: map[string]SecretRef{}}
 }
 
 // Object names v for access checks and audit records.
@@ -420,6 +515,59 @@ func (s *Service) checkSecret(ctx context.Context, p access.Principal, in Secret
 	}
 	return SecretRef{StoreID: info.ID, Store: info.Name, Ref: raw, Enabled: meta.Enabled,
 		ExpiresAt: meta.ExpiresAt, CheckedAt: s.now().UTC()}, nil
+}
+
+// StateRecorder is implemented by repositories that can keep what a later
+// read learned of a secret variable's secret. It writes only while the
+// variable still references the store and ref in state (a variable pointed
+// elsewhere meanwhile keeps its own state), and it is no change that needs
+// an audit record.
+type StateRecorder interface {
+	RecordSecretState(ctx context.Context, id string, state SecretRef) error
+}
+
+// Observe records what a read of v's secret returned (meta when readErr is
+// nil): the secret's enabled flag and expiry, or the refusal that took
+// their place. A failure that says nothing of the secret (see ProblemOf)
+// records nothing. Unless always, a read that tells nothing new records
+// nothing either, so that resolves do not write; the periodic check
+// passes always, to say when the secret was last seen. It reports whether
+// it wrote.
+func (s *Service) Observe(ctx context.Context, v Variable, meta secretstore.Meta, readErr error, always bool) (bool, error) {
+	rec, ok := s.repo.(StateRecorder)
+	if !ok || v.Type != TypeSecret || v.Secret == nil {
+		return false, nil
+	}
+	problem, meaningful := ProblemOf(readErr)
+	if !meaningful {
+		return false, nil
+	}
+	known := *v.Secret
+	s.recordedMu.Lock()
+	if r, ok := s.recorded[v.ID]; ok && r.StoreID == known.StoreID && r.Ref == known.Ref && r.CheckedAt.After(known.CheckedAt) {
+		known = r
+	}
+	s.recordedMu.Unlock()
+	next := known
+	next.Problem = problem
+	if problem == "" {
+		next.Enabled, next.ExpiresAt = meta.Enabled, meta.ExpiresAt.UTC()
+	}
+	if !always && !known.CheckedAt.IsZero() && next.Problem == known.Problem && next.Enabled == known.Enabled &&
+		next.ExpiresAt.Equal(known.ExpiresAt) {
+		return false, nil
+	}
+	next.CheckedAt = s.now().UTC()
+	if err := rec.RecordSecretState(ctx, v.ID, next); err != nil {
+		return false, fmt.Errorf("record the state of %s's secret: %w", v.SchemaName, err)
+	}
+	s.recordedMu.Lock()
+	if len(s.recorded) >= maxRecorded {
+		clear(s.recorded)
+	}
+	s.recorded[v.ID] = next
+	s.recordedMu.Unlock()
+	return true, nil
 }
 
 // Get returns a variable p may see, by id or schema name.

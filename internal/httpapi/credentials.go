@@ -16,6 +16,7 @@ type credentialJSON struct {
 	Password    string    `json:"password"`
 	Owner       string    `json:"owner"`
 	Enabled     bool      `json:"enabled"`
+	Status      string    `json:"status"` // Credential.Status
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
@@ -46,7 +47,7 @@ type credentialDependenciesJSON struct {
 func toCredentialJSON(c credential.Credential) credentialJSON {
 	return credentialJSON{
 		ID: c.ID, Name: c.Name, Description: c.Description, Store: c.Store,
-		Username: c.Username, Password: c.Password, Owner: c.Owner, Enabled: c.Enabled,
+		Username: c.Username, Password: c.Password, Owner: c.Owner, Enabled: c.Enabled, Status: string(c.Status(time.Now())),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/storeadmin"
 )
 
 type healthJSON struct {
@@ -18,9 +18,14 @@ type readyJSON struct {
 	Stores   []storeStatusJSON `json:"stores"`
 }
 
+// storeStatusJSON is one store's readiness. Step names the failing step
+// of a store that is not ready; its detail, which can name addresses and
+// identities, is for admins (GET /api/v1/stores), not for this
+// unauthenticated endpoint.
 type storeStatusJSON struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
+	Step   string `json:"step,omitempty"`
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -35,15 +40,23 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := a.DB.Ping(ctx); err != nil {
 		out.Status, out.Database = "not_ready", "error"
 	}
-	for _, info := range a.Stores.List() {
-		st := a.storeStatus(info)
+	stores, err := a.StoreAdmin.List(ctx)
+	if err != nil {
+		// Without the database, say what this server alone knows.
+		stores = nil
+		for _, info := range a.Stores.List() {
+			stores = append(stores, storeadmin.Store{ID: info.ID, Name: info.Name, Kind: info.Kind})
+		}
+	}
+	for _, st := range stores {
+		h := a.StoreAdmin.Health(st)
 		// A sealed store is this instance's fault (its key is missing); an
-		// unavailable remote store is everyone's, and taking every replica
-		// out of service would not help the other stores.
-		if st == "sealed" {
+		// unavailable or degraded remote store is everyone's, and taking
+		// every replica out of service would not help the other stores.
+		if h.Status == storeadmin.StatusSealed {
 			out.Status = "not_ready"
 		}
-		out.Stores = append(out.Stores, storeStatusJSON{Name: info.Name, Status: st})
+		out.Stores = append(out.Stores, storeStatusJSON{Name: st.Name, Status: h.Status, Step: h.Step})
 	}
 	status := http.StatusOK
 	if out.Status != "ready" {
@@ -51,18 +64,4 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, status, out)
 	return nil
-}
-
-func (a *API) storeStatus(info secretstore.Info) string {
-	s, _, err := a.Stores.Lookup(info.Name)
-	if err != nil {
-		return "unknown"
-	}
-	if secretstore.IsSealed(s) {
-		return "sealed"
-	}
-	if u, ok := s.(secretstore.Unopened); ok && u.OpenError() != nil {
-		return "unavailable"
-	}
-	return "ready"
 }

@@ -13,10 +13,14 @@ import (
 )
 
 type storeJSON struct {
-	ID           string          `json:"id"`
-	Name         string          `json:"name"`
-	Kind         string          `json:"kind"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Status is ready, degraded (the last check failed), unavailable (the
+	// settings could not be opened), sealed or unknown; LastCheck says
+	// when the store was last checked and what failed.
 	Status       string          `json:"status"`
+	LastCheck    *lastCheckJSON  `json:"lastCheck,omitempty"`
 	Settings     json.RawMessage `json:"settings"`
 	CacheTTL     string          `json:"cacheTTL"`
 	StaleIfError string          `json:"staleIfError"`
@@ -24,6 +28,17 @@ type storeJSON struct {
 	UpdatedAt    time.Time       `json:"updatedAt"`
 	// Check is the step-by-step check run when the store was added.
 	Check *checkJSON `json:"check,omitempty"`
+}
+
+// lastCheckJSON is a store's last check, or why it cannot be used.
+type lastCheckJSON struct {
+	OK        bool       `json:"ok"`
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
+	// Step, Detail and Hint are the failing step when the store is not
+	// ready.
+	Step   string `json:"step,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	Hint   string `json:"hint,omitempty"`
 }
 
 type createStoreRequest struct {
@@ -108,10 +123,15 @@ type secretList struct {
 }
 
 func (a *API) toStoreJSON(st storeadmin.Store) storeJSON {
-	return storeJSON{ID: st.ID, Name: st.Name, Kind: st.Kind,
-		Status:   a.storeStatus(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}),
+	h := a.StoreAdmin.Health(st)
+	out := storeJSON{ID: st.ID, Name: st.Name, Kind: st.Kind, Status: h.Status,
 		Settings: a.StoreAdmin.Public(st), CacheTTL: st.CacheTTL.String(), StaleIfError: st.StaleIfError.String(),
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
+	if h.Status != storeadmin.StatusReady || st.LastCheck != nil {
+		out.LastCheck = &lastCheckJSON{OK: h.Status == storeadmin.StatusReady, CheckedAt: timePtr(h.CheckedAt),
+			Step: h.Step, Detail: h.Detail, Hint: h.Hint}
+	}
+	return out
 }
 
 func toCheckJSON(r secretstore.Report) *checkJSON {
@@ -196,11 +216,15 @@ func (a *API) updateStore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.StoreAdmin.Update(r.Context(), principal(r), r.PathValue("store"), storeadmin.UpdateInput{Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale})
+	st, report, err := a.StoreAdmin.Update(r.Context(), principal(r), r.PathValue("store"), storeadmin.UpdateInput{Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.toStoreJSON(st))
+	out := a.toStoreJSON(st)
+	if report != nil {
+		out.Check = toCheckJSON(*report)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

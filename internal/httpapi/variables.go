@@ -33,6 +33,7 @@ type variableJSON struct {
 	Value       *string        `json:"value,omitempty"`
 	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
 	Owner       string         `json:"owner"`
+	Status      string         `json:"status"` // envvar.StatusOf
 	CreatedAt   time.Time      `json:"createdAt"`
 	UpdatedAt   time.Time      `json:"updatedAt"`
 }
@@ -73,7 +74,7 @@ type variableDependenciesJSON struct {
 func toVariableJSON(v envvar.Variable) variableJSON {
 	out := variableJSON{
 		ID: v.ID, SchemaName: v.SchemaName, DisplayName: v.DisplayName, Description: v.Description,
-		Type: string(v.Type), Owner: v.Owner, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+		Type: string(v.Type), Owner: v.Owner, Status: string(v.Status(time.Now())), CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 	}
 	if v.Type == envvar.TypeText {
 		val := v.Value

@@ -200,7 +200,7 @@ func (c *Connections) Create(ctx context.Context, conn connection.Connection, e 
 
 const connectionColumns = `c.id, c.name, COALESCE(c.credential_id, ''), COALESCE(cr.name, ''), c.runner_group_id, rg.name,
 	c.owner_id, u.name, CASE WHEN c.credential_id IS NULL THEN 'broken' ELSE c.status END, c.last_error, c.last_error_at,
-	c.last_resolved_at, c.last_secret_version, c.created_at, c.updated_at
+	c.last_resolved_at, c.last_secret_version, c.created_at, c.updated_at, COALESCE(cr.enabled, FALSE)
 	FROM connections c
 	LEFT JOIN credentials cr ON cr.id = c.credential_id
 	JOIN runner_groups rg ON rg.id = c.runner_group_id
@@ -212,7 +212,7 @@ func scanConnection(row interface{ Scan(...any) error }) (connection.Connection,
 		errAt, resolvedAt sql.NullTime
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.CredentialID, &c.Credential, &c.RunnerGroupID, &c.RunnerGroup, &c.OwnerID, &c.Owner,
-		&c.Status, &c.LastError, &errAt, &resolvedAt, &c.LastSecretVersion, &c.CreatedAt, &c.UpdatedAt)
+		&c.Status, &c.LastError, &errAt, &resolvedAt, &c.LastSecretVersion, &c.CreatedAt, &c.UpdatedAt, &c.CredentialEnabled)
 	c.LastErrorAt, c.LastResolvedAt = utcOrZero(errAt), utcOrZero(resolvedAt)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err

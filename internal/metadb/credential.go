@@ -9,6 +9,7 @@ import (
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/credential"
+	"github.com/credflow/credflow/internal/envvar"
 )
 
 // Credentials implements credential.Repository.
@@ -21,7 +22,9 @@ func (db *DB) Credentials() Credentials { return Credentials{db} }
 
 const credentialColumns = `
 	c.id, c.name, c.description, c.username_var_id, uv.schema_name, c.password_var_id, pv.schema_name,
-	COALESCE(s.name, ''), c.owner_id, u.name, c.enabled, c.created_at, c.updated_at
+	COALESCE(s.name, ''), c.owner_id, u.name, c.enabled, c.created_at, c.updated_at,
+	uv.type, uv.secret_enabled, uv.secret_expires_at, uv.secret_checked_at, uv.secret_problem,
+	pv.secret_enabled, pv.secret_expires_at, pv.secret_checked_at, pv.secret_problem
 	FROM credentials c
 	JOIN environment_variables uv ON uv.id = c.username_var_id
 	JOIN environment_variables pv ON pv.id = c.password_var_id
@@ -29,11 +32,33 @@ const credentialColumns = `
 	JOIN users u ON u.id = c.owner_id`
 
 func scanCredential(row interface{ Scan(...any) error }) (credential.Credential, error) {
-	var c credential.Credential
+	var (
+		c        credential.Credential
+		userType string
+		us, ps   secretStateColumns
+	)
 	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.UsernameVarID, &c.Username, &c.PasswordVarID, &c.Password,
-		&c.Store, &c.OwnerID, &c.Owner, &c.Enabled, &c.CreatedAt, &c.UpdatedAt)
+		&c.Store, &c.OwnerID, &c.Owner, &c.Enabled, &c.CreatedAt, &c.UpdatedAt,
+		&userType, &us.enabled, &us.expires, &us.checked, &us.problem,
+		&ps.enabled, &ps.expires, &ps.checked, &ps.problem)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if envvar.Type(userType) == envvar.TypeSecret {
+		c.UsernameSecret = us.ref()
+	}
+	c.PasswordSecret = ps.ref()
 	return c, err
+}
+
+// secretStateColumns are a variable's secret_* columns.
+type secretStateColumns struct {
+	enabled          sql.NullBool
+	expires, checked sql.NullTime
+	problem          string
+}
+
+func (s secretStateColumns) ref() *envvar.SecretRef {
+	return &envvar.SecretRef{Enabled: !s.enabled.Valid || s.enabled.Bool, ExpiresAt: utcOrZero(s.expires),
+		CheckedAt: utcOrZero(s.checked), Problem: envvar.Status(s.problem)}
 }
 
 // Create implements credential.Repository.

@@ -22,7 +22,7 @@ func (db *DB) Variables() Variables { return Variables{db} }
 
 const variableColumns = `
 	v.id, v.schema_name, v.display_name, v.description, v.type, v.value,
-	v.store_id, s.name, v.secret_ref, v.secret_enabled, v.secret_expires_at, v.secret_checked_at,
+	v.store_id, s.name, v.secret_ref, v.secret_enabled, v.secret_expires_at, v.secret_checked_at, v.secret_problem,
 	v.owner_id, u.name, v.created_at, v.updated_at
 	FROM environment_variables v
 	JOIN users u ON u.id = v.owner_id
@@ -36,16 +36,18 @@ func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) 
 		ref                       sql.NullString
 		enabled                   sql.NullBool
 		expires, checked          sql.NullTime
+		problem                   string
 	)
 	if err := row.Scan(&v.ID, &v.SchemaName, &v.DisplayName, &v.Description, &typ, &value,
-		&storeID, &storeName, &ref, &enabled, &expires, &checked, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt); err != nil {
+		&storeID, &storeName, &ref, &enabled, &expires, &checked, &problem, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt); err != nil {
 		return v, err
 	}
 	v.Type = envvar.Type(typ)
 	v.Value = value.String
 	if storeID.Valid {
 		v.Secret = &envvar.SecretRef{StoreID: storeID.String, Store: storeName.String, Ref: ref.String,
-			Enabled: !enabled.Valid || enabled.Bool, ExpiresAt: utcOrZero(expires), CheckedAt: utcOrZero(checked)}
+			Enabled: !enabled.Valid || enabled.Bool, ExpiresAt: utcOrZero(expires), CheckedAt: utcOrZero(checked),
+			Problem: envvar.Status(problem)}
 	}
 	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
 	return v, nil
@@ -60,11 +62,11 @@ func variableColumnsFor(v envvar.Variable) (value, storeID, ref any) {
 }
 
 // secretMetaColumns are what the store said of a secret variable's secret.
-func secretMetaColumns(v envvar.Variable) (enabled, expires, checked any) {
+func secretMetaColumns(v envvar.Variable) (enabled, expires, checked, problem any) {
 	if v.Secret == nil {
-		return nil, nil, nil
+		return nil, nil, nil, ""
 	}
-	return v.Secret.Enabled, nullTime(v.Secret.ExpiresAt), nullTime(v.Secret.CheckedAt)
+	return v.Secret.Enabled, nullTime(v.Secret.ExpiresAt), nullTime(v.Secret.CheckedAt), string(v.Secret.Problem)
 }
 
 // Create implements envvar.Repository.
@@ -79,19 +81,34 @@ func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.S
 
 func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
-	enabled, expires, checked := secretMetaColumns(v)
+	enabled, expires, checked, problem := secretMetaColumns(v)
 	_, err := tx.ExecContext(ctx, r.db.q(`
 		INSERT INTO environment_variables
 		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at,
-		   secret_enabled, secret_expires_at, secret_checked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`),
+		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`),
 		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
-		enabled, expires, checked)
+		enabled, expires, checked, problem)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
 	}
 	if err != nil {
 		return fmt.Errorf("insert environment variable: %w", err)
+	}
+	return nil
+}
+
+var _ envvar.StateRecorder = Variables{}
+
+// RecordSecretState implements envvar.StateRecorder: run-time state, which
+// changes no authorization data and leaves the caches alone.
+func (r Variables) RecordSecretState(ctx context.Context, id string, st envvar.SecretRef) error {
+	_, err := r.db.exec(ctx, r.db.sql, `UPDATE environment_variables
+		SET secret_enabled = $2, secret_expires_at = $3, secret_checked_at = $4, secret_problem = $5
+		WHERE id = $1 AND store_id = $6 AND secret_ref = $7`,
+		id, st.Enabled, nullTime(st.ExpiresAt), nullTime(st.CheckedAt), string(st.Problem), st.StoreID, st.Ref)
+	if err != nil {
+		return fmt.Errorf("record secret state: %w", err)
 	}
 	return nil
 }
@@ -154,13 +171,13 @@ func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Varia
 // Update implements envvar.Repository.
 func (r Variables) Update(ctx context.Context, v envvar.Variable, e audit.Entry) error {
 	value, storeID, ref := variableColumnsFor(v)
-	enabled, expires, checked := secretMetaColumns(v)
+	enabled, expires, checked, problem := secretMetaColumns(v)
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
 		res, err := r.db.exec(ctx, tx, `
 			UPDATE environment_variables
 			SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7,
-			    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10
-			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked)
+			    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10, secret_problem = $11
+			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked, problem)
 		if err != nil {
 			return fmt.Errorf("update environment variable: %w", err)
 		}

@@ -43,15 +43,24 @@ func (s Stores) Ensure(ctx context.Context, name, kind string) (secretstore.Info
 	return secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, nil
 }
 
-const storeColumns = `id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, created_at, updated_at FROM stores`
+const storeColumns = `id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, created_at, updated_at,
+	check_ok, checked_at, check_step, check_detail, check_hint FROM stores`
 
 func scanStore(row interface{ Scan(...any) error }) (storeadmin.Store, error) {
 	var (
 		st         storeadmin.Store
 		settings   string
 		ttl, stale int64
+		checkOK    sql.NullBool
+		checkedAt  sql.NullTime
+		check      storeadmin.CheckResult
 	)
-	err := row.Scan(&st.ID, &st.Name, &st.Kind, &settings, &ttl, &stale, &st.CreatedAt, &st.UpdatedAt)
+	err := row.Scan(&st.ID, &st.Name, &st.Kind, &settings, &ttl, &stale, &st.CreatedAt, &st.UpdatedAt,
+		&checkOK, &checkedAt, &check.Step, &check.Detail, &check.Hint)
+	if checkOK.Valid {
+		check.OK, check.At = checkOK.Bool, utcOrZero(checkedAt)
+		st.LastCheck = &check
+	}
 	st.Settings = []byte(settings)
 	st.CacheTTL, st.StaleIfError = time.Duration(ttl)*time.Millisecond, time.Duration(stale)*time.Millisecond
 	st.CreatedAt, st.UpdatedAt = st.CreatedAt.UTC(), st.UpdatedAt.UTC()
@@ -89,6 +98,20 @@ func (s Stores) Get(ctx context.Context, idOrName string) (storeadmin.Store, err
 // List implements storeadmin.Repository.
 func (s Stores) List(ctx context.Context) ([]storeadmin.Store, error) {
 	return queryList(ctx, s.db, scanStore, `SELECT `+storeColumns+` ORDER BY lower(name)`)
+}
+
+var _ storeadmin.CheckRecorder = Stores{}
+
+// RecordCheck implements storeadmin.CheckRecorder. A check's outcome is
+// read from the table by whoever asks next, on any replica, so it changes
+// nothing the caches hold.
+func (s Stores) RecordCheck(ctx context.Context, id string, c storeadmin.CheckResult) error {
+	res, err := s.db.exec(ctx, s.db.sql, `UPDATE stores SET check_ok = $2, checked_at = $3, check_step = $4, check_detail = $5, check_hint = $6
+		WHERE id = $1`, id, c.OK, c.At, c.Step, c.Detail, c.Hint)
+	if err != nil {
+		return fmt.Errorf("record store check: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: %s", secretstore.ErrStoreNotFound, id))
 }
 
 // Update implements storeadmin.Repository.

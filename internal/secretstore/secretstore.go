@@ -249,11 +249,14 @@ type Report struct {
 }
 
 // Step is one step of a check. Hint says how to fix a failing step.
+// Secret marks a step about the secret the check was asked to read rather
+// than about the store: its failure says nothing of the store's health.
 type Step struct {
 	Name   string
 	OK     bool
 	Detail string
 	Hint   string
+	Secret bool
 }
 
 // FieldRefs is implemented by stores whose references can also be given as

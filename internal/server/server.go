@@ -190,8 +190,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	connRepo := metadb.NewConnections(s.db)
-	conns := connection.NewService(connRepo, acc, creds, stores)
-	s.startWorkers(connRepo, conns)
+	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars))
+	s.startWorkers(connRepo, conns, admin)
 	api := &httpapi.API{
 		Access:      acc,
 		Variables:   vars,
@@ -284,8 +284,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // DB is the metadata database, for tests that must reach under the API.
 func (s *Server) DB() *metadb.DB { return s.db }
 
-// DefaultCheckInterval is how often every connection's status is
-// refreshed in the background.
+// DefaultCheckInterval is how often every store's and every connection's
+// status is refreshed in the background.
 const DefaultCheckInterval = 5 * time.Minute
 
 // WithCheckInterval changes how often connections are checked in the
@@ -293,8 +293,9 @@ const DefaultCheckInterval = 5 * time.Minute
 func WithCheckInterval(d time.Duration) Option { return func(s *Server) { s.checkEvery = d } }
 
 // startWorkers starts the goroutines the server owns: the group committer
-// of resolve records and the periodic connection check. Close stops them.
-func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Service) {
+// of resolve records and the periodic check of every store and connection.
+// Close stops them.
+func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Service, admin *storeadmin.Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
 	var wg sync.WaitGroup
@@ -312,6 +313,9 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if err := admin.CheckAll(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("store check failed", slog.String("error", err.Error()))
+				}
 				if err := conns.CheckAll(ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("connection check failed", slog.String("error", err.Error()))
 				}

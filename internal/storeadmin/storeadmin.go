@@ -55,6 +55,99 @@ type Store struct {
 	StaleIfError time.Duration
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// LastCheck is the outcome of the store's last check, nil when it was
+	// never checked.
+	LastCheck *CheckResult
+}
+
+// CheckResult is what the last check of a store found: whether every step
+// about the store passed and, if not, the first that failed. Steps about
+// the secret a check was asked to read do not count (a missing secret is
+// not a sick store).
+type CheckResult struct {
+	OK     bool
+	At     time.Time
+	Step   string
+	Detail string
+	Hint   string
+}
+
+// ResultOf reduces a check's report to a CheckResult at time at.
+func ResultOf(r secretstore.Report, at time.Time) CheckResult {
+	for _, st := range r.Steps {
+		if !st.OK && !st.Secret {
+			return CheckResult{At: at, Step: st.Name, Detail: st.Detail, Hint: st.Hint}
+		}
+	}
+	return CheckResult{OK: true, At: at}
+}
+
+// CheckRecorder is implemented by repositories that keep the outcome of
+// each store's last check. Recording it is no change an audit record is
+// needed for.
+type CheckRecorder interface {
+	RecordCheck(ctx context.Context, id string, c CheckResult) error
+}
+
+// The statuses of a store.
+const (
+	// StatusReady: the store is open and its last check (if any) passed.
+	StatusReady = "ready"
+	// StatusDegraded: the store is open but its last check failed; Health
+	// names the step.
+	StatusDegraded = "degraded"
+	// StatusUnavailable: the store could not be opened with its settings.
+	StatusUnavailable = "unavailable"
+	// StatusSealed: the store cannot decrypt (its master key is missing).
+	StatusSealed = "sealed"
+	// StatusUnknown: the store is not registered on this server.
+	StatusUnknown = "unknown"
+)
+
+// Health is a store's status and, when it is not ready, the step that says
+// why.
+type Health struct {
+	Status    string
+	Step      string
+	Detail    string
+	Hint      string
+	CheckedAt time.Time // zero: never checked
+}
+
+// HealthOf derives a store's health from its registration and the store
+// this server runs for it (nil: none), without calling the store: sealed
+// or unopened first (this server cannot use it at all), then the last
+// check's outcome.
+func HealthOf(st Store, running secretstore.Store) Health {
+	var h Health
+	if st.LastCheck != nil {
+		h.CheckedAt = st.LastCheck.At
+	}
+	u, unopened := running.(secretstore.Unopened)
+	switch {
+	case running == nil:
+		h.Status, h.Detail = StatusUnknown, "the store is not registered on this server"
+	case secretstore.IsSealed(running):
+		h.Status, h.Detail = StatusSealed, "the store's master key is not loaded"
+		h.Hint = "Restore the master key file the server was started with (--master-key-file) and restart."
+	case unopened && u.OpenError() != nil:
+		h.Status, h.Step, h.Detail = StatusUnavailable, "open the store", u.OpenError().Error()
+		h.Hint = "Fix the store's settings (PATCH /api/v1/stores/{store}) or the files and variables they name."
+	case st.LastCheck != nil && !st.LastCheck.OK:
+		h.Status, h.Step, h.Detail, h.Hint = StatusDegraded, st.LastCheck.Step, st.LastCheck.Detail, st.LastCheck.Hint
+	default:
+		h.Status = StatusReady
+	}
+	return h
+}
+
+// Health is HealthOf the store with the one this server runs for it.
+func (s *Service) Health(st Store) Health {
+	running, _, err := s.registry.Lookup(st.Name)
+	if err != nil {
+		running = nil
+	}
+	return HealthOf(st, running)
 }
 
 // Repository keeps the registered stores.
@@ -74,7 +167,11 @@ type Service struct {
 	registry *secretstore.Registry
 	now      func() time.Time
 
-	mu sync.Mutex // serialises changes to the registry
+	mu sync.Mutex // serialises changes to the registry and loaded
+	// loaded is what each store was last registered with here, so that
+	// this server's own announcement of a change it has applied already
+	// does not register the store again, dropping its cache.
+	loaded map[string]registration
 }
 
 // BuiltinKind is the kind of the built-in store, which is not managed here.
@@ -87,7 +184,7 @@ func New(repo Repository, registry *secretstore.Registry, kinds ...Kind) *Servic
 	for _, k := range kinds {
 		m[k.Name] = k
 	}
-	return &Service{repo: repo, kinds: m, registry: registry, now: time.Now}
+	return &Service{repo: repo, kinds: m, registry: registry, now: time.Now, loaded: map[string]registration{}}
 }
 
 // CacheOptions is how a store's values are cached at run time.
@@ -120,14 +217,30 @@ func (s *Service) Reload(ctx context.Context, name string) error {
 	if errors.Is(err, secretstore.ErrStoreNotFound) {
 		s.mu.Lock()
 		s.registry.Remove(name)
+		delete(s.loaded, name)
 		s.mu.Unlock()
 		return nil
 	}
 	if err != nil || st.Kind == BuiltinKind {
 		return err
 	}
-	s.register(st)
+	s.mu.Lock()
+	same := s.loaded[st.Name] == registrationOf(st)
+	s.mu.Unlock()
+	if !same {
+		s.register(st)
+	}
 	return nil
+}
+
+// registration is what a registered store was opened and cached with.
+type registration struct {
+	id, kind, settings string
+	ttl, stale         time.Duration
+}
+
+func registrationOf(st Store) registration {
+	return registration{id: st.ID, kind: st.Kind, settings: string(st.Settings), ttl: st.CacheTTL, stale: st.StaleIfError}
 }
 
 func (s *Service) register(st Store) {
@@ -146,6 +259,7 @@ func (s *Service) register(st Store) {
 		store = broken{err: err}
 	}
 	s.registry.AddWithReader(info, store, cache.New(store, CacheOptions(st)))
+	s.loaded[st.Name] = registrationOf(st)
 }
 
 // broken stands in for a store that could not be opened.
@@ -214,13 +328,32 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	}
 	s.mu.Lock()
 	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, cache.New(store, CacheOptions(st)))
+	s.loaded[st.Name] = registrationOf(st)
 	s.mu.Unlock()
 	var report *secretstore.Report
 	if c, ok := store.(secretstore.Checker); ok {
 		r := c.Check(ctx, "")
 		report = &r
+		if err := s.record(ctx, &st, r); err != nil {
+			return Store{}, nil, err
+		}
 	}
 	return st, report, nil
+}
+
+// record keeps a check's outcome as the store's last check, where the
+// repository can.
+func (s *Service) record(ctx context.Context, st *Store, r secretstore.Report) error {
+	rec, ok := s.repo.(CheckRecorder)
+	if !ok {
+		return nil
+	}
+	res := ResultOf(r, s.now().UTC())
+	if err := rec.RecordCheck(ctx, st.ID, res); err != nil {
+		return fmt.Errorf("record the check of store %s: %w", st.Name, err)
+	}
+	st.LastCheck = &res
+	return nil
 }
 
 func checkDurations(ve *validation.Error, st *Store, ttl, stale *time.Duration) {
@@ -276,11 +409,14 @@ type UpdateInput struct {
 	StaleIfError *time.Duration
 }
 
-// Update changes a store's settings or cache, re-opening it.
-func (s *Service) Update(ctx context.Context, p access.Principal, idOrName string, in UpdateInput) (Store, error) {
+// Update changes a store's settings or cache, re-opening it. New settings
+// are checked at once, like a new store's: the report says how the check
+// went (nil when the settings did not change or the kind has no check),
+// and its outcome is the store's last check.
+func (s *Service) Update(ctx context.Context, p access.Principal, idOrName string, in UpdateInput) (Store, *secretstore.Report, error) {
 	st, err := s.repo.Get(ctx, idOrName)
 	if err != nil {
-		return Store{}, err
+		return Store{}, nil, err
 	}
 	var ve validation.Error
 	if in.Settings != nil && st.Kind == BuiltinKind {
@@ -288,17 +424,17 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 	}
 	checkDurations(&ve, &st, in.CacheTTL, in.StaleIfError)
 	if err := ve.Err(); err != nil {
-		return Store{}, err
+		return Store{}, nil, err
 	}
 	if in.Settings != nil {
 		if _, err := s.kinds[st.Kind].Open(st.Name, in.Settings); err != nil {
-			return Store{}, err
+			return Store{}, nil, err
 		}
 		st.Settings = in.Settings
 	}
 	st.UpdatedAt = s.now().UTC()
 	if err := s.repo.Update(ctx, st, audit.Entry{Actor: p.Name, Action: "store.update", Resource: "store:" + st.Name, Outcome: audit.Success}); err != nil {
-		return Store{}, fmt.Errorf("update store %s: %w", st.Name, err)
+		return Store{}, nil, fmt.Errorf("update store %s: %w", st.Name, err)
 	}
 	if st.Kind == BuiltinKind {
 		s.mu.Lock()
@@ -307,10 +443,25 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 			s.registry.AddWithReader(info, raw, cache.New(raw, CacheOptions(st)))
 		}
 		s.mu.Unlock()
-	} else {
-		s.register(st)
+		return st, nil, nil
 	}
-	return st, nil
+	s.register(st)
+	if in.Settings == nil {
+		return st, nil, nil
+	}
+	running, _, err := s.registry.Lookup(st.Name)
+	if err != nil {
+		return st, nil, nil
+	}
+	c, ok := running.(secretstore.Checker)
+	if !ok {
+		return st, nil, nil
+	}
+	r := c.Check(ctx, "")
+	if err := s.record(ctx, &st, r); err != nil {
+		return Store{}, nil, err
+	}
+	return st, &r, nil
 }
 
 // Delete unregisters a store that no variable references.
@@ -327,20 +478,53 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, idOrName strin
 	}
 	s.mu.Lock()
 	s.registry.Remove(st.Name)
+	delete(s.loaded, st.Name)
 	s.mu.Unlock()
 	return nil
 }
 
-// Check runs a store's check, optionally reading one secret.
+// Check runs a store's check, optionally reading one secret, and keeps its
+// outcome as the store's last check (which decides whether the store is
+// degraded).
 func (s *Service) Check(ctx context.Context, idOrName, secretName string) (secretstore.Report, error) {
-	store, info, err := s.registry.Lookup(idOrName)
+	st, err := s.repo.Get(ctx, idOrName)
 	if err != nil {
 		return secretstore.Report{}, err
 	}
-	if c, ok := store.(secretstore.Checker); ok {
-		return c.Check(ctx, secretName), nil
+	store, info, err := s.registry.Lookup(st.Name)
+	if err != nil {
+		return secretstore.Report{}, err
 	}
-	return genericCheck(ctx, store, info, secretName), nil
+	var r secretstore.Report
+	if c, ok := store.(secretstore.Checker); ok {
+		r = c.Check(ctx, secretName)
+	} else {
+		r = genericCheck(ctx, store, info, secretName)
+	}
+	if err := s.record(ctx, &st, r); err != nil {
+		return secretstore.Report{}, err
+	}
+	return r, nil
+}
+
+// CheckAll checks every registered store (reading no secret) and keeps
+// each outcome, for the periodic background check: a store that failed
+// comes back to ready on its own once it passes again.
+func (s *Service) CheckAll(ctx context.Context) error {
+	stores, err := s.repo.List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, st := range stores {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, err := s.Check(ctx, st.ID, ""); err != nil && !errors.Is(err, secretstore.ErrStoreNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // genericCheck is the check of a store that has no check of its own: is it
@@ -372,10 +556,10 @@ func genericCheck(ctx context.Context, store secretstore.Store, info secretstore
 		return r
 	}
 	if err != nil {
-		add(secretstore.Step{Name: "read secret " + secretName, Detail: secretstore.Describe(err),
+		add(secretstore.Step{Name: "read secret " + secretName, Detail: secretstore.Describe(err), Secret: true,
 			Hint: "Check the secret's name, and that it exists in store " + info.Name + "."})
 		return r
 	}
-	add(secretstore.Step{Name: "read secret " + secretName, OK: true, Detail: "the secret exists and can be read"})
+	add(secretstore.Step{Name: "read secret " + secretName, OK: true, Detail: "the secret exists and can be read", Secret: true})
 	return r
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -318,8 +320,11 @@ func retryOptions(o *policy.RetryOptions) policy.RetryOptions {
 	r.ShouldRetry = func(resp *http.Response, err error) bool {
 		if err != nil {
 			// A transport failure; the policy has already stopped for a
-			// finished context or an error marked not retriable.
-			return true
+			// finished context or an error marked not retriable. A refused
+			// connection or a name that does not resolve is an answer, not
+			// a hiccup: retrying it only turns "unavailable" into a
+			// timeout.
+			return !unreachable(err)
 		}
 		if !slices.Contains(statuses, resp.StatusCode) {
 			return false
@@ -341,6 +346,15 @@ func retryOptions(o *policy.RetryOptions) policy.RetryOptions {
 		return time.Until(c.deadline) > delay
 	}
 	return r
+}
+
+// unreachable reports whether a transport error says the vault cannot be
+// reached at all from here: the connection was refused (nothing listens
+// on that address, or a firewall rejects it) or the host name does not
+// resolve.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound
 }
 
 // challengeError: the vault's 401 challenge is malformed.

@@ -70,7 +70,7 @@ func (s *Store) Check(ctx context.Context, secretName string) secretstore.Report
 		return r
 	}
 	if !reached || !tokenOK || !tenantOK {
-		add(secretstore.Step{Name: StepRead, Detail: "not tried: an earlier step failed"})
+		add(secretstore.Step{Name: StepRead, Detail: "not tried: an earlier step failed", Secret: true})
 		return r
 	}
 	if m, ok := s.checkRead(ctx, secretName, add); ok {
@@ -278,7 +278,7 @@ type hinter interface{ Hint() string }
 func (s *Store) checkRead(ctx context.Context, secretName string, add func(secretstore.Step)) (secretstore.Meta, bool) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	step := secretstore.Step{Name: StepRead}
+	step := secretstore.Step{Name: StepRead, Secret: true}
 	ref, err := s.ParseRef(secretName)
 	if err != nil {
 		var re *secretstore.RefError
@@ -312,7 +312,7 @@ func (s *Store) checkRead(ctx context.Context, secretName string, add func(secre
 }
 
 func (s *Store) checkExpiry(m secretstore.Meta, add func(secretstore.Step)) {
-	step := secretstore.Step{Name: StepExpiry, OK: true}
+	step := secretstore.Step{Name: StepExpiry, OK: true, Secret: true}
 	now := time.Now()
 	switch left := m.ExpiresAt.Sub(now); {
 	case m.ExpiresAt.IsZero():

@@ -546,3 +546,57 @@ func TestInvalidRefOnGet(t *testing.T) {
 		t.Errorf("%d invalid requests reached the vault", n)
 	}
 }
+
+// countingTransport counts the requests it sends (each one a dial, as a
+// refused connection is never reused).
+type countingTransport struct {
+	next  policy.Transporter
+	mu    sync.Mutex
+	tries int
+}
+
+func (c *countingTransport) Do(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.tries++
+	c.mu.Unlock()
+	return c.next.Do(req)
+}
+
+func (c *countingTransport) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tries
+}
+
+// TestRefusedIsNotRetried: a vault whose port refuses connections fails the
+// read at its first try, as unavailable, with the dialer's cause in the
+// error, under the production retry options.
+func TestRefusedIsNotRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var ct *countingTransport
+	f := newFixture(t, customHost, func(s *azurekv.Settings, o *azurekv.Options) {
+		s.VaultURLOverride = "https://" + addr + "/"
+		ct = &countingTransport{next: o.Transport}
+		o.Transport, o.Retry = ct, nil
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err = f.store.Get(ctx, secretstore.Ref{Name: "s"})
+	if !errors.Is(err, secretstore.ErrUnavailable) || errors.Is(err, secretstore.ErrTimeout) {
+		t.Fatalf("Get: %v, want ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("the error does not say the connection was refused: %v", err)
+	}
+	if n := ct.count(); n != 1 {
+		t.Errorf("%d tries of a refused connection, want 1", n)
+	}
+	if ctx.Err() != nil {
+		t.Error("the read ran into its deadline")
+	}
+}
