@@ -83,7 +83,7 @@ func TestOwnershipEndToEnd(t *testing.T) {
 
 			wantLines(t, admin.ok("credential", "owner", "SQL", "user:bob"),
 				`ID: +\S+`, `Name: +SQL`, `Description: *`, `Store: +local`, `Username: +cf_SQLUser`, `Password: +cf_SQLPassword`,
-				`Owner: +bob`, `Enabled: +yes`, `Created: +\S+`, `Updated: +\S+`)
+				`Owner: +bob`, `Enabled: +yes`, `Status: +ok`, `Created: +\S+`, `Updated: +\S+`)
 			wantLines(t, bob.ok("credential", "shares", "SQL"), `PRINCIPAL +ROLE +EXPIRES +CREATED`,
 				`user:admin +co-owner +\S+`, `user:bob +owner +\S+`)
 			var v client.EnvironmentVariable

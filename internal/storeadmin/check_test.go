@@ -10,18 +10,18 @@ import (
 	"github.com/credflow/credflow/internal/storeadmin"
 )
 
-// fakeStore answers Stat with stat and Get with get.
-type fakeStore struct{ stat, get error }
+// readStore answers Stat with stat and Get with get.
+type readStore struct{ stat, get error }
 
-func (fakeStore) ParseRef(ref string) (secretstore.Ref, error) {
+func (readStore) ParseRef(ref string) (secretstore.Ref, error) {
 	return secretstore.Ref{Name: ref}, nil
 }
 
-func (f fakeStore) Get(context.Context, secretstore.Ref) (secretstore.Secret, error) {
+func (f readStore) Get(context.Context, secretstore.Ref) (secretstore.Secret, error) {
 	return secretstore.Secret{}, f.get
 }
 
-func (f fakeStore) Stat(context.Context, secretstore.Ref) (secretstore.Meta, error) {
+func (f readStore) Stat(context.Context, secretstore.Ref) (secretstore.Meta, error) {
 	return secretstore.Meta{}, f.stat
 }
 
@@ -32,18 +32,19 @@ func TestCheckReadsTheValue(t *testing.T) {
 	corrupt := fmt.Errorf("get secret: %w", secretstore.ErrCorrupt)
 	for _, c := range []struct {
 		name   string
-		store  fakeStore
+		store  readStore
 		ok     bool
 		detail string
 	}{
-		{"readable", fakeStore{}, true, "the secret exists and can be read"},
-		{"corrupt value, fine metadata", fakeStore{get: corrupt}, false, "stored secret failed its integrity check"},
-		{"missing", fakeStore{stat: secretstore.ErrNotFound, get: secretstore.ErrNotFound}, false, "secret not found"},
+		{"readable", readStore{}, true, "the secret exists and can be read"},
+		{"corrupt value, fine metadata", readStore{get: corrupt}, false, "stored secret failed its integrity check"},
+		{"missing", readStore{stat: secretstore.ErrNotFound, get: secretstore.ErrNotFound}, false, "secret not found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			reg := secretstore.NewRegistry()
 			reg.Add(secretstore.Info{ID: "1", Name: "s", Kind: "fake"}, c.store)
-			svc := storeadmin.New(nil, reg)
+			repo := &memRepo{stores: map[string]storeadmin.Store{"s": {ID: "1", Name: "s", Kind: "fake"}}}
+			svc := storeadmin.New(repo, reg)
 			r, err := svc.Check(t.Context(), "s", "pw")
 			if err != nil {
 				t.Fatal(err)
