@@ -37,7 +37,7 @@ type Pinger interface {
 // AuditLog reads the audit trail.
 type AuditLog interface {
 	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
-	Verify(ctx context.Context) (audit.Verification, error)
+	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Verification, error)
 }
 
 // API holds what the handlers need. Every field is required.
