@@ -22,6 +22,8 @@ type Repository interface {
 	// Walk calls fn with every record after seq after, up to and including
 	// seq upTo (0: to the end), in sequence order, until fn returns false.
 	Walk(ctx context.Context, after, upTo int64, fn func(Record) bool) error
+	// Count returns how many records the database holds.
+	Count(ctx context.Context) (int64, error)
 	// State returns what the database says about the chain.
 	State(ctx context.Context) (State, error)
 	// SetCheckpointed records that a checkpoint was written at seq.
@@ -128,6 +130,17 @@ func (t *Trail) fromCheckpoint(ctx context.Context, st State, cp *Checkpoint) (v
 	v = c.Finish(st.Head)
 	v.Checkpoint = cp
 	v.Records += cp.Records
+	if v.OK {
+		// Records deleted before the checkpoint leave every link after it
+		// intact; the count shows them, and a full walk finds them.
+		n, err := t.repo.Count(ctx)
+		if err != nil {
+			return v, false, err
+		}
+		if n != v.Records {
+			return v, false, nil
+		}
+	}
 	return v, true, nil
 }
 

@@ -162,7 +162,7 @@ func auditVerifyRun(ctx context.Context, opts *auditVerifyOptions) error {
 		if v.FirstBadRecord > 0 {
 			where = fmt.Sprintf(" at record %d", v.FirstBadRecord)
 		}
-		return fmt.Errorf("the audit trail does not verify%s (%s): %s", where, v.Finding, v.Problem)
+		return fmt.Errorf("the audit trail is broken%s (%s): %s", where, v.Finding, v.Problem)
 	}
 	return nil
 }

@@ -92,12 +92,25 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 	if err := db.setMeta(ctx, tx, auditHeadKey, audit.Head(last)); err != nil {
 		return fmt.Errorf("audit: record chain head: %w", err)
 	}
-	db.auditAppended.Add(int64(len(items)))
+	// Counted once the transaction commits (see inTxQuiet), so that the
+	// checkpoint writer, woken by the count, finds the records.
+	n, _ := db.auditPending.LoadOrStore(tx, new(int64))
+	*n.(*int64) += int64(len(items))
+	return nil
+}
+
+// auditCommitted counts the records tx appended, now that it committed (or
+// forgets them, when it did not), and wakes the checkpoint writer.
+func (db *DB) auditCommitted(tx *sql.Tx, committed bool) {
+	n, ok := db.auditPending.LoadAndDelete(tx)
+	if !ok || !committed {
+		return
+	}
+	db.auditAppended.Add(*n.(*int64))
 	select {
 	case db.auditWake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // setMeta sets key to value in the meta table inside q.
@@ -287,6 +300,15 @@ func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record
 		return fmt.Errorf("walk audit chain: %w", err)
 	}
 	return nil
+}
+
+// Count implements audit.Repository.
+func (a Audit) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := a.db.sql.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count audit records: %w", err)
+	}
+	return n, nil
 }
 
 // State implements audit.Repository.

@@ -59,6 +59,8 @@ type DB struct {
 	// after appends (for the checkpoint writer).
 	auditAppended atomic.Int64
 	auditWake     chan struct{}
+	// auditPending counts, per open transaction, the records it appended.
+	auditPending sync.Map // *sql.Tx -> *int64
 
 	gen       atomic.Uint64
 	listening atomic.Bool
@@ -306,11 +308,14 @@ func (db *DB) inTxQuiet(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
+		db.auditCommitted(tx, false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		db.auditCommitted(tx, false)
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.auditCommitted(tx, true)
 	return nil
 }
 
