@@ -50,8 +50,11 @@ type API struct {
 	StoreAdmin  *storeadmin.Service
 	DB          Pinger
 	Audit       AuditLog
-	Log         *slog.Logger
-	Version     string
+	// SignIns counts failed sign-ins per client address, audits them and
+	// refuses an address's failing requests past its limit.
+	SignIns *access.SignInGuard
+	Log     *slog.Logger
+	Version string
 }
 
 type principalKey struct{}
@@ -120,6 +123,13 @@ func (a *API) wrap(rt route) http.Handler {
 		if !rt.public {
 			p, err := a.authenticate(r)
 			if err != nil {
+				// Only a failed sign-in counts, and only it is ever refused for
+				// the address's earlier failures: a valid token always gets in.
+				if errors.Is(err, access.ErrUnauthenticated) && a.SignIns != nil {
+					if lerr := a.SignIns.Failed(r.Context(), audit.RequestFrom(r.Context()).Client, err.Error()); lerr != nil {
+						err = lerr
+					}
+				}
 				a.fail(w, r, err)
 				return
 			}

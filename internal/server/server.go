@@ -65,6 +65,10 @@ type Server struct {
 	// checkpoints writes its checkpoint file (nil without the key).
 	trail       *audit.Trail
 	checkpoints *audit.Checkpointer
+	// signIns counts failed sign-ins; signInWindow is its window (a
+	// minute, shorter in tests).
+	signIns      *access.SignInGuard
+	signInWindow time.Duration
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -187,6 +191,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 	})
 	acc := access.NewService(s.db.Access(), opts)
+	s.signIns = acc.NewSignInGuard(access.SignInOptions{Limit: s.cfg.MaxFailedSignIns, Window: s.signInWindow, Log: s.log})
 	token, created, err := acc.Bootstrap(ctx)
 	if err != nil {
 		return err
@@ -210,6 +215,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		StoreAdmin:  admin,
 		DB:          s.db,
 		Audit:       s.trail,
+		SignIns:     s.signIns,
 		Log:         s.log,
 		Version:     Version,
 	}
@@ -304,6 +310,10 @@ func (s *Server) DB() *metadb.DB { return s.db }
 // refreshed in the background.
 const DefaultCheckInterval = 5 * time.Minute
 
+// WithSignInWindow changes the window in which failed sign-ins are counted
+// and audited (a minute), for tests.
+func WithSignInWindow(d time.Duration) Option { return func(s *Server) { s.signInWindow = d } }
+
 // WithCheckInterval changes how often connections are checked in the
 // background.
 func WithCheckInterval(d time.Duration) Option { return func(s *Server) { s.checkEvery = d } }
@@ -323,10 +333,14 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 			s.checkpoints.Run(ctx)
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		repo.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.signIns.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
