@@ -63,13 +63,15 @@ type CheckpointFileError struct {
 }
 
 func (e *CheckpointFileError) Error() string {
-	return fmt.Sprintf("line %d of the checkpoint file %s %s: the file was edited", e.Line, e.Path, e.Why)
+	return fmt.Sprintf("line %d of the checkpoint file %s %s", e.Line, e.Path, e.Why)
 }
 
 // ReadCheckpoints returns the newest checkpoint in the file at path (the one
 // with the highest sequence number), after checking every line's HMAC
 // under k. It returns nil, nil for a missing or empty file. A final line
-// without its newline (a write cut short by a crash) is ignored.
+// without its newline (a write cut short by a crash) is ignored; once a
+// later checkpoint follows it, it is reported like an edit, since the two
+// cannot be told apart.
 func ReadCheckpoints(path string, k *Key) (*Checkpoint, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -92,10 +94,10 @@ func ReadCheckpoints(path string, k *Key) (*Checkpoint, error) {
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cp); err != nil {
-			return nil, &CheckpointFileError{Path: path, Line: n, Why: "is not a checkpoint"}
+			return nil, &CheckpointFileError{Path: path, Line: n, Why: "is not a checkpoint: the file was edited, or a write was cut short by a crash"}
 		}
 		if !cp.verify(k) {
-			return nil, &CheckpointFileError{Path: path, Line: n, Why: "does not verify under the audit key"}
+			return nil, &CheckpointFileError{Path: path, Line: n, Why: "does not verify under the audit key: the file was edited"}
 		}
 		if newest == nil || cp.Seq >= newest.Seq {
 			c := cp
