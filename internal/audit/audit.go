@@ -10,6 +10,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -98,33 +99,60 @@ func Seal(r *Record, k *Key) {
 	} else {
 		r.Link = LinkHMAC
 	}
-	r.Hash = linkOf(r, k)
+	var l linker
+	r.Hash = bytes.Clone(l.link(r, k))
 }
 
-// linkOf computes r's link under k (plain SHA-256 when k is nil).
-func linkOf(r *Record, k *Key) []byte {
+// linker computes links, reusing its hashes and buffers: a verifier
+// computes one per record.
+type linker struct {
+	key   *Key
+	mac   hash.Hash // under key.chain
+	plain hash.Hash
+	buf   []byte
+	sum   []byte
+}
+
+// link returns r's link under k (plain SHA-256 when k is nil). The result
+// is valid until the next call.
+func (l *linker) link(r *Record, k *Key) []byte {
 	var h hash.Hash
 	domain := "credflow-audit-v1"
 	if k == nil {
-		h = sha256.New()
+		if l.plain == nil {
+			l.plain = sha256.New()
+		}
+		h = l.plain
 	} else {
-		h = hmac.New(sha256.New, k.chain)
+		if l.mac == nil || l.key != k {
+			l.mac, l.key = hmac.New(sha256.New, k.chain), k
+		}
+		h = l.mac
 		domain = "credflow-audit-v2"
 	}
-	field := func(s string) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+	h.Reset()
+	b := l.buf[:0]
+	field := func(s []byte) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	field(domain)
-	field(string(r.PrevHash))
-	field(strconv.FormatInt(r.Seq, 10))
-	field(r.Time.UTC().Format(time.RFC3339Nano))
+	fieldS := func(s string) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	fieldS(domain)
+	field(r.PrevHash)
+	var num [20]byte
+	field(strconv.AppendInt(num[:0], r.Seq, 10))
+	var ts [40]byte
+	field(r.Time.UTC().AppendFormat(ts[:0], time.RFC3339Nano))
 	for _, s := range []string{r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client} {
-		field(s)
+		fieldS(s)
 	}
-	return h.Sum(nil)
+	h.Write(b)
+	l.buf = b
+	l.sum = h.Sum(l.sum[:0])
+	return l.sum
 }
 
 // Head formats a chain head for storage: "<seq>:<hex hash>".

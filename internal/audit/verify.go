@@ -53,6 +53,7 @@ type Verifier struct {
 	prev      []byte
 	nextSeq   int64
 	v         Verification
+	l         linker
 	// suspect is a record whose link did not verify under the key: the
 	// next record tells an edit (it verifies) from a recomputation (it
 	// does not either).
@@ -119,14 +120,16 @@ func (c *Verifier) Add(r Record) bool {
 		switch {
 		case r.Seq == c.keyedFrom && r.Action != SwitchAction:
 			return c.fail(r.Seq, FindingEdited, fmt.Sprintf("record %d should be the switch to keyed links (%s) but is %s: the record was edited or the switch moved", r.Seq, SwitchAction, r.Action))
-		case r.Link != LinkHMAC && bytes.Equal(linkOf(&r, nil), r.Hash):
+		case r.Link == LinkHMAC && hmacEqual(c.l.link(&r, c.key), r.Hash):
+			// The common case, first: one HMAC per record.
+		case r.Link != LinkHMAC && bytes.Equal(c.l.link(&r, nil), r.Hash):
 			return c.fail(r.Seq, FindingRecomputed, fmt.Sprintf("record %d is linked with plain SHA-256 although the chain has been keyed since record %d: "+
 				"the chain was recomputed without the audit key, or the record was written by a server that did not have the master key", r.Seq, c.keyedFrom))
 		case r.Link != LinkHMAC:
 			return c.fail(r.Seq, FindingEdited, fmt.Sprintf("record %d is marked as linked with %q although the chain has been keyed since record %d: the record was edited", r.Seq, r.Link, c.keyedFrom))
-		case bytes.Equal(linkOf(&r, nil), r.Hash):
+		case bytes.Equal(c.l.link(&r, nil), r.Hash):
 			return c.fail(r.Seq, FindingRecomputed, fmt.Sprintf("record %d's link is plain SHA-256, not an HMAC under the audit key: the chain was recomputed without the key", r.Seq))
-		case !hmacEqual(linkOf(&r, c.key), r.Hash):
+		default:
 			// An edit, or a chain recomputed under another key: the next
 			// record tells which.
 			rc := r
@@ -138,7 +141,7 @@ func (c *Verifier) Add(r Record) bool {
 		switch {
 		case r.Link == LinkHMAC:
 			return c.fail(r.Seq, FindingEdited, fmt.Sprintf("record %d is keyed but precedes the chain's recorded switch to keyed links: the record or the switch was edited", r.Seq))
-		case !bytes.Equal(linkOf(&r, nil), r.Hash):
+		case !bytes.Equal(c.l.link(&r, nil), r.Hash):
 			return c.fail(r.Seq, FindingEdited, fmt.Sprintf("record %d's content does not match its hash: the record was edited", r.Seq))
 		}
 	}
@@ -150,9 +153,9 @@ func (c *Verifier) Add(r Record) bool {
 // should have, ignoring how it links to the record before it.
 func (c *Verifier) linkHolds(r *Record) bool {
 	if c.keyedFrom > 0 && r.Seq >= c.keyedFrom {
-		return r.Link == LinkHMAC && hmacEqual(linkOf(r, c.key), r.Hash)
+		return r.Link == LinkHMAC && hmacEqual(c.l.link(r, c.key), r.Hash)
 	}
-	return r.Link != LinkHMAC && bytes.Equal(linkOf(r, nil), r.Hash)
+	return r.Link != LinkHMAC && bytes.Equal(c.l.link(r, nil), r.Hash)
 }
 
 // Finish ends the check. head is the chain head the database recorded
