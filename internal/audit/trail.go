@@ -146,6 +146,19 @@ func (t *Trail) fromCheckpoint(ctx context.Context, st State, cp *Checkpoint) (v
 
 // full checks every record, and the chain against cp when there is one.
 func (t *Trail) full(ctx context.Context, st State, cp *Checkpoint) (Verification, error) {
+	if cp != nil {
+		// A log that ends before the checkpoint was truncated, whatever
+		// else was done to it.
+		last, ok, err := t.repo.Last(ctx)
+		if err != nil {
+			return Verification{}, err
+		}
+		if !ok || last.Seq < cp.Seq {
+			v := truncated(st, cp, last.Seq)
+			v.Full = true
+			return v, nil
+		}
+	}
 	c := NewVerifier(t.key, st.KeyedFrom)
 	var v Verification
 	var anchorBad bool
