@@ -107,6 +107,10 @@ func ReadCheckpoints(path string, k *Key) (*Checkpoint, error) {
 	return newest, nil
 }
 
+// errFileChanged: the checkpoint file was removed or shrank under the
+// writer. Writing on would hide it.
+var errFileChanged = errors.New("audit: the checkpoint file changed under the server")
+
 // checkpointFile appends checkpoints to a file opened with O_APPEND, each
 // synced before it counts as written.
 type checkpointFile struct {
@@ -122,11 +126,11 @@ func (f *checkpointFile) append(cp Checkpoint) error {
 		st, err := os.Stat(f.path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("audit: the checkpoint file %s was removed while the server ran", f.path)
+			return fmt.Errorf("%w: %s was removed while the server ran; no more checkpoints are written until it is restarted", errFileChanged, f.path)
 		case err != nil:
 			return fmt.Errorf("audit: checkpoint file: %w", err)
 		case st.Size() < f.size:
-			return fmt.Errorf("audit: the checkpoint file %s shrank from %d to %d bytes while the server ran", f.path, f.size, st.Size())
+			return fmt.Errorf("%w: %s shrank from %d to %d bytes while the server ran; no more checkpoints are written until it is restarted", errFileChanged, f.path, f.size, st.Size())
 		}
 	}
 	fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)

@@ -315,7 +315,7 @@ func (c *Checkpointer) checkpoint(ctx context.Context) error {
 	cp := Checkpoint{Seq: head.Seq, Records: count + res.Records, Head: hexOf(head.Hash), Time: time.Now().UTC()}
 	cp.seal(c.t.key)
 	if err := c.file.append(cp); err != nil {
-		if c.file.size > 0 {
+		if errors.Is(err, errFileChanged) {
 			c.stopped = true
 		}
 		return err
