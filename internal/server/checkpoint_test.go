@@ -2,17 +2,21 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/server"
 	"github.com/credflow/credflow/internal/server/servertest"
 )
 
@@ -136,3 +140,56 @@ func TestAuditCheckpoints(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestAuditSwitchOnceAcrossReplicas starts replicas together on a database
+// whose chain is not keyed yet: exactly one of them records the switch.
+func TestAuditSwitchOnceAcrossReplicas(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.DataDir = t.TempDir()
+			cfg.Database = e.DSN(t)
+			first := servertest.StartConfig(t, cfg)
+			countSwitches := func(inst *servertest.Instance) int {
+				var n int
+				if err := inst.Server.DB().SQL().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'audit.chain.keyed'`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := countSwitches(first); n != 1 {
+				t.Fatalf("%d switch records on a new database", n)
+			}
+			// Forget the switch, as on a database from before keyed links.
+			if _, err := first.Server.DB().SQL().Exec(`DELETE FROM meta WHERE key = 'audit.keyed_from'`); err != nil {
+				t.Fatal(err)
+			}
+			first.Server.Close()
+			const replicas = 4
+			errs := make([]error, replicas)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := cfg
+					c.AuditCheckpointFile = filepath.Join(t.TempDir(), "checkpoints")
+					s, err := server.New(context.Background(), c, io.Discard)
+					if err == nil {
+						err = s.Close()
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("start a replica: %v", err)
+				}
+			}
+			if n := countSwitches(servertest.StartConfig(t, cfg)); n != 2 {
+				t.Errorf("%d switch records after %d replicas started together, want 2 (the first, and one more)", n, replicas)
+			}
+		})
+	}
+}
