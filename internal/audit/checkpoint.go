@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -162,6 +163,13 @@ func (f *checkpointFile) append(cp Checkpoint) error {
 	}
 	if err := fh.Sync(); err != nil {
 		return fmt.Errorf("audit: sync checkpoint file: %w", err)
+	}
+	if st.Size() == 0 {
+		// A new file: its directory entry must be durable too.
+		if d, err := os.Open(filepath.Dir(f.path)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 	st, err = fh.Stat()
 	if err != nil {
