@@ -67,10 +67,38 @@ func (o AuditListOptions) query() string {
 // When OK is false, FirstBadRecord is the Seq of the first record that does
 // not verify and Problem says why.
 type AuditVerification struct {
-	OK             bool   `json:"ok"`
-	Records        int64  `json:"records"`
-	FirstBadRecord int64  `json:"firstBadRecord,omitempty"`
-	Problem        string `json:"problem,omitempty"`
+	OK bool `json:"ok"`
+	// Records is how many records the chain holds as far as it was checked
+	// (through the checkpoint, plus the records after it); Checked is how
+	// many were read one by one.
+	Records        int64 `json:"records"`
+	Checked        int64 `json:"checked"`
+	FirstBadRecord int64 `json:"firstBadRecord,omitempty"`
+	// Finding names what was found in one word (truncated, deleted,
+	// recomputed, edited, reordered, rewritten, checkpoint_tampered,
+	// checkpoint_missing, key_unavailable); Problem says it in a sentence.
+	Finding string `json:"finding,omitempty"`
+	Problem string `json:"problem,omitempty"`
+	// Full is true when every record was checked; otherwise the check
+	// started at Checkpoint.
+	Full       bool             `json:"full"`
+	Checkpoint *AuditCheckpoint `json:"checkpoint,omitempty"`
+	// KeyedFrom is the record from which links are HMACs under the audit key.
+	KeyedFrom int64 `json:"keyedFrom,omitempty"`
+}
+
+// AuditCheckpoint is a checkpoint of the chain kept outside the database.
+type AuditCheckpoint struct {
+	Seq     int64     `json:"seq"`
+	Records int64     `json:"records"`
+	Head    string    `json:"head"`
+	Time    time.Time `json:"time"`
+}
+
+// AuditVerifyOptions choose how much of the trail VerifyAudit checks.
+type AuditVerifyOptions struct {
+	// Full checks every record, not only those after the newest checkpoint.
+	Full bool
 }
 
 const auditPath = "/api/v1/audit"
@@ -86,9 +114,13 @@ func (c *Client) ListAudit(ctx context.Context, opts AuditListOptions) (*Page[Au
 
 // VerifyAudit checks the audit trail's hash chain (admins only). A broken
 // chain is not an error: the AuditVerification says where it breaks.
-func (c *Client) VerifyAudit(ctx context.Context) (*AuditVerification, error) {
+func (c *Client) VerifyAudit(ctx context.Context, opts AuditVerifyOptions) (*AuditVerification, error) {
 	var v AuditVerification
-	if err := c.do(ctx, http.MethodGet, auditPath+"/verify", nil, &v); err != nil {
+	path := auditPath + "/verify"
+	if opts.Full {
+		path += "?full=true"
+	}
+	if err := c.do(ctx, http.MethodGet, path, nil, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil

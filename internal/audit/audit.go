@@ -1,17 +1,23 @@
 // Package audit defines credflow's audit trail: what a record holds, how a
-// record is hashed into the chain that makes tampering evident, and how a
-// chain is verified. Records are written by the metadata repositories in the
-// same transaction as the change they describe, so a change without its
-// record cannot exist. A record never holds a secret value or a token.
+// record is linked into the chain that makes tampering evident (an HMAC under
+// a key derived from the master key; plain SHA-256 for records written before
+// the switch), the checkpoints that anchor the chain outside the database,
+// and how a chain is verified. Records are written by the metadata
+// repositories in the same transaction as the change they describe, so a
+// change without its record cannot exist. A record never holds a secret
+// value or a token. The package does not know SQL: it reads the chain through
+// the Repository it is given.
 package audit
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
+	"hash"
 	"strconv"
 	"time"
 )
@@ -40,9 +46,25 @@ type Record struct {
 	Entry
 	RequestID string
 	Client    string
-	PrevHash  []byte
-	Hash      []byte
+	// Link says how Hash was computed: LinkSHA256 or LinkHMAC.
+	Link     string
+	PrevHash []byte
+	Hash     []byte
 }
+
+// How a record's link (its Hash) was computed.
+const (
+	// LinkSHA256 is plain SHA-256: anyone can recompute it. Records written
+	// before the chain was keyed, or while the master key was missing.
+	LinkSHA256 = "sha256"
+	// LinkHMAC is HMAC-SHA-256 under the chain key derived from the master
+	// key: recomputing it needs that key.
+	LinkHMAC = "hmac-sha256"
+)
+
+// SwitchAction is the action of the record that starts the keyed part of
+// the chain: the first record linked with LinkHMAC.
+const SwitchAction = "audit.chain.keyed"
 
 // Request carries what the API knows about the request behind a change.
 type Request struct {
@@ -68,93 +90,76 @@ func RequestFrom(ctx context.Context) Request {
 // every engine stores exactly, so the hash can be recomputed from the row.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// Seal computes r.Hash from r.PrevHash and r's content.
-func Seal(r *Record) {
-	r.Hash = hashOf(r)
+// Seal computes r.Hash from r.PrevHash and r's content: an HMAC under k,
+// or plain SHA-256 when k is nil (the master key is not available). It sets
+// r.Link accordingly.
+func Seal(r *Record, k *Key) {
+	if k == nil {
+		r.Link = LinkSHA256
+	} else {
+		r.Link = LinkHMAC
+	}
+	var l linker
+	r.Hash = bytes.Clone(l.link(r, k))
 }
 
-func hashOf(r *Record) []byte {
-	h := sha256.New()
-	field := func(s string) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+// linker computes links, reusing its hashes and buffers: a verifier
+// computes one per record.
+type linker struct {
+	key   *Key
+	mac   hash.Hash // under key.chain
+	plain hash.Hash
+	buf   []byte
+	sum   []byte
+}
+
+// link returns r's link under k (plain SHA-256 when k is nil). The result
+// is valid until the next call.
+func (l *linker) link(r *Record, k *Key) []byte {
+	var h hash.Hash
+	domain := "credflow-audit-v1"
+	if k == nil {
+		if l.plain == nil {
+			l.plain = sha256.New()
+		}
+		h = l.plain
+	} else {
+		if l.mac == nil || l.key != k {
+			l.mac, l.key = hmac.New(sha256.New, k.chain), k
+		}
+		h = l.mac
+		domain = "credflow-audit-v2"
 	}
-	field("credflow-audit-v1")
-	field(string(r.PrevHash))
-	field(strconv.FormatInt(r.Seq, 10))
-	field(r.Time.UTC().Format(time.RFC3339Nano))
+	h.Reset()
+	b := l.buf[:0]
+	field := func(s []byte) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	fieldS := func(s string) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	fieldS(domain)
+	field(r.PrevHash)
+	var num [20]byte
+	field(strconv.AppendInt(num[:0], r.Seq, 10))
+	var ts [40]byte
+	field(r.Time.UTC().AppendFormat(ts[:0], time.RFC3339Nano))
 	for _, s := range []string{r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client} {
-		field(s)
+		fieldS(s)
 	}
-	return h.Sum(nil)
+	h.Write(b)
+	l.buf = b
+	l.sum = h.Sum(l.sum[:0])
+	return l.sum
 }
 
-// Verification is the result of checking a chain.
-type Verification struct {
-	OK      bool
-	Records int64
-	// FirstBad is the sequence number of the first record that does not
-	// fit the chain (0 when OK); Problem says how.
-	FirstBad int64
-	Problem  string
-}
-
-// ErrStop ends a Verify walk early without error.
-var ErrStop = errors.New("audit: stop")
-
-// Verifier checks records fed to it in sequence order.
-type Verifier struct {
-	prev    []byte
-	nextSeq int64
-	v       Verification
-}
-
-// NewVerifier starts a check of a chain whose first record has sequence 1.
-func NewVerifier() *Verifier { return &Verifier{nextSeq: 1, v: Verification{OK: true}} }
-
-// Add checks the next record. It returns false once the chain is broken.
-func (c *Verifier) Add(r Record) bool {
-	if !c.v.OK {
-		return false
-	}
-	c.v.Records++
-	fail := func(problem string) bool {
-		c.v.OK, c.v.FirstBad, c.v.Problem = false, r.Seq, problem
-		return false
-	}
-	switch {
-	case r.Seq != c.nextSeq:
-		return fail(fmt.Sprintf("expected record %d, found %d: records were deleted or reordered", c.nextSeq, r.Seq))
-	case string(r.PrevHash) != string(c.prev):
-		return fail("its previous-hash does not match the record before it: a record was deleted, inserted or reordered")
-	case string(hashOf(&r)) != string(r.Hash):
-		return fail("its content does not match its hash: the record was edited")
-	}
-	c.prev, c.nextSeq = r.Hash, r.Seq+1
-	return true
-}
-
-// Finish ends the check. head is the chain head the database recorded
-// ("<seq>:<hex hash>", or "" for an empty chain); a mismatch means records
-// were removed from the end.
-func (c *Verifier) Finish(head string) Verification {
-	if c.v.OK {
-		want := ""
-		if c.nextSeq > 1 {
-			want = strconv.FormatInt(c.nextSeq-1, 10) + ":" + hex.EncodeToString(c.prev)
-		}
-		if head != want {
-			c.v.OK, c.v.FirstBad = false, c.nextSeq
-			c.v.Problem = "the chain ends before its recorded head: records were removed from the end"
-		}
-	}
-	return c.v
-}
-
-// Head formats a chain head for storage.
+// Head formats a chain head for storage: "<seq>:<hex hash>".
 func Head(r Record) string { return strconv.FormatInt(r.Seq, 10) + ":" + hex.EncodeToString(r.Hash) }
+
+// ErrNotFound: no record with that sequence number.
+var ErrNotFound = errors.New("audit: record not found")
 
 // Filter selects audit records. Zero fields do not filter.
 type Filter struct {

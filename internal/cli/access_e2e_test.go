@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credflow/credflow/client"
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
 	"github.com/credflow/credflow/internal/server/servertest"
 )
@@ -255,7 +258,7 @@ func TestAccessEndToEnd(t *testing.T) {
 				t.Error("a maker reads the audit trail")
 			}
 			out := admin.ok("audit", "verify")
-			if !regexp.MustCompile(`^ok: \d+ records verified\n$`).MatchString(out) {
+			if !regexp.MustCompile(`^ok: \d+ records verified: the checkpoint of \S+ anchors records 1 to \d+, and the \d+ after it were checked \(--full checks every record\)\n$`).MatchString(out) {
 				t.Errorf("audit verify: %q", out)
 			}
 
@@ -315,7 +318,8 @@ func TestAuditVerifyBroken(t *testing.T) {
 			}
 
 			msg := admin.fails("audit", "verify")
-			if want := "the audit trail is broken at record " + itoa(seq) + ": its content does not match its hash: the record was edited"; msg != want {
+			if want := "the audit trail is broken at record " + itoa(seq) + " (edited): record " + itoa(seq) +
+				"'s link does not verify under the audit key: the record was edited, or it was recomputed without the key"; msg != want {
 				t.Errorf("audit verify: %q, want %q", msg, want)
 			}
 			r := admin.run(invocation{}, "audit", "verify", "-o", "json")
@@ -325,6 +329,53 @@ func TestAuditVerifyBroken(t *testing.T) {
 			}
 			if r.code != exitError || v.OK || v.FirstBadRecord != seq || v.Problem == "" || !strings.Contains(r.stderr, `"error": "the audit trail is broken`) {
 				t.Errorf("audit verify -o json: exit %d, %+v, stderr %q", r.code, v, r.stderr)
+			}
+		})
+	}
+}
+
+// TestAuditVerifyTruncated removes the newest records and moves the
+// recorded head, as someone with write access to the database would: the
+// checkpoint file shows it, with exit code 1, from the checkpoint and in full.
+func TestAuditVerifyTruncated(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			inst := servertest.Start(t, e, func(c *config.Config) { c.AuditCheckpointRecords = 1 })
+			admin := &session{t: t, inv: invocation{env: map[string]string{envAddr: inst.URL, envToken: inst.AdminToken}}}
+			admin.ok("user", "create", "bob", "--role", "maker")
+			admin.ok("group", "create", "dba")
+			db := inst.Server.DB()
+			var last int64
+			if err := db.SQL().QueryRow(`SELECT max(seq) FROM audit_log`).Scan(&last); err != nil {
+				t.Fatal(err)
+			}
+			want := regexp.MustCompile(`^ok: ` + itoa(last) + ` records verified: the checkpoint of \S+ anchors records 1 to ` + itoa(last) + `, and the 0 after it were checked \(--full checks every record\)\n$`)
+			deadline := time.Now().Add(10 * time.Second)
+			for out := admin.ok("audit", "verify"); !want.MatchString(out); out = admin.ok("audit", "verify") {
+				if time.Now().After(deadline) {
+					t.Fatalf("audit verify: %q, want a match for %s", out, want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if out := admin.ok("audit", "verify", "--full"); !strings.HasPrefix(out, "ok: "+itoa(last)+" records verified, every one checked, matching the checkpoint of ") {
+				t.Errorf("audit verify --full: %q", out)
+			}
+
+			r, err := db.Audit().Get(context.Background(), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{`DELETE FROM audit_log WHERE seq > 2`, `UPDATE meta SET value = '` + audit.Head(r) + `' WHERE key = 'audit.head'`} {
+				if _, err := db.SQL().Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, args := range [][]string{{"audit", "verify"}, {"audit", "verify", "--full"}} {
+				msg := admin.fails(args...)
+				if want := regexp.MustCompile(`^the audit trail is broken at record 3 \(truncated\): the log ends at record 2 but the checkpoint of \S+ was taken at record ` +
+					itoa(last) + ` \(` + itoa(last) + ` records\): records were removed from the end \(truncated\)$`); !want.MatchString(msg) {
+					t.Errorf("credflow %s: %q", strings.Join(args, " "), msg)
+				}
 			}
 		})
 	}

@@ -15,8 +15,10 @@ func newCmdAudit(f *factory) *cobra.Command {
 		Use:   "audit",
 		Short: "Read and verify the audit trail (admins)",
 		Long: `Every change, share, grant and resolve is an audit record, chained to the one
-before it by a hash so that an edited, deleted or reordered record shows.
-Records never hold a value.`,
+before it by an HMAC under a key derived from the master key, so that an
+edited, deleted or reordered record shows, and a chain recomputed without the
+key too. Checkpoints of the chain are kept in a file outside the database, so
+that records removed from the end show as well. Records never hold a value.`,
 		RunE: runGroup,
 	}
 	cmd.AddCommand(
@@ -103,14 +105,21 @@ type auditVerifyOptions struct {
 	IO     *Streams
 	Client func() (*client.Client, error)
 	Format outputFormat
+
+	Verify client.AuditVerifyOptions
 }
 
 func newCmdAuditVerify(f *factory, runF func(*auditVerifyOptions) error) *cobra.Command {
 	opts := &auditVerifyOptions{IO: f.streams, Client: f.client}
-	return &cobra.Command{
-		Use:   "verify",
-		Short: "Check the audit trail's hash chain; exit 1 if it is broken",
-		Args:  exactArgs(),
+	cmd := &cobra.Command{
+		Use:   "verify [--full]",
+		Short: "Check the audit trail against its newest checkpoint; exit 1 if it was tampered with",
+		Long: `Check the audit trail: that the database still holds the records the newest
+checkpoint anchors (nothing removed from the end), and that every record after
+it links to the one before under the audit key. --full checks every record.
+Exits 1 and says what was found (truncated, deleted, recomputed, edited, ...)
+when the trail does not verify.`,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Format = f.format()
 			if runF != nil {
@@ -119,6 +128,8 @@ func newCmdAuditVerify(f *factory, runF func(*auditVerifyOptions) error) *cobra.
 			return auditVerifyRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Verify.Full, "full", false, "check every record, not only those after the newest checkpoint")
+	return cmd
 }
 
 func auditVerifyRun(ctx context.Context, opts *auditVerifyOptions) error {
@@ -126,7 +137,7 @@ func auditVerifyRun(ctx context.Context, opts *auditVerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := c.VerifyAudit(ctx)
+	v, err := c.VerifyAudit(ctx, opts.Verify)
 	if err != nil {
 		return err
 	}
@@ -135,10 +146,23 @@ func auditVerifyRun(ctx context.Context, opts *auditVerifyOptions) error {
 			return err
 		}
 	} else if v.OK {
-		fmt.Fprintf(opts.IO.Out, "ok: %d records verified\n", v.Records)
+		switch cp := v.Checkpoint; {
+		case v.Full && cp != nil:
+			fmt.Fprintf(opts.IO.Out, "ok: %d records verified, every one checked, matching the checkpoint of %s at record %d\n",
+				v.Records, formatTime(cp.Time), cp.Seq)
+		case v.Full:
+			fmt.Fprintf(opts.IO.Out, "ok: %d records verified, every one checked (no checkpoint yet)\n", v.Records)
+		default:
+			fmt.Fprintf(opts.IO.Out, "ok: %d records verified: the checkpoint of %s anchors records 1 to %d, and the %d after it were checked (--full checks every record)\n",
+				v.Records, formatTime(cp.Time), cp.Seq, v.Checked)
+		}
 	}
 	if !v.OK {
-		return fmt.Errorf("the audit trail is broken at record %d: %s", v.FirstBadRecord, v.Problem)
+		where := ""
+		if v.FirstBadRecord > 0 {
+			where = fmt.Sprintf(" at record %d", v.FirstBadRecord)
+		}
+		return fmt.Errorf("the audit trail is broken%s (%s): %s", where, v.Finding, v.Problem)
 	}
 	return nil
 }

@@ -210,6 +210,20 @@ func TestServeConfig(t *testing.T) {
 				c.TLSCertFile, c.TLSKeyFile = "c.pem", "k.pem"
 			}),
 		},
+		{
+			name: "audit and sign-in settings",
+			env: map[string]string{config.EnvAuditCheckpointFile: "/var/log/cp", config.EnvAuditCheckpointRecords: "50",
+				config.EnvAuditCheckpointInterval: "10s", config.EnvMaxFailedSignIns: "7"},
+			args: []string{"--audit-checkpoint-records", "500", "--max-failed-signins", "3"},
+			want: with(func(c *config.Config) {
+				c.AuditCheckpointFile, c.AuditCheckpointRecords, c.AuditCheckpointInterval, c.MaxFailedSignIns = "/var/log/cp", 500, 10*time.Second, 3
+			}),
+		},
+		{
+			name: "audit and sign-in flags",
+			args: []string{"--audit-checkpoint-file", "cp", "--audit-checkpoint-interval", "2m"},
+			want: with(func(c *config.Config) { c.AuditCheckpointFile, c.AuditCheckpointInterval = "cp", 2*time.Minute }),
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got *serveOptions
@@ -221,6 +235,25 @@ func TestServeConfig(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got.Config, tc.want)
 			}
 		})
+	}
+}
+
+func TestServeRefusesBadAuditAndSignInSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--audit-checkpoint-records", "0"}, "audit-checkpoint-records 0: want at least 1"},
+		{nil, []string{"--audit-checkpoint-interval", "10ms"}, "audit-checkpoint-interval 10ms: want at least 1s"},
+		{nil, []string{"--max-failed-signins", "0"}, "max-failed-signins 0: want at least 1"},
+		{map[string]string{config.EnvAuditCheckpointInterval: "soon"}, nil, config.EnvAuditCheckpointInterval + ` "soon": want a duration such as 60s`},
+		{map[string]string{config.EnvMaxFailedSignIns: "many"}, nil, config.EnvMaxFailedSignIns + ` "many": want a whole number`},
+	} {
+		cmd := newCmdServe(testFactory(tc.env), func(*serveOptions) error { t.Fatal("ran with a bad setting"); return nil })
+		if err := parse(t, cmd, tc.args...); err == nil || err.Error() != tc.want {
+			t.Errorf("%v %v: %v, want %q", tc.env, tc.args, err, tc.want)
+		}
 	}
 }
 

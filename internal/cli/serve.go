@@ -55,6 +55,10 @@ in its description; flags win.`,
 	fl.StringVar(&c.OIDCUserClaim, "oidc-user-claim", c.OIDCUserClaim, "the claim naming the user (default preferred_username, then email, then sub) ($"+config.EnvOIDCUser+")")
 	fl.StringVar(&c.OIDCGroupsClaim, "oidc-groups-claim", c.OIDCGroupsClaim, "the claim listing the user's groups (default groups) ($"+config.EnvOIDCGroups+")")
 	fl.BoolVar(&c.OIDCAutoCreate, "oidc-auto-create", c.OIDCAutoCreate, "create OIDC users unknown to credflow, as makers ($"+config.EnvOIDCAuto+")")
+	fl.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", c.AuditCheckpointFile, "append-only file of audit checkpoints (default <data-dir>/audit-checkpoints) ($"+config.EnvAuditCheckpointFile+")")
+	fl.Int64Var(&c.AuditCheckpointRecords, "audit-checkpoint-records", c.AuditCheckpointRecords, "write an audit checkpoint after this many records ($"+config.EnvAuditCheckpointRecords+")")
+	fl.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", c.AuditCheckpointInterval, "or this long after the last one ($"+config.EnvAuditCheckpointInterval+")")
+	fl.IntVar(&c.MaxFailedSignIns, "max-failed-signins", c.MaxFailedSignIns, "failed sign-ins a client address may make in a minute before it gets 429 ($"+config.EnvMaxFailedSignIns+")")
 	return cmd
 }
 

@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything `credflow serve` needs.
@@ -44,6 +46,21 @@ type Config struct {
 	// PprofAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
 	// on that address, for diagnosing performance. Keep it on loopback.
 	PprofAddr string
+
+	// AuditCheckpointFile is the append-only file that anchors the audit
+	// chain outside the database; "" means DataDir/audit-checkpoints.
+	AuditCheckpointFile string
+	// AuditCheckpointRecords and AuditCheckpointInterval: a checkpoint is
+	// written after that many records, or that long after the last one.
+	AuditCheckpointRecords  int64
+	AuditCheckpointInterval time.Duration
+
+	// MaxFailedSignIns is how many failed sign-ins a client address may
+	// make in a minute before its further failing requests get 429.
+	MaxFailedSignIns int
+
+	// envErr is a CREDFLOW_* variable that did not parse; Validate reports it.
+	envErr error
 }
 
 // Environment variables that override the defaults (flags override them).
@@ -61,6 +78,18 @@ const (
 	EnvOIDCGroups    = "CREDFLOW_OIDC_GROUPS_CLAIM"
 	EnvOIDCAuto      = "CREDFLOW_OIDC_AUTO_CREATE"
 	EnvPprofAddr     = "CREDFLOW_PPROF_ADDR"
+
+	EnvAuditCheckpointFile     = "CREDFLOW_AUDIT_CHECKPOINT_FILE"
+	EnvAuditCheckpointRecords  = "CREDFLOW_AUDIT_CHECKPOINT_RECORDS"
+	EnvAuditCheckpointInterval = "CREDFLOW_AUDIT_CHECKPOINT_INTERVAL"
+	EnvMaxFailedSignIns        = "CREDFLOW_MAX_FAILED_SIGNINS"
+)
+
+// Defaults of the audit checkpoints and the sign-in limit.
+const (
+	DefaultAuditCheckpointRecords  = 1000
+	DefaultAuditCheckpointInterval = time.Minute
+	DefaultMaxFailedSignIns        = 20
 )
 
 // Defaults returns the embedded defaults: loopback, ./credflow-data, SQLite.
@@ -70,6 +99,10 @@ func Defaults() Config {
 		DataDir:        "credflow-data",
 		Prefix:         "cf",
 		OIDCAutoCreate: true,
+
+		AuditCheckpointRecords:  DefaultAuditCheckpointRecords,
+		AuditCheckpointInterval: DefaultAuditCheckpointInterval,
+		MaxFailedSignIns:        DefaultMaxFailedSignIns,
 	}
 }
 
@@ -93,6 +126,7 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvOIDCUser, &c.OIDCUserClaim},
 		{EnvOIDCGroups, &c.OIDCGroupsClaim},
 		{EnvPprofAddr, &c.PprofAddr},
+		{EnvAuditCheckpointFile, &c.AuditCheckpointFile},
 	} {
 		if v := getenv(o.env); v != "" {
 			*o.dst = v
@@ -101,7 +135,36 @@ func FromEnv(getenv func(string) string) Config {
 	if v := getenv(EnvOIDCAuto); v != "" {
 		c.OIDCAutoCreate = v == "true" || v == "1"
 	}
+	if v := getenv(EnvAuditCheckpointRecords); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			c.envErr = fmt.Errorf("%s %q: want a whole number", EnvAuditCheckpointRecords, v)
+		}
+		c.AuditCheckpointRecords = n
+	}
+	if v := getenv(EnvAuditCheckpointInterval); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			c.envErr = fmt.Errorf("%s %q: want a duration such as 60s", EnvAuditCheckpointInterval, v)
+		}
+		c.AuditCheckpointInterval = d
+	}
+	if v := getenv(EnvMaxFailedSignIns); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.envErr = fmt.Errorf("%s %q: want a whole number", EnvMaxFailedSignIns, v)
+		}
+		c.MaxFailedSignIns = n
+	}
 	return c
+}
+
+// CheckpointFile is the audit checkpoint file's path.
+func (c Config) CheckpointFile() string {
+	if c.AuditCheckpointFile != "" {
+		return c.AuditCheckpointFile
+	}
+	return filepath.Join(c.DataDir, "audit-checkpoints")
 }
 
 // KeyFile is the master key's path.
@@ -154,6 +217,9 @@ var prefixRule = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,19}$`)
 // Validate checks the configuration without touching the file system or the
 // network.
 func (c Config) Validate() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
 	hostport, scheme := c.listenAddr()
 	if _, _, err := net.SplitHostPort(hostport); err != nil || (scheme != "" && scheme != "http" && scheme != "https") {
 		return fmt.Errorf("addr %q: want host:port or http(s)://host:port (for example 127.0.0.1:8080)", c.shownAddr())
@@ -183,6 +249,15 @@ func (c Config) Validate() error {
 	}
 	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
 		return fmt.Errorf("oidc-issuer and oidc-audience: give both or neither")
+	}
+	if c.AuditCheckpointRecords < 1 {
+		return fmt.Errorf("audit-checkpoint-records %d: want at least 1", c.AuditCheckpointRecords)
+	}
+	if c.AuditCheckpointInterval < time.Second {
+		return fmt.Errorf("audit-checkpoint-interval %s: want at least 1s", c.AuditCheckpointInterval)
+	}
+	if c.MaxFailedSignIns < 1 {
+		return fmt.Errorf("max-failed-signins %d: want at least 1", c.MaxFailedSignIns)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ type Pinger interface {
 // AuditLog reads the audit trail.
 type AuditLog interface {
 	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
-	Verify(ctx context.Context) (audit.Verification, error)
+	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Verification, error)
 }
 
 // API holds what the handlers need. Every field is required.
@@ -56,8 +56,11 @@ type API struct {
 	Secrets     *storesecret.Service
 	DB          Pinger
 	Audit       AuditLog
-	Log         *slog.Logger
-	Version     string
+	// SignIns counts failed sign-ins per client address, audits them and
+	// refuses an address's failing requests past its limit.
+	SignIns *access.SignInGuard
+	Log     *slog.Logger
+	Version string
 }
 
 type principalKey struct{}
@@ -129,6 +132,13 @@ func (a *API) wrap(rt route) http.Handler {
 		if !rt.public {
 			p, err := a.authenticate(r)
 			if err != nil {
+				// Only a failed sign-in counts, and only it is ever refused for
+				// the address's earlier failures: a valid token always gets in.
+				if errors.Is(err, access.ErrUnauthenticated) && a.SignIns != nil {
+					if lerr := a.SignIns.Failed(r.Context(), audit.RequestFrom(r.Context()).Client, err.Error()); lerr != nil {
+						err = lerr
+					}
+				}
 				a.fail(w, r, err)
 				return
 			}

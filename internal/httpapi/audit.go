@@ -30,8 +30,21 @@ type auditList struct {
 type auditVerifyJSON struct {
 	OK             bool   `json:"ok"`
 	Records        int64  `json:"records"`
+	Checked        int64  `json:"checked"`
 	FirstBadRecord int64  `json:"firstBadRecord,omitempty"`
+	Finding        string `json:"finding,omitempty"`
 	Problem        string `json:"problem,omitempty"`
+	// Full: every record was checked; otherwise those after the checkpoint.
+	Full       bool                 `json:"full"`
+	Checkpoint *auditCheckpointJSON `json:"checkpoint,omitempty"`
+	KeyedFrom  int64                `json:"keyedFrom,omitempty"`
+}
+
+type auditCheckpointJSON struct {
+	Seq     int64     `json:"seq"`
+	Records int64     `json:"records"`
+	Head    string    `json:"head"`
+	Time    time.Time `json:"time"`
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
@@ -84,10 +97,23 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.Audit.Verify(r.Context())
+	var opts audit.VerifyOptions
+	switch r.URL.Query().Get("full") {
+	case "", "false":
+	case "true":
+		opts.Full = true
+	default:
+		return badRequest("full", "Query parameter full must be true or false.")
+	}
+	v, err := a.Audit.Verify(r.Context(), opts)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, auditVerifyJSON{OK: v.OK, Records: v.Records, FirstBadRecord: v.FirstBad, Problem: v.Problem})
+	out := auditVerifyJSON{OK: v.OK, Records: v.Records, Checked: v.Checked, FirstBadRecord: v.FirstBad, Finding: v.Finding, Problem: v.Problem,
+		Full: v.Full, KeyedFrom: v.KeyedFrom}
+	if cp := v.Checkpoint; cp != nil {
+		out.Checkpoint = &auditCheckpointJSON{Seq: cp.Seq, Records: cp.Records, Head: cp.Head, Time: cp.Time}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -157,6 +157,13 @@ func problemFor(err error) (Problem, bool) {
 	case errors.Is(err, access.ErrUnauthenticated):
 		return newProblem(http.StatusUnauthorized, "unauthenticated", unauthenticatedDetail), true
 	}
+	var sle *access.SignInLimitError
+	if errors.As(err, &sle) {
+		p := newProblem(http.StatusTooManyRequests, "signin_rate_limited", fmt.Sprintf("Too many failed sign-ins from this address "+
+			"(more than %d in a minute): requests that fail to sign in are refused for now. Check the token; a valid one is not refused.", sle.Limit))
+		p.RetryAfter = max(1, int(sle.RetryAfter.Seconds()+0.999))
+		return p, true
+	}
 	var te *secretstore.ThrottledError
 	if errors.As(err, &te) {
 		p := newProblem(http.StatusServiceUnavailable, "store_throttled", "The secret store is throttling requests; try again later.")

@@ -186,7 +186,8 @@ func (a *API) routes() []route {
 				{"resource", "Only this resource, e.g. credential:SQL prod."}, {"from", "From this time (RFC 3339), inclusive."},
 				{"to", "Before this time (RFC 3339)."}, {"order", "oldest (default) or newest first."}}, pageParams...),
 			status: 200, resp: auditList{}, handle: a.listAudit},
-		{method: "GET", path: "/api/v1/audit/verify", summary: "Check the audit trail's hash chain", perm: access.PermAdmin,
+		{method: "GET", path: "/api/v1/audit/verify", summary: "Check the audit trail's chain against the newest checkpoint", perm: access.PermAdmin,
+			query:  []param{{"full", "true: check every record, not only those after the newest checkpoint."}},
 			status: 200, resp: auditVerifyJSON{}, handle: a.verifyAudit},
 	}
 }

@@ -5,14 +5,24 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/credflow/credflow/internal/audit"
 )
 
-// auditHeadKey is the meta key holding the chain's last "<seq>:<hash>", so
-// that removing records from the end of the chain is detected too.
-const auditHeadKey = "audit.head"
+// Meta keys about the audit chain.
+const (
+	// auditHeadKey holds the chain's last "<seq>:<hash>", so that removing
+	// records from the end of the chain is detected too.
+	auditHeadKey = "audit.head"
+	// auditKeyedFromKey holds the sequence number of the record that
+	// switched the chain to keyed links.
+	auditKeyedFromKey = "audit.keyed_from"
+	// auditCheckpointedKey holds the sequence number of the newest
+	// checkpoint written to a checkpoint file.
+	auditCheckpointedKey = "audit.checkpointed"
+)
 
 // auditLock is the PostgreSQL advisory lock that serialises appends to the
 // chain; SQLite's write transactions are serial already.
@@ -63,25 +73,97 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		prev = []byte{}
 	}
 	at := audit.Now()
-	stmt, err := db.stmtIn(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`)
+	stmt, err := db.stmtIn(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, link, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`)
 	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
+	key := db.auditKey.Load()
 	var last audit.Record
 	for _, it := range items {
 		seq++
 		r := audit.Record{Seq: seq, Time: at, Entry: it.Entry, RequestID: it.RequestID, Client: it.Client, PrevHash: prev}
-		audit.Seal(&r)
-		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.PrevHash, r.Hash); err != nil {
+		audit.Seal(&r, key)
+		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.Link, r.PrevHash, r.Hash); err != nil {
 			return fmt.Errorf("audit: append: %w", err)
 		}
 		prev, last = r.Hash, r
 	}
-	if _, err := db.exec(ctx, tx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-		auditHeadKey, audit.Head(last)); err != nil {
+	if err := db.setMeta(ctx, tx, auditHeadKey, audit.Head(last)); err != nil {
 		return fmt.Errorf("audit: record chain head: %w", err)
 	}
+	// Counted once the transaction commits (see inTxQuiet), so that the
+	// checkpoint writer, woken by the count, finds the records.
+	n, _ := db.auditPending.LoadOrStore(tx, new(int64))
+	*n.(*int64) += int64(len(items))
+	return nil
+}
+
+// auditCommitted counts the records tx appended, now that it committed (or
+// forgets them, when it did not), and wakes the checkpoint writer.
+func (db *DB) auditCommitted(tx *sql.Tx, committed bool) {
+	n, ok := db.auditPending.LoadAndDelete(tx)
+	if !ok || !committed {
+		return
+	}
+	db.auditAppended.Add(*n.(*int64))
+	select {
+	case db.auditWake <- struct{}{}:
+	default:
+	}
+}
+
+// setMeta sets key to value in the meta table inside q.
+func (db *DB) setMeta(ctx context.Context, q queryer, key, value string) error {
+	_, err := db.exec(ctx, q, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// UseKey makes every record appended from now on linked with an HMAC under
+// key. The first time a database's chain gets a key, the switch is recorded
+// as a record of its own (the first keyed one, action audit.SwitchAction),
+// and its sequence number is kept in meta, so that the plain links before it
+// stay verifiable and a plain link after it is not accepted.
+func (a Audit) UseKey(ctx context.Context, key *audit.Key) error {
+	db := a.db
+	err := db.inTxQuiet(ctx, func(tx *sql.Tx) error {
+		if db.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(auditLock)); err != nil {
+				return fmt.Errorf("audit: lock chain: %w", err)
+			}
+		}
+		var v string
+		err := tx.QueryRowContext(ctx, db.q(`SELECT value FROM meta WHERE key = $1`), auditKeyedFromKey).Scan(&v)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit: read chain state: %w", err)
+		}
+		var before int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&before); err != nil {
+			return fmt.Errorf("audit: count records: %w", err)
+		}
+		db.auditKey.Store(key)
+		reason := "records from here on are linked with HMAC-SHA-256 under a key derived from the master key"
+		if before > 0 {
+			reason += fmt.Sprintf("; the %d records before this one keep their plain SHA-256 links", before)
+		}
+		if err := db.appendRecords(ctx, tx, []pendingRecord{{Entry: audit.Entry{Actor: "system", Action: audit.SwitchAction,
+			Resource: "audit", Outcome: audit.Success, Reason: reason}}}); err != nil {
+			return err
+		}
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM audit_log`).Scan(&seq); err != nil {
+			return fmt.Errorf("audit: read switch record: %w", err)
+		}
+		return db.setMeta(ctx, tx, auditKeyedFromKey, strconv.FormatInt(seq, 10))
+	})
+	if err != nil {
+		db.auditKey.Store(nil)
+		return err
+	}
+	db.auditKey.Store(key)
 	return nil
 }
 
@@ -134,7 +216,7 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 		add("at < ?", f.To.UTC())
 	}
 	args = append(args, f.Limit)
-	rows, err := a.db.sql.QueryContext(ctx, a.db.q(`SELECT seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash
+	rows, err := a.db.sql.QueryContext(ctx, a.db.q(`SELECT `+auditColumns+`
 		FROM audit_log WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit records: %w", err)
@@ -151,39 +233,112 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	return out, rows.Err()
 }
 
-func scanAudit(rows *sql.Rows) (audit.Record, error) {
+// auditColumns are the columns scanAudit reads, in its order.
+const auditColumns = `seq, at, actor, action, resource, outcome, reason, request_id, client, link, prev_hash, hash`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAudit(rows scanner) (audit.Record, error) {
 	var r audit.Record
-	if err := rows.Scan(&r.Seq, &r.Time, &r.Actor, &r.Action, &r.Resource, &r.Outcome, &r.Reason, &r.RequestID, &r.Client, &r.PrevHash, &r.Hash); err != nil {
+	if err := rows.Scan(&r.Seq, &r.Time, &r.Actor, &r.Action, &r.Resource, &r.Outcome, &r.Reason, &r.RequestID, &r.Client, &r.Link, &r.PrevHash, &r.Hash); err != nil {
 		return r, fmt.Errorf("read audit record: %w", err)
 	}
 	r.Time = r.Time.UTC()
 	return r, nil
 }
 
-// Verify walks the whole chain and checks every link and the recorded head.
-func (a Audit) Verify(ctx context.Context) (audit.Verification, error) {
-	rows, err := a.db.sql.QueryContext(ctx, `SELECT seq, at, actor, action, resource, outcome, reason, request_id, client, prev_hash, hash
-		FROM audit_log ORDER BY seq`)
+var _ audit.Repository = Audit{}
+
+// Get implements audit.Repository.
+func (a Audit) Get(ctx context.Context, seq int64) (audit.Record, error) {
+	r, err := scanAudit(a.db.sql.QueryRowContext(ctx, a.db.q(`SELECT `+auditColumns+` FROM audit_log WHERE seq = $1`), seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("audit record %d: %w", seq, audit.ErrNotFound)
+	}
+	return r, err
+}
+
+// Last implements audit.Repository.
+func (a Audit) Last(ctx context.Context) (audit.Record, bool, error) {
+	r, err := scanAudit(a.db.sql.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq DESC LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// Walk implements audit.Repository.
+func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record) bool) error {
+	q, args := `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 ORDER BY seq`, []any{after}
+	if upTo > 0 {
+		q, args = `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{after, upTo}
+	}
+	rows, err := a.db.sql.QueryContext(ctx, a.db.q(q), args...)
 	if err != nil {
-		return audit.Verification{}, fmt.Errorf("verify audit chain: %w", err)
+		return fmt.Errorf("walk audit chain: %w", err)
 	}
 	defer rows.Close()
-	v := audit.NewVerifier()
 	for rows.Next() {
 		r, err := scanAudit(rows)
 		if err != nil {
-			return audit.Verification{}, err
+			return err
 		}
-		if !v.Add(r) {
-			break
+		if !fn(r) {
+			return nil
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return audit.Verification{}, fmt.Errorf("verify audit chain: %w", err)
+		return fmt.Errorf("walk audit chain: %w", err)
 	}
+	return nil
+}
+
+// Count implements audit.Repository.
+func (a Audit) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := a.db.sql.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count audit records: %w", err)
+	}
+	return n, nil
+}
+
+// State implements audit.Repository.
+func (a Audit) State(ctx context.Context) (audit.State, error) {
+	var st audit.State
 	head, _, err := a.db.metaValue(ctx, auditHeadKey)
 	if err != nil {
-		return audit.Verification{}, err
+		return st, err
 	}
-	return v.Finish(head), nil
+	st.Head = head
+	for _, m := range []struct {
+		key string
+		dst *int64
+	}{{auditKeyedFromKey, &st.KeyedFrom}, {auditCheckpointedKey, &st.Checkpointed}} {
+		v, ok, err := a.db.metaValue(ctx, m.key)
+		if err != nil {
+			return st, err
+		}
+		if ok {
+			if *m.dst, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return st, fmt.Errorf("read meta %s: not a number", m.key)
+			}
+		}
+	}
+	return st, nil
 }
+
+// SetCheckpointed implements audit.Repository.
+func (a Audit) SetCheckpointed(ctx context.Context, seq int64) error {
+	if err := a.db.setMeta(ctx, a.db.sql, auditCheckpointedKey, strconv.FormatInt(seq, 10)); err != nil {
+		return fmt.Errorf("record audit checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Appended counts the records this process appended; Wake is signalled
+// after appends. Together they tell the checkpoint writer when Every
+// records went by, without a query per record.
+func (a Audit) Appended() int64 { return a.db.auditAppended.Load() }
+
+// Wake is signalled (without blocking) after records are appended.
+func (a Audit) Wake() <-chan struct{} { return a.db.auditWake }

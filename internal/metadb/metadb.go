@@ -27,6 +27,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/credflow/credflow/internal/audit"
 )
 
 // Dialect names the SQL engine.
@@ -49,6 +51,16 @@ type DB struct {
 
 	onSecretChange atomic.Value // func(name string)
 	onStoreChange  atomic.Value // func(name string)
+
+	// auditKey seals the audit chain's links (nil: plain SHA-256, when the
+	// master key is not available); see Audit.UseKey.
+	auditKey atomic.Pointer[audit.Key]
+	// auditAppended counts appended audit records; auditWake is signalled
+	// after appends (for the checkpoint writer).
+	auditAppended atomic.Int64
+	auditWake     chan struct{}
+	// auditPending counts, per open transaction, the records it appended.
+	auditPending sync.Map // *sql.Tx -> *int64
 
 	gen       atomic.Uint64
 	listening atomic.Bool
@@ -97,7 +109,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		db = &DB{sql: s, dialect: SQLite, log: log}
+		db = &DB{sql: s, dialect: SQLite, log: log, auditWake: make(chan struct{}, 1)}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s, err := sql.Open("pgx", dsn)
 		if err != nil {
@@ -106,7 +118,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		s.SetMaxOpenConns(20)
 		s.SetMaxIdleConns(20)
 		s.SetConnMaxIdleTime(5 * time.Minute)
-		db = &DB{sql: s, dialect: Postgres, log: log}
+		db = &DB{sql: s, dialect: Postgres, log: log, auditWake: make(chan struct{}, 1)}
 	default:
 		return nil, fmt.Errorf("database %q: want empty (SQLite in the data directory) or a postgres:// URL", redactDSN(dsn))
 	}
@@ -297,11 +309,14 @@ func (db *DB) inTxQuiet(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
+		db.auditCommitted(tx, false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		db.auditCommitted(tx, false)
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.auditCommitted(tx, true)
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
@@ -55,8 +56,18 @@ type Server struct {
 	// fakes of remote stores this way).
 	extraStores []extraStore
 	// stop ends the background workers; done closes when they have.
-	stop context.CancelFunc
-	done chan struct{}
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	// trail is the audit trail, keyed when the master key is loaded;
+	// checkpoints writes its checkpoint file (nil without the key).
+	trail       *audit.Trail
+	checkpoints *audit.Checkpointer
+	// signIns counts failed sign-ins; signInWindow is its window (a
+	// minute, shorter in tests).
+	signIns      *access.SignInGuard
+	signInWindow time.Duration
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -135,8 +146,11 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 
 func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	stores := secretstore.NewRegistry()
-	local, err := s.openBuiltin(ctx)
+	local, auditKey, err := s.openBuiltin(ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.openTrail(ctx, auditKey); err != nil {
 		return err
 	}
 	info, err := s.db.Stores().Ensure(ctx, builtin.DefaultName, builtin.Kind)
@@ -178,6 +192,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 	})
 	acc := access.NewService(s.db.Access(), opts)
+	s.signIns = acc.NewSignInGuard(access.SignInOptions{Limit: s.cfg.MaxFailedSignIns, Window: s.signInWindow, Log: s.log})
 	token, created, err := acc.Bootstrap(ctx)
 	if err != nil {
 		return err
@@ -201,7 +216,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		StoreAdmin:  admin,
 		Secrets:     storesecret.New(stores, acc, s.db.Variables()),
 		DB:          s.db,
-		Audit:       s.db.Audit(),
+		Audit:       s.trail,
+		SignIns:     s.signIns,
 		Log:         s.log,
 		Version:     version.String(),
 	}
@@ -211,12 +227,13 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 
 // openBuiltin loads the master key and opens the built-in store. A missing
 // or wrong key leaves the store sealed rather than stopping the server; a
-// key is generated only for a database that has never had one.
-func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, error) {
+// key is generated only for a database that has never had one. It also
+// derives the audit key from the master key, when that is the database's.
+func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, *audit.Key, error) {
 	repo := s.db.BuiltinSecrets()
 	bound, isBound, err := repo.BoundKey(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := s.cfg.KeyFile()
 	key, created, err := builtin.LoadOrCreateKey(path, !isBound)
@@ -224,19 +241,54 @@ func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		s.log.Warn("master key file is missing: the built-in store is sealed until it is restored",
 			slog.String("file", path), slog.String("boundKeyId", bound))
-		return builtin.New(repo, nil)
+		st, err := builtin.New(repo, nil)
+		return st, nil, err
 	case err != nil:
-		return nil, fmt.Errorf("master key: %w", err)
+		return nil, nil, fmt.Errorf("master key: %w", err)
 	}
+	defer clear(key)
 	if created {
 		s.log.Info("created master key; back it up: without it the built-in store cannot be read", slog.String("file", path))
 	}
 	st, err := builtin.Open(ctx, repo, key)
 	if errors.Is(err, builtin.ErrWrongKey) {
 		s.log.Warn("master key does not match the database: the built-in store is sealed", slog.String("file", path), slog.String("error", err.Error()))
-		return builtin.New(repo, nil)
+		st, err := builtin.New(repo, nil)
+		return st, nil, err
 	}
-	return st, err
+	if err != nil {
+		return nil, nil, err
+	}
+	ak, err := audit.DeriveKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, ak, nil
+}
+
+// openTrail keys the audit chain (recording the switch on a database whose
+// chain was not keyed yet) and prepares its checkpoint writer. Without the
+// key, records are linked with plain SHA-256, which verify reports.
+func (s *Server) openTrail(ctx context.Context, key *audit.Key) error {
+	path := s.cfg.CheckpointFile()
+	s.trail = audit.NewTrail(s.db.Audit(), key, path)
+	if key == nil {
+		s.log.Warn("the audit key is not available without the master key: audit records are linked with plain SHA-256 " +
+			"and not checkpointed until the master key is restored; audit verify reports them")
+		return nil
+	}
+	if err := s.db.Audit().UseKey(ctx, key); err != nil {
+		return err
+	}
+	cp, err := s.trail.NewCheckpointer(audit.CheckpointOptions{
+		Every: s.cfg.AuditCheckpointRecords, Interval: s.cfg.AuditCheckpointInterval,
+		Wake: s.db.Audit().Wake(), Appended: s.db.Audit().Appended, Log: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	s.checkpoints = cp
+	return nil
 }
 
 // checkKeyFiles refuses key files that others than their owner may read:
@@ -288,21 +340,37 @@ func (s *Server) DB() *metadb.DB { return s.db }
 // status is refreshed in the background.
 const DefaultCheckInterval = 5 * time.Minute
 
+// WithSignInWindow changes the window in which failed sign-ins are counted
+// and audited (a minute), for tests.
+func WithSignInWindow(d time.Duration) Option { return func(s *Server) { s.signInWindow = d } }
+
 // WithCheckInterval changes how often connections are checked in the
 // background.
 func WithCheckInterval(d time.Duration) Option { return func(s *Server) { s.checkEvery = d } }
 
 // startWorkers starts the goroutines the server owns: the group committer
-// of resolve records and the periodic check of every store and connection.
-// Close stops them.
+// of resolve records, the periodic check of every store and connection and
+// the audit checkpoint writer. Close stops them (the checkpoint writer writes
+// a last checkpoint then).
 func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Service, admin *storeadmin.Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	if s.checkpoints != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.checkpoints.Run(ctx)
+		}()
+	}
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		repo.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.signIns.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -328,13 +396,17 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 	}()
 }
 
-// Close stops the background workers and releases the database.
+// Close stops the background workers and releases the database. Calling
+// it again does nothing.
 func (s *Server) Close() error {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-	}
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully. Logs, and
