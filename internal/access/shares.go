@@ -55,6 +55,14 @@ func (r ObjectRole) rank() int {
 	return 0
 }
 
+// withArticle is the role with its indefinite article: "an owner", "a user".
+func (r ObjectRole) withArticle() string {
+	if r == RoleOwner {
+		return "an " + string(r)
+	}
+	return "a " + string(r)
+}
+
 // Valid reports whether r is an object role.
 func (r ObjectRole) Valid() bool { return r.rank() > 0 }
 
@@ -307,7 +315,7 @@ func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareIn
 		return Share{}, err
 	}
 	if !role.CanGrant(in.Role) {
-		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("a %s cannot grant %s", role, in.Role))
+		s.deny(ctx, p, action, obj.resource(), fmt.Sprintf("%s cannot grant %s", role.withArticle(), in.Role))
 		return Share{}, fmt.Errorf("%w: with the %s role you cannot grant the %s role", ErrForbidden, role, in.Role)
 	}
 	next := Share{Object: obj, Principal: target, Role: in.Role, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
@@ -323,8 +331,8 @@ func (s *Service) Share(ctx context.Context, p Principal, obj Object, in ShareIn
 			}
 			if sh.Principal.Kind == target.Kind && sh.Principal.ID == target.ID && sh.Direct() {
 				if !role.CanGrant(sh.Role) {
-					return ShareChange{}, &denial{fmt.Sprintf("a %s cannot change a %s share", role, sh.Role),
-						fmt.Errorf("%w: with the %s role you cannot change a %s share", ErrForbidden, role, sh.Role)}
+					return ShareChange{}, &denial{fmt.Sprintf("%s cannot change %s share", role.withArticle(), sh.Role.withArticle()),
+						fmt.Errorf("%w: with the %s role you cannot change %s share", ErrForbidden, role, sh.Role.withArticle())}
 				}
 				continue
 			}
@@ -420,8 +428,8 @@ func (s *Service) Unshare(ctx context.Context, p Principal, obj Object, principa
 			}
 		}
 		if !own && !role.CanGrant(strongest.Role) {
-			return ShareChange{}, &denial{fmt.Sprintf("a %s cannot remove a %s share", role, strongest.Role),
-				fmt.Errorf("%w: with the %s role you cannot remove a %s share", ErrForbidden, role, strongest.Role)}
+			return ShareChange{}, &denial{fmt.Sprintf("%s cannot remove %s share", role.withArticle(), strongest.Role.withArticle()),
+				fmt.Errorf("%w: with the %s role you cannot remove %s share", ErrForbidden, role, strongest.Role.withArticle())}
 		}
 		if !hasOwner(after, now) {
 			return ShareChange{}, fmt.Errorf("%s: %w", obj.resource(), ErrLastOwner)

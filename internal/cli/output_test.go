@@ -347,3 +347,15 @@ func TestWriteCheck(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+func TestWithArticle(t *testing.T) {
+	for noun, want := range map[string]string{
+		"environment variable": "an environment variable",
+		"credential":           "a credential",
+		"connection":           "a connection",
+	} {
+		if got := withArticle(noun); got != want {
+			t.Errorf("withArticle(%q) = %q, want %q", noun, got, want)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func newCmdOwner[T any](f *factory, kind transferable[T], runF func(*ownerOption
 	opts := &ownerOptions{IO: f.streams, Client: f.client}
 	cmd := &cobra.Command{
 		Use:   "owner ID USER",
-		Short: fmt.Sprintf("Give a %s to another user (its owner, or an admin)", kind.noun),
+		Short: fmt.Sprintf("Give %s to another user (its owner, or an admin)", withArticle(kind.noun)),
 		Long: fmt.Sprintf(`Make USER (user:<name> or a name) the owner of the %s ID (%s).
 The new owner must be a user who is not a runner.
 

@@ -72,17 +72,17 @@ type shareOptions struct {
 func newCmdShare(f *factory, kind shareable, runF func(*shareOptions) error) *cobra.Command {
 	opts := &shareOptions{IO: f.streams, Client: f.client, Kind: kind}
 	var role, expiresAt string
-	long := fmt.Sprintf(`Give a user or group a role on a %s, replacing the role they held. %s
+	long := fmt.Sprintf(`Give a user or group a role on %s, replacing the role they held. %s
 
 Roles: owner and co-owner use, edit, share and delete; user-share uses and
-shares as user or user-share; user only uses.`, kind.noun, principalHelp)
+shares as user or user-share; user only uses.`, withArticle(kind.noun), principalHelp)
 	if kind.noun == credentialShares.noun {
 		long += `
 Sharing a credential also gives the use of its variables.`
 	}
 	cmd := &cobra.Command{
 		Use:   "share ID PRINCIPAL --role owner|co-owner|user-share|user [--expires-at TIME]",
-		Short: fmt.Sprintf("Share a %s with a user or group", kind.noun),
+		Short: fmt.Sprintf("Share %s with a user or group", withArticle(kind.noun)),
 		Long:  long,
 		Args:  exactArgs("ID", "PRINCIPAL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,7 +146,7 @@ type unshareOptions struct {
 
 func newCmdUnshare(f *factory, kind shareable, runF func(*unshareOptions) error) *cobra.Command {
 	opts := &unshareOptions{IO: f.streams, Client: f.client, Kind: kind}
-	long := fmt.Sprintf("Remove a user's or group's share of a %s. %s", kind.noun, principalHelp)
+	long := fmt.Sprintf("Remove a user's or group's share of %s. %s", withArticle(kind.noun), principalHelp)
 	credential := kind.noun == credentialShares.noun
 	if credential {
 		long += `
@@ -160,7 +160,7 @@ remain, with the command that removes each.`
 	}
 	cmd := &cobra.Command{
 		Use:   "unshare ID PRINCIPAL",
-		Short: fmt.Sprintf("Remove a share of a %s", kind.noun),
+		Short: fmt.Sprintf("Remove a share of %s", withArticle(kind.noun)),
 		Long:  long,
 		Args:  exactArgs("ID", "PRINCIPAL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -256,7 +256,7 @@ func shellWord(s string) string {
 func newCmdShares(f *factory, kind shareable) *cobra.Command {
 	return newCmdItems(f, &cobra.Command{
 		Use:   "shares ID",
-		Short: fmt.Sprintf("List who holds which role on a %s (by %s)", kind.noun, kind.idHelp),
+		Short: fmt.Sprintf("List who holds which role on %s (by %s)", withArticle(kind.noun), kind.idHelp),
 		Args:  exactArgs("ID"),
 	}, kind.shares, func(o *idOptions) tableOf[client.Share] { return shareTable(o, kind) })
 }
@@ -282,4 +282,12 @@ func shareTable(o *idOptions, kind shareable) tableOf[client.Share] {
 		}
 	}
 	return t
+}
+
+// withArticle puts "a" or "an" before a noun: "an environment variable".
+func withArticle(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
 }

@@ -98,13 +98,11 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 	var opts audit.VerifyOptions
-	switch r.URL.Query().Get("full") {
-	case "", "false":
-	case "true":
-		opts.Full = true
-	default:
-		return badRequest("full", "Query parameter full must be true or false.")
+	full, err := queryBool(r, "full")
+	if err != nil {
+		return err
 	}
+	opts.Full = full
 	v, err := a.Audit.Verify(r.Context(), opts)
 	if err != nil {
 		return err

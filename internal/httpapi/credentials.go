@@ -110,11 +110,11 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
-	force := r.URL.Query().Get("force")
-	if force != "" && force != "true" && force != "false" {
-		return badRequest("force", "Query parameter force must be true or false.")
+	force, err := queryBool(r, "force")
+	if err != nil {
+		return err
 	}
-	if err := a.Credentials.Delete(r.Context(), principal(r), r.PathValue("id"), force == "true"); err != nil {
+	if err := a.Credentials.Delete(r.Context(), principal(r), r.PathValue("id"), force); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

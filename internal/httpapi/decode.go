@@ -110,6 +110,19 @@ func queryLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// queryBool reads a boolean query parameter: absent or "false" is false,
+// "true" is true, anything else is refused naming the parameter (a typo must
+// not quietly mean false).
+func queryBool(r *http.Request, name string) (bool, error) {
+	switch r.URL.Query().Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, badRequest(name, fmt.Sprintf("Query parameter %s must be true or false.", name))
+}
+
 // writeJSON writes v with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

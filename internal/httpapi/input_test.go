@@ -224,3 +224,31 @@ func TestMalformedResolveIsAudited(t *testing.T) {
 		}
 	})
 }
+
+// TestBooleanQueryParameters: a boolean query parameter is true, false or
+// absent; anything else is a 400 naming it, and nothing changes.
+func TestBooleanQueryParameters(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		_, a := start(t, e)
+		a.must(201, "POST", "/api/v1/users", map[string]any{"name": "bob", "role": "maker"})
+		a.must(201, "PUT", "/api/v1/stores/local/secrets/pw", map[string]any{"value": "p"})
+		a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"displayName": "U", "type": "text", "value": "u"})
+		a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"displayName": "P", "type": "secret",
+			"secretRef": map[string]any{"store": "local", "ref": "pw"}})
+		a.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "c1", "username": "cf_U", "password": "cf_P"})
+		a.must(200, "PUT", "/api/v1/credentials/c1/shares/user:bob", map[string]any{"role": "user"})
+		for _, c := range []struct{ method, path, param string }{
+			{"GET", "/api/v1/tokens?all=yes", "all"},
+			{"GET", "/api/v1/audit/verify?full=1", "full"},
+			{"DELETE", "/api/v1/credentials/c1?force=TRUE", "force"},
+			{"DELETE", "/api/v1/credentials/c1/shares/user:bob?withVariables=on", "withVariables"},
+			{"DELETE", "/api/v1/stores/local/secrets/pw?force=y", "force"},
+		} {
+			wantProblem(t, a.do(c.method, c.path, nil), 400, "invalid_request", c.param)
+		}
+		// Nothing was deleted by the refused requests.
+		a.must(200, "GET", "/api/v1/credentials/c1", nil)
+		a.must(200, "GET", "/api/v1/credentials/c1/shares", nil)
+		a.must(200, "GET", "/api/v1/tokens?all=true", nil)
+	})
+}

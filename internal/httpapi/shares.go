@@ -114,11 +114,11 @@ func (a *API) deleteVariableShare(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) deleteCredentialShare(w http.ResponseWriter, r *http.Request) error {
-	with := r.URL.Query().Get("withVariables")
-	if with != "" && with != "true" && with != "false" {
-		return badRequest("withVariables", "Query parameter withVariables must be true or false.")
+	with, err := queryBool(r, "withVariables")
+	if err != nil {
+		return err
 	}
-	u, err := a.Credentials.Unshare(r.Context(), principal(r), r.PathValue("id"), r.PathValue("principal"), with == "true")
+	u, err := a.Credentials.Unshare(r.Context(), principal(r), r.PathValue("id"), r.PathValue("principal"), with)
 	if err != nil {
 		return err
 	}

@@ -295,11 +295,11 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) error {
-	force := r.URL.Query().Get("force")
-	if force != "" && force != "true" && force != "false" {
-		return badRequest("force", "Query parameter force must be true or false.")
+	force, err := queryBool(r, "force")
+	if err != nil {
+		return err
 	}
-	if err := a.Secrets.Delete(r.Context(), principal(r), r.PathValue("store"), r.PathValue("name"), force == "true"); err != nil {
+	if err := a.Secrets.Delete(r.Context(), principal(r), r.PathValue("store"), r.PathValue("name"), force); err != nil {
 		return secretPathError(err, "name")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -64,8 +64,11 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	toks, err := a.Access.ListTokens(r.Context(), principal(r), q.Get("user"), q.Get("all") == "true")
+	all, err := queryBool(r, "all")
+	if err != nil {
+		return err
+	}
+	toks, err := a.Access.ListTokens(r.Context(), principal(r), r.URL.Query().Get("user"), all)
 	if err != nil {
 		return err
 	}
