@@ -264,6 +264,9 @@ func placeholders(first int, values []string) (string, []any) {
 // DeleteGroup implements access.Repository.
 func (r AccessRepo) DeleteGroup(ctx context.Context, id string, e audit.Entry) error {
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+		if err := r.groupIsNoLastOwner(ctx, tx, id); err != nil {
+			return err
+		}
 		for _, q := range []string{
 			`DELETE FROM shares WHERE principal_kind = 'group' AND principal_id = $1`,
 			`DELETE FROM store_grants WHERE principal_kind = 'group' AND principal_id = $1`,
@@ -278,6 +281,42 @@ func (r AccessRepo) DeleteGroup(ctx context.Context, id string, e audit.Entry) e
 		}
 		return mustAffect(res, fmt.Errorf("%w: group %s", access.ErrNotFound, id))
 	})
+}
+
+// groupIsNoLastOwner refuses, with access.ErrLastOwner naming them, to
+// delete a group that is the last owner or co-owner of an object: the
+// objects' rows are locked first (PostgreSQL; SQLite runs one write
+// transaction at a time), as a change of their shares locks them, so a
+// concurrent removal of another owner cannot slip between check and delete.
+func (r AccessRepo) groupIsNoLastOwner(ctx context.Context, tx *sql.Tx, groupID string) error {
+	const held = `SELECT object_id FROM shares WHERE object_kind = '%s' AND principal_kind = 'group' AND principal_id = $1
+		AND role IN ('owner', 'co-owner')`
+	if r.db.dialect == Postgres {
+		for kind, table := range objectTables {
+			if _, err := r.db.exec(ctx, tx, `SELECT id FROM `+table+` WHERE id IN (`+fmt.Sprintf(held, kind)+`) FOR UPDATE`, groupID); err != nil {
+				return fmt.Errorf("delete group: lock its objects: %w", err)
+			}
+		}
+	}
+	now := time.Now().UTC()
+	active := func(t string) string {
+		return t + `.role IN ('owner', 'co-owner') AND (` + t + `.expires_at IS NULL OR ` + t + `.expires_at > $2)`
+	}
+	orphans, err := queryListIn(ctx, r.db, tx, scanString, `SELECT x.object_kind || ':' || COALESCE(c.name, v.schema_name, x.object_id) FROM shares x
+		LEFT JOIN credentials c ON x.object_kind = 'credential' AND c.id = x.object_id
+		LEFT JOIN environment_variables v ON x.object_kind = 'variable' AND v.id = x.object_id
+		WHERE x.principal_kind = 'group' AND x.principal_id = $1 AND `+active("x")+`
+		AND NOT EXISTS (SELECT 1 FROM shares y WHERE y.object_kind = x.object_kind AND y.object_id = x.object_id
+			AND NOT (y.principal_kind = 'group' AND y.principal_id = $1) AND `+active("y")+`)
+		ORDER BY 1`, groupID, now)
+	if err != nil {
+		return fmt.Errorf("delete group: %w", err)
+	}
+	if len(orphans) > 0 {
+		return fmt.Errorf("the group is the last owner or co-owner of %s: give another user or group that role first: %w",
+			strings.Join(orphans, ", "), access.ErrLastOwner)
+	}
+	return nil
 }
 
 // AddMember implements access.Repository.
