@@ -1,48 +1,30 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
+
+	"github.com/credflow/credflow/internal/access"
 )
 
 type transferOwnerRequest struct {
 	Principal string `json:"principal"`
 }
 
-func (a *API) transferVariable(w http.ResponseWriter, r *http.Request) error {
-	var req transferOwnerRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
+// transferOwner is the handler of POST .../{id}/owner for one kind of
+// object: transfer gives the object to the request's principal, toJSON
+// renders the object as it is afterwards.
+func transferOwner[T, J any](transfer func(ctx context.Context, p access.Principal, idOrName, to string) (T, error), toJSON func(T) J) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req transferOwnerRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		v, err := transfer(r.Context(), principal(r), r.PathValue("id"), req.Principal)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, toJSON(v))
+		return nil
 	}
-	v, err := a.Variables.TransferOwner(r.Context(), principal(r), r.PathValue("id"), req.Principal)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, toVariableJSON(v))
-	return nil
-}
-
-func (a *API) transferCredential(w http.ResponseWriter, r *http.Request) error {
-	var req transferOwnerRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	c, err := a.Credentials.TransferOwner(r.Context(), principal(r), r.PathValue("id"), req.Principal)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, toCredentialJSON(c))
-	return nil
-}
-
-func (a *API) transferConnection(w http.ResponseWriter, r *http.Request) error {
-	var req transferOwnerRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	c, err := a.Connections.TransferOwner(r.Context(), principal(r), r.PathValue("id"), req.Principal)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, toConnectionJSON(c))
-	return nil
 }

@@ -75,9 +75,9 @@ func (a *API) routes() []route {
 			status: 200, resp: credentialDependenciesJSON{}, handle: a.credentialDependencies},
 
 		{method: "POST", path: "/api/v1/environment-variables/{id}/owner", summary: "Transfer an environment variable to another user (admins, or holders of the owner role): the user becomes its owner; the previous owner keeps it as co-owner", perm: access.PermVariableWrite,
-			body: transferOwnerRequest{}, status: 200, resp: variableJSON{}, handle: a.transferVariable},
+			body: transferOwnerRequest{}, status: 200, resp: variableJSON{}, handle: transferOwner(a.Variables.TransferOwner, toVariableJSON)},
 		{method: "POST", path: "/api/v1/credentials/{id}/owner", summary: "Transfer a credential to another user (admins, or holders of the owner role): the user becomes its owner and gets the use of its two variables; the previous owner keeps it as co-owner", perm: access.PermCredentialWrite,
-			body: transferOwnerRequest{}, status: 200, resp: credentialJSON{}, handle: a.transferCredential},
+			body: transferOwnerRequest{}, status: 200, resp: credentialJSON{}, handle: transferOwner(a.Credentials.TransferOwner, toCredentialJSON)},
 
 		{method: "GET", path: "/api/v1/environment-variables/{id}/shares", summary: "Who holds which role on an environment variable", perm: access.PermVariableRead,
 			status: 200, resp: shareList{}, handle: listShares(a.Variables)},
@@ -138,7 +138,7 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/connections/{id}", summary: "Delete a connection", perm: access.PermConnectionWrite,
 			status: 204, handle: a.deleteConnection},
 		{method: "POST", path: "/api/v1/connections/{id}/owner", summary: "Transfer a connection to another user (admins, or its owner); the new owner must be able to use its credential and the credential's variables", perm: access.PermConnectionWrite,
-			body: transferOwnerRequest{}, status: 200, resp: connectionJSON{}, handle: a.transferConnection},
+			body: transferOwnerRequest{}, status: 200, resp: connectionJSON{}, handle: transferOwner(a.Connections.TransferOwner, toConnectionJSON)},
 		{method: "GET", path: "/api/v1/connections/{id}/runners", summary: "Which secret version each runner received last, and when", perm: access.PermConnectionRead,
 			status: 200, resp: runnerStateList{}, handle: a.connectionRunners},
 		{method: "POST", path: "/api/v1/connections/{id}/resolve", summary: "Runners: get the connection's username and password now", perm: access.PermResolve,

@@ -140,7 +140,15 @@ func (r AccessRepo) Users(ctx context.Context, after string, limit int) ([]acces
 
 // queryList runs a query and scans every row with scan.
 func queryList[T any](ctx context.Context, db *DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := db.sql.QueryContext(ctx, db.q(query), args...)
+	return scanAll(ctx, db.sql, db.q(query), scan, args...)
+}
+
+// scanAll runs query on q (the database or a transaction) and scans every
+// row with scan.
+func scanAll[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, scan func(interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}

@@ -95,18 +95,5 @@ func (r AccessRepo) ChangeShares(ctx context.Context, obj access.Object, related
 
 // queryListIn is queryList inside a transaction.
 func queryListIn[T any](ctx context.Context, db *DB, tx *sql.Tx, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := tx.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return scanAll(ctx, tx, db.q(query), scan, args...)
 }
