@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/server"
 	"github.com/credflow/credflow/internal/server/servertest"
 )
 
@@ -142,8 +144,9 @@ func randomValue() string {
 	return "value-" + hex.EncodeToString(b[:])
 }
 
-// TestSealedStore restarts a server without its master key, and with a
-// different one: the store is sealed, says so, and refuses to read.
+// TestSealedStore restarts a server without its master key: the store is
+// sealed, says so, and refuses to read. With a different key the server
+// refuses to start, naming the flag that fixes it.
 func TestSealedStore(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
 		first, a := start(t, e)
@@ -164,11 +167,6 @@ func TestSealedStore(t *testing.T) {
 				if err := os.Remove(keyFile); err != nil {
 					t.Fatal(err)
 				}
-			}},
-			{"other key", func(t *testing.T, c *config.Config) {
-				// A valid key of its own, made by a server on another data directory.
-				other := servertest.Start(t, metadbtest.Engines(t)[0])
-				c.MasterKeyFile = filepath.Join(other.Config.DataDir, "master.key")
 			}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +194,18 @@ func TestSealedStore(t *testing.T) {
 					t.Error("a sealed start generated a new master key")
 				}
 			})
+		}
+		// A valid key of its own, made by a server on another data
+		// directory: the server does not start.
+		other := servertest.Start(t, metadbtest.Engines(t)[0])
+		c := cfg
+		c.MasterKeyFile = filepath.Join(other.Config.DataDir, "master.key")
+		if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err = server.New(t.Context(), c, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "is not the one this database was created with") || !strings.Contains(err.Error(), "--master-key-file") {
+			t.Fatalf("start with another master key: %v", err)
 		}
 		// With the key back, the store opens again.
 		if err := os.WriteFile(keyFile, key, 0o600); err != nil {

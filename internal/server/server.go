@@ -226,8 +226,11 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 }
 
 // openBuiltin loads the master key and opens the built-in store. A missing
-// or wrong key leaves the store sealed rather than stopping the server; a
-// key is generated only for a database that has never had one. It also
+// key leaves the store sealed rather than stopping the server (the file can
+// be restored); a key that is not the database's stops it, since a replica
+// started with the wrong --master-key-file would otherwise serve sealed
+// beside its healthy peers. A key is generated only for a database that has
+// never had one. It also
 // derives the audit key from the master key, when that is the database's.
 func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, *audit.Key, error) {
 	repo := s.db.BuiltinSecrets()
@@ -252,9 +255,8 @@ func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, *audit.Key, e
 	}
 	st, err := builtin.Open(ctx, repo, key)
 	if errors.Is(err, builtin.ErrWrongKey) {
-		s.log.Warn("master key does not match the database: the built-in store is sealed", slog.String("file", path), slog.String("error", err.Error()))
-		st, err := builtin.New(repo, nil)
-		return st, nil, err
+		return nil, nil, fmt.Errorf("the master key in %s is not the one this database was created with (key id %s): "+
+			"start with --master-key-file (or %s) naming the database's key, the one the other replicas use", path, bound, config.EnvMasterKeyFile)
 	}
 	if err != nil {
 		return nil, nil, err
