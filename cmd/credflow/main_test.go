@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -246,6 +247,18 @@ func TestVersionFromBuildInfo(t *testing.T) {
 		t.Fatalf("git rev-parse HEAD (this test runs in a git checkout): %v", err)
 	}
 	rev := strings.TrimSpace(string(out))[:12]
+	// Go stamps VCS information only where the checkout's .git is a
+	// directory, not in a linked worktree (where it is a file).
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs in a clone whose .git is a directory; here it is not")
+		}
+		t.Skip("NOTE: not checked here: this checkout's .git is not a directory (a linked worktree), and Go records no VCS revision there")
+	}
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name  string
