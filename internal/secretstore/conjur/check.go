@@ -89,7 +89,7 @@ func (s *Store) checkConnect(ctx context.Context, add func(secretstore.Step)) bo
 	drain(resp)
 	mu.Lock()
 	where := host
-	if remote != "" {
+	if remote != "" && remote != host {
 		where += " (" + remote + ")"
 	}
 	mu.Unlock()
