@@ -82,9 +82,12 @@ func (a *authenticator) get(ctx context.Context) (*token, error) {
 }
 
 // refused drops t after Conjur answered 401 to it, unless another caller
-// has replaced it already.
-func (a *authenticator) refused(t *token) {
-	a.sem <- struct{}{}
+// has replaced it already. A caller whose context ends first leaves it:
+// the next get renews it anyway once it is due.
+func (a *authenticator) refused(ctx context.Context, t *token) {
+	if a.lock(ctx) != nil {
+		return
+	}
 	defer a.unlock()
 	if a.cur == t {
 		a.cur = nil

@@ -280,7 +280,7 @@ func (s *Store) call(ctx context.Context, op string, ref secretstore.Ref, u stri
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 		drain(resp)
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			s.auth.refused(tok)
+			s.auth.refused(ctx, tok)
 			continue
 		}
 		return nil, s.responseError(op, ref, resp, body)
