@@ -296,3 +296,34 @@ func TestReadBudget(t *testing.T) {
 		t.Fatalf("%d requests reached Conjur, want 3", n)
 	}
 }
+
+func TestRenewalFailureKeepsValidToken(t *testing.T) {
+	f := newFixture(t, fakeconjur.Options{TokenTTL: 3 * time.Second}, nil)
+	f.conjur.Set("app/pw", "v")
+	if _, err := get(t, f.store, "app/pw"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // due for renewal, not expired
+	f.conjur.Fail(fakeconjur.RouteAuthn, 1, http.StatusServiceUnavailable)
+	if _, err := get(t, f.store, "app/pw"); err != nil {
+		t.Fatalf("read while the renewal fails and the token is still valid: %v", err)
+	}
+	// The first request of the read tried to renew and kept the old
+	// token; the second renewed it.
+	if n := f.conjur.Calls(fakeconjur.RouteAuthn); n != 3 {
+		t.Fatalf("%d authentications, want 3 (the first, a failed renewal, a renewal)", n)
+	}
+}
+
+func TestLatestWithoutReadPrivilege(t *testing.T) {
+	f := newFixture(t, fakeconjur.Options{}, nil)
+	f.conjur.Set("app/pw", "one")
+	f.conjur.Set("app/pw", "two")
+	// Execute without read: the versions cannot be listed, the latest
+	// value can still be fetched.
+	f.conjur.Fail(fakeconjur.RouteResource, -1, http.StatusForbidden)
+	sec, err := get(t, f.store, "app/pw")
+	if err != nil || sec.Value.Reveal() != "two" || sec.Version != "" {
+		t.Fatalf("latest = %q version %q, %v; want two with no version", sec.Value.Reveal(), sec.Version, err)
+	}
+}
