@@ -243,20 +243,23 @@ func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Comman
 		kind     string
 		settings settingsFlags
 		kv       keyVaultFlags
+		cj       conjurFlags
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault flags] [--cache-ttl D] [--stale-if-error D]",
+		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault or Conjur flags] [--cache-ttl D] [--stale-if-error D]",
 		Short: "Register a secret store and check it (admins)",
 		Long: `Register a secret store and check it at once, step by step: can credflow
 reach it, sign in, and is it the right tenant. The store is saved even when a
 step fails; the report says which, and how to fix it.
 
 The settings are the kind's own JSON object, from --settings-file ('-' for
-standard input) or --settings. For Azure Key Vault the flags below build it
-instead. Settings never hold a secret: a client secret is named by the path
-of a file on the server (--client-secret-file) or by the name of an
-environment variable of the server (--client-secret-env).
+standard input) or --settings. For Azure Key Vault and CyberArk Conjur the
+flags below build it instead. Settings never hold a secret: a client secret
+or API key is named by the path of a file on the server
+(--client-secret-file, --conjur-api-key-file) or by the name of an
+environment variable of the server (--client-secret-env,
+--conjur-api-key-env).
 
 Values read from the store are cached for a minute unless --cache-ttl says
 otherwise, and never served stale unless --stale-if-error allows it.`,
@@ -265,14 +268,27 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
       --auth managed-identity
   credflow store add kv --kind azure-keyvault --settings-file kv.json --cache-ttl 5m
   credflow store add kv --kind azure-keyvault --auth client-secret --client-id $APP \
-      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...`,
+      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...
+  credflow store add conjur --kind cyberark-conjur --conjur-url https://conjur.example.com \
+      --conjur-account conjur --conjur-login host/credflow/robots \
+      --conjur-api-key-file /etc/credflow/conjur-api-key --conjur-ca-file /etc/credflow/conjur-ca.pem`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
 			fl := cmd.Flags()
 			r := client.CreateStoreRequest{Name: args[0], Kind: kind}
 			var err error
-			if set := kv.changed(fl); set != "" {
+			if set := cj.changed(fl); set != "" {
+				switch {
+				case settings.given(fl):
+					return usageErrorf("--%s builds the settings: give the Conjur flags or --settings/--settings-file, not both", set)
+				case kv.changed(fl) != "":
+					return usageErrorf("--%s and --%s are for different kinds of store", set, kv.changed(fl))
+				case kind != kindConjur:
+					return usageErrorf("--%s is for --kind %s", set, kindConjur)
+				}
+				r.Settings, err = cj.build()
+			} else if set := kv.changed(fl); set != "" {
 				if settings.given(fl) {
 					return usageErrorf("--%s builds the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
 				}
@@ -299,6 +315,7 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 	_ = cmd.MarkFlagRequired("kind")
 	settings.add(cmd)
 	kv.add(fl)
+	cj.add(fl)
 	cache.add(fl)
 	return cmd
 }

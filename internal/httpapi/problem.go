@@ -199,8 +199,8 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		return withField(newProblem(http.StatusUnprocessableEntity, "store_not_found",
 			fmt.Sprintf("There is no secret store named %q.", store)), "secretRef.store", "names no registered store")
 	case errors.Is(err, secretstore.ErrNotFound):
-		return withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
-			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store")
+		return withHint(withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
+			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store"), err)
 	case errors.Is(err, secretstore.ErrForbidden) && saving:
 		return withHint(newProblem(http.StatusForbidden, "store_access_denied",
 			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", ref)), err)
@@ -223,7 +223,7 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
 		return p
 	}
-	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store))
+	return withHint(newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store)), err)
 }
 
 // withHint adds the fix a store's error suggests (the role to grant, the

@@ -124,7 +124,13 @@ func TestAuditCheckpoints(t *testing.T) {
 						}
 					}
 					wait(head)
-					if !strings.Contains(inst.Log(), `"level":"INFO","msg":"audit checkpoint","file":"`+cfg.AuditCheckpointFile+`","seq":`+itoa(head)+`,"records":`+itoa(head)+`,"head":"`) {
+					// The checkpoint is logged just after it is written to the
+					// file: give the line the same time.
+					logged := `"level":"INFO","msg":"audit checkpoint","file":"` + cfg.AuditCheckpointFile + `","seq":` + itoa(head) + `,"records":` + itoa(head) + `,"head":"`
+					for deadline := time.Now().Add(10 * time.Second); !strings.Contains(inst.Log(), logged) && time.Now().Before(deadline); {
+						time.Sleep(20 * time.Millisecond)
+					}
+					if !strings.Contains(inst.Log(), logged) {
 						t.Errorf("checkpoint of record %d not logged:\n%s", head, inst.Log())
 					}
 					if st, err := os.Stat(cfg.AuditCheckpointFile); err != nil || st.Mode().Perm() != 0o600 {

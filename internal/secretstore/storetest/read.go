@@ -170,13 +170,18 @@ func (s suite) parseRef(t *testing.T) {
 	n := name("parse")
 	versions, _ := s.seedVersions(t, n, 1)
 	for _, want := range []secretstore.Ref{{Name: n}, {Name: n, Version: versions[0]}} {
-		t.Run("accepts "+want.String(), func(t *testing.T) {
-			got, err := s.store.ParseRef(want.String())
+		// A store whose names may hold '/' shows a reference its own way.
+		str := want.String()
+		if d, ok := s.store.(secretstore.RefDisplayer); ok {
+			str = d.DisplayRef(want)
+		}
+		t.Run("accepts "+str, func(t *testing.T) {
+			got, err := s.store.ParseRef(str)
 			if err != nil {
-				t.Fatalf("ParseRef(%q): %v", want.String(), err)
+				t.Fatalf("ParseRef(%q): %v", str, err)
 			}
 			if got != want {
-				t.Fatalf("ParseRef(%q) = %#v, want %#v", want.String(), got, want)
+				t.Fatalf("ParseRef(%q) = %#v, want %#v", str, got, want)
 			}
 		})
 	}

@@ -70,7 +70,8 @@ type Auditor interface {
 //
 // Names the suite uses are lowercase letters, digits and '-', starting with
 // "st-", which every kind accepts. It requires of every kind that ParseRef
-// accepts Ref.String() of any reference it hands out and returns the same
+// accepts Ref.String() of any reference it hands out (or, for a store that
+// is a secretstore.RefDisplayer, DisplayRef of it) and returns the same
 // Ref.
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	h := newHarness(t)
