@@ -177,4 +177,3 @@ func rootCause(err error) string {
 		err = u
 	}
 }
-

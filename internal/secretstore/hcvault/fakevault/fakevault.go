@@ -88,15 +88,15 @@ type role struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	secrets  map[string][]*version
-	tokens   map[string]*tokenInfo
-	roles    map[string]*role // by role id
-	denied   map[string]bool
-	faults   map[Endpoint]int
-	calls    map[Endpoint]int
-	seen     map[string]bool // tokens presented
-	nsSeen   map[string]bool // namespaces presented
+	mu      sync.Mutex
+	secrets map[string][]*version
+	tokens  map[string]*tokenInfo
+	roles   map[string]*role // by role id
+	denied  map[string]bool
+	faults  map[Endpoint]int
+	calls   map[Endpoint]int
+	seen    map[string]bool // tokens presented
+	nsSeen  map[string]bool // namespaces presented
 }
 
 // New returns a fake server.
