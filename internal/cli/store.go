@@ -243,10 +243,11 @@ func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Comman
 		kind     string
 		settings settingsFlags
 		kv       keyVaultFlags
+		hv       vaultFlags
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault flags] [--cache-ttl D] [--stale-if-error D]",
+		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault flags | Vault flags] [--cache-ttl D] [--stale-if-error D]",
 		Short: "Register a secret store and check it (admins)",
 		Long: `Register a secret store and check it at once, step by step: can credflow
 reach it, sign in, and is it the right tenant. The store is saved even when a
@@ -265,14 +266,24 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
       --auth managed-identity
   credflow store add kv --kind azure-keyvault --settings-file kv.json --cache-ttl 5m
   credflow store add kv --kind azure-keyvault --auth client-secret --client-id $APP \
-      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...`,
+      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...
+  credflow store add vault --kind hashicorp-vault --vault-address https://vault.example.com:8200 \
+      --vault-auth approle --vault-role-id $ROLE_ID --vault-secret-id-file /etc/credflow/vault-secret-id`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
 			fl := cmd.Flags()
 			r := client.CreateStoreRequest{Name: args[0], Kind: kind}
 			var err error
-			if set := kv.changed(fl); set != "" {
+			if set := hv.changed(fl); set != "" {
+				if other := kv.changed(fl); settings.given(fl) || other != "" {
+					return usageErrorf("--%s builds the settings: give the Vault flags alone, without --settings/--settings-file or Key Vault flags", set)
+				}
+				if kind != kindHashiCorpVault {
+					return usageErrorf("--%s is for --kind %s", set, kindHashiCorpVault)
+				}
+				r.Settings, err = hv.build()
+			} else if set := kv.changed(fl); set != "" {
 				if settings.given(fl) {
 					return usageErrorf("--%s builds the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
 				}
@@ -299,6 +310,7 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 	_ = cmd.MarkFlagRequired("kind")
 	settings.add(cmd)
 	kv.add(fl)
+	hv.add(fl)
 	cache.add(fl)
 	return cmd
 }
