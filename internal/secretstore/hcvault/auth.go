@@ -139,8 +139,11 @@ func (s *session) do(ctx context.Context, fn func(*api.Client) error) error {
 	if status(err) != http.StatusForbidden {
 		return err
 	}
-	if _, lerr := t.client.Auth().Token().LookupSelfWithContext(ctx); status(lerr) != http.StatusForbidden {
+	switch _, lerr := t.client.Auth().Token().LookupSelfWithContext(ctx); {
+	case lerr == nil:
 		return &deniedError{err: err, who: t.who}
+	case status(lerr) != http.StatusForbidden:
+		return lerr // Vault could not say: report that, not a refusal
 	}
 	s.drop(t)
 	if t, err = s.token(ctx); err != nil {

@@ -57,6 +57,8 @@ type Options struct {
 	LookupEnv func(string) (string, bool)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Budget replaces Settings.ReadBudget (tests: a short window).
+	Budget *Budget
 }
 
 func (o Options) lookupEnv(name string) (string, bool) {
@@ -77,6 +79,7 @@ type Store struct {
 	// that carry one.
 	base    *api.Client
 	session *session
+	budget  *budget // nil: no limit
 }
 
 var (
@@ -151,6 +154,12 @@ func New(s Settings, opts Options) (*Store, error) {
 	}
 	st.base = client
 	st.session = newSession(st)
+	if s.ReadBudget > 0 {
+		st.budget = newBudget(s.ReadBudget, 10*time.Second)
+	}
+	if opts.Budget != nil {
+		st.budget = newBudget(opts.Budget.Reads, opts.Budget.Per)
+	}
 	return st, nil
 }
 
@@ -188,6 +197,11 @@ func (s *Store) read(ctx context.Context, op string, ref secretstore.Ref) (secre
 	if version > 0 {
 		params = map[string][]string{"version": {strconv.Itoa(version)}}
 	}
+	display := s.DisplayRef(ref)
+	if err := s.budget.take(ctx); err != nil {
+		return secretstore.Value{}, secretstore.Meta{}, &Error{Op: op, Ref: display, Address: s.address, kind: ctxError(err),
+			hint: "credflow holds back its reads of this store to stay within the store's readBudget: raise it, or raise the cache TTL."}
+	}
 	apiPath := s.settings.mount() + "/data/" + path
 	var sec *api.Secret
 	err = s.session.do(ctx, func(c *api.Client) error {
@@ -195,7 +209,6 @@ func (s *Store) read(ctx context.Context, op string, ref secretstore.Ref) (secre
 		sec, err = c.Logical().ReadWithDataWithContext(ctx, apiPath, params)
 		return err
 	})
-	display := s.DisplayRef(ref)
 	if err != nil {
 		return secretstore.Value{}, secretstore.Meta{}, s.mapError(ctx, op, display, err)
 	}

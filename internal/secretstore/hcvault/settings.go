@@ -39,8 +39,14 @@ type Settings struct {
 	// CAFile is a PEM file of the certificate authorities that sign the
 	// server's certificate (default: the system's roots).
 	CAFile string `json:"caFile,omitempty"`
-	Auth   Auth   `json:"auth"`
+	// ReadBudget is the most secret reads credflow makes of this store in
+	// any 10 seconds (0: no limit), to stay under a rate limit quota.
+	ReadBudget int  `json:"readBudget,omitempty"`
+	Auth       Auth `json:"auth"`
 }
+
+// MaxReadBudget bounds readBudget.
+const MaxReadBudget = 100000
 
 // Auth says how credflow authenticates to Vault.
 type Auth struct {
@@ -134,6 +140,8 @@ func jsonType(kind string) string {
 		return "string"
 	case "bool":
 		return "boolean"
+	case "int", "int64":
+		return "whole number"
 	case "struct", "map":
 		return "object"
 	}
@@ -170,6 +178,9 @@ func (s Settings) Validate() error {
 	}
 	if s.CAFile != "" && !absFile(s.CAFile) {
 		v.Add("settings.caFile", fileMsg)
+	}
+	if s.ReadBudget < 0 || s.ReadBudget > MaxReadBudget {
+		v.Add("settings.readBudget", "must be from 1 to 100000 reads per 10 seconds, or 0 for no limit")
 	}
 	s.Auth.validate(&v)
 	return v.Err()

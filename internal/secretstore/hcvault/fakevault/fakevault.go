@@ -97,6 +97,15 @@ type Server struct {
 	calls   map[Endpoint]int
 	seen    map[string]bool // tokens presented
 	nsSeen  map[string]bool // namespaces presented
+	sealed  bool
+}
+
+// Seal seals (or unseals) the server: its health says so, and every other
+// request answers 503 "Vault is sealed".
+func (s *Server) Seal(sealed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sealed = sealed
 }
 
 // New returns a fake server.
@@ -286,8 +295,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ep == Health {
-		writeJSON(w, http.StatusOK, map[string]any{"initialized": true, "sealed": false, "standby": false,
+		writeJSON(w, http.StatusOK, map[string]any{"initialized": true, "sealed": s.sealed, "standby": false,
 			"performance_standby": false, "server_time_utc": s.opts.Now().Unix(), "version": "1.17.6", "cluster_name": "vault-cluster-fake"})
+		return
+	}
+	if s.sealed {
+		writeErrors(w, http.StatusServiceUnavailable, "Vault is sealed")
 		return
 	}
 	if ns != s.opts.Namespace {
