@@ -222,7 +222,7 @@ func (s *Store) extract(op, display string, sec *api.Secret, field string, versi
 		return secretstore.Value{}, secretstore.Meta{}, &Error{Op: op, Ref: display, Address: s.address, Status: http.StatusNotFound, kind: kind, hint: hint}
 	}
 	if sec == nil || sec.Data == nil {
-		return fail(secretstore.ErrNotFound, fmt.Sprintf("Check the path and version: mount %q holds no secret at this path (or not this version).", s.settings.mount()))
+		return fail(secretstore.ErrNotFound, fmt.Sprintf("Check the path (inside the mount) and the version, and that the store's mount %q is a KV version 2 secrets engine: it holds no secret at this path, or not this version.", s.settings.mount()))
 	}
 	md, _ := sec.Data["metadata"].(map[string]any)
 	m := secretstore.Meta{Enabled: true}

@@ -159,8 +159,8 @@ func TestFieldsAndVersions(t *testing.T) {
 	f.vault.DestroyVersion("app/gone", 1)
 	for _, tc := range []struct{ ref, hint string }{
 		{"app/db#nope", `no field "nope"`},
-		{"app/db@3", "path and version"},
-		{"app/none", "path and version"},
+		{"app/db@3", "it holds no secret at this path, or not this version"},
+		{"app/none", "it holds no secret at this path, or not this version"},
 		{"app/gone", "Version 2 of this secret was deleted"},
 		{"app/gone@1", "Version 1 of this secret was destroyed"},
 	} {
