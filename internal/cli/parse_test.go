@@ -603,6 +603,16 @@ func TestStoreAddFlags(t *testing.T) {
 					`"clientSecretEnv":"KV","certificateFile":"/c.pem","certificatePasswordEnv":"PW"}}`)}},
 		{"auth flags without --auth", []string{"kv", "--kind", "azure-keyvault", "--client-id", "c"},
 			"", client.CreateStoreRequest{Name: "kv", Kind: "azure-keyvault", Settings: json.RawMessage(`{"auth":{"clientId":"c"}}`)}},
+		{"Vault flags, token", []string{"vault", "--kind", "hashicorp-vault", "--vault-address", "https://v:8200", "--vault-auth", "token",
+			"--vault-token-file", "/run/vault-token"},
+			"", client.CreateStoreRequest{Name: "vault", Kind: "hashicorp-vault",
+				Settings: json.RawMessage(`{"address":"https://v:8200","auth":{"kind":"token","tokenFile":"/run/vault-token"}}`)}},
+		{"Vault flags, all", []string{"vault", "--kind", "hashicorp-vault", "--vault-address", "https://v:8200", "--vault-namespace", "team-a",
+			"--vault-mount", "kv", "--vault-ca-file", "/etc/ca.pem", "--vault-auth", "approle", "--vault-token-env", "T", "--vault-token-file", "/t",
+			"--vault-role-id", "r-1", "--vault-secret-id-file", "/s", "--vault-secret-id-env", "S", "--vault-approle-mount", "robots"},
+			"", client.CreateStoreRequest{Name: "vault", Kind: "hashicorp-vault",
+				Settings: json.RawMessage(`{"address":"https://v:8200","namespace":"team-a","mount":"kv","caFile":"/etc/ca.pem",` +
+					`"auth":{"kind":"approle","tokenFile":"/t","tokenEnv":"T","roleId":"r-1","secretIdFile":"/s","secretIdEnv":"S","mount":"robots"}}`)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got *storeAddOptions
@@ -646,11 +656,17 @@ func TestStoreSettingsRefused(t *testing.T) {
 		{"Key Vault flag for another kind", []string{"--vault-name", "v"}, "--vault-name is for --kind azure-keyvault"},
 		{"bad cloud", []string{"--cloud", "mars"}, "--cloud must be public, china, usgov"},
 		{"bad auth", []string{"--auth", "password"}, "--auth must be default, managed-identity"},
+		{"Vault flag and settings", []string{"--settings", `{}`, "--vault-address", "https://v"}, "--vault-address builds the settings"},
+		{"Vault flag and Key Vault flag", []string{"--vault-name", "v", "--vault-mount", "kv"}, "--vault-mount builds the settings"},
+		{"Vault flag for another kind", []string{"--vault-address", "https://v"}, "--vault-address is for --kind hashicorp-vault"},
+		{"bad Vault auth", []string{"--vault-auth", "userpass"}, "--vault-auth must be token or approle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kind := "azure-keyvault"
 			if strings.HasSuffix(tc.name, "another kind") {
 				kind = "cyberark"
+			} else if strings.HasPrefix(tc.name, "Vault") || strings.HasPrefix(tc.name, "bad Vault") {
+				kind = "hashicorp-vault"
 			}
 			cmd := newCmdStoreAdd(testFactory(nil), func(*storeAddOptions) error { t.Fatal("ran"); return nil })
 			err := parse(t, cmd, append([]string{"kv", "--kind", kind}, tc.args...)...)

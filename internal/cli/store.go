@@ -244,10 +244,11 @@ func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Comman
 		settings settingsFlags
 		kv       keyVaultFlags
 		cj       conjurFlags
+		hv       vaultFlags
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault or Conjur flags] [--cache-ttl D] [--stale-if-error D]",
+		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault, Conjur or Vault flags] [--cache-ttl D] [--stale-if-error D]",
 		Short: "Register a secret store and check it (admins)",
 		Long: `Register a secret store and check it at once, step by step: can credflow
 reach it, sign in, and is it the right tenant. The store is saved even when a
@@ -271,7 +272,10 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
       --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...
   credflow store add conjur --kind cyberark-conjur --conjur-url https://conjur.example.com \
       --conjur-account conjur --conjur-login host/credflow/robots \
-      --conjur-api-key-file /etc/credflow/conjur-api-key --conjur-ca-file /etc/credflow/conjur-ca.pem`,
+      --conjur-api-key-file /etc/credflow/conjur-api-key --conjur-ca-file /etc/credflow/conjur-ca.pem
+
+  credflow store add vault --kind hashicorp-vault --vault-address https://vault.example.com:8200 \
+      --vault-auth approle --vault-role-id $ROLE_ID --vault-secret-id-file /etc/credflow/vault-secret-id`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
@@ -282,12 +286,20 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 				switch {
 				case settings.given(fl):
 					return usageErrorf("--%s builds the settings: give the Conjur flags or --settings/--settings-file, not both", set)
-				case kv.changed(fl) != "":
-					return usageErrorf("--%s and --%s are for different kinds of store", set, kv.changed(fl))
+				case kv.changed(fl) != "" || hv.changed(fl) != "":
+					return usageErrorf("--%s and --%s are for different kinds of store", set, kv.changed(fl)+hv.changed(fl))
 				case kind != kindConjur:
 					return usageErrorf("--%s is for --kind %s", set, kindConjur)
 				}
 				r.Settings, err = cj.build()
+			} else if set := hv.changed(fl); set != "" {
+				if other := kv.changed(fl); settings.given(fl) || other != "" || cj.changed(fl) != "" {
+					return usageErrorf("--%s builds the settings: give the Vault flags alone, without --settings/--settings-file or other kinds' flags", set)
+				}
+				if kind != kindHashiCorpVault {
+					return usageErrorf("--%s is for --kind %s", set, kindHashiCorpVault)
+				}
+				r.Settings, err = hv.build()
 			} else if set := kv.changed(fl); set != "" {
 				if settings.given(fl) {
 					return usageErrorf("--%s builds the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
@@ -316,6 +328,7 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 	settings.add(cmd)
 	kv.add(fl)
 	cj.add(fl)
+	hv.add(fl)
 	cache.add(fl)
 	return cmd
 }

@@ -186,12 +186,13 @@ func TestConjurStore(t *testing.T) {
 			t.Errorf("missing resolve %s", r.raw)
 		}
 
-		// A rotated API key credflow does not have: the resolve fails as
-		// unavailable, and the check names the failing step.
+		// A rotated API key credflow does not have: the resolve fails with
+		// the store refusing credflow's credentials, and the check names the
+		// failing step.
 		c.conjur.RotateAPIKey(conjurLogin)
 		c.conjur.ExpireTokens()
 		r = c.keep(runner.do("POST", "/api/v1/connections/payroll-pinned/resolve", nil))
-		wantProblem(t, r, 503, "store_unavailable", "")
+		wantProblem(t, r, 503, "store_auth_failed", "")
 		if !strings.Contains(r.str("hint"), "API key") {
 			t.Errorf("a refused API key is not named: %s", r.raw)
 		}

@@ -216,6 +216,9 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 	case errors.Is(err, secretstore.ErrSealed):
 		return newProblem(http.StatusServiceUnavailable, "store_sealed",
 			fmt.Sprintf("Store %q is sealed: its master key is not available, so its secrets cannot be read.", store))
+	case errors.Is(err, secretstore.ErrUnauthenticated):
+		return withHint(newProblem(http.StatusServiceUnavailable, "store_auth_failed",
+			fmt.Sprintf("Store %q refused credflow's own credentials, so no secret can be read from it.", store)), err)
 	case errors.Is(err, secretstore.ErrTimeout):
 		return newProblem(http.StatusGatewayTimeout, "store_timeout", fmt.Sprintf("Store %q did not answer in time.", store))
 	case errors.As(err, &te):

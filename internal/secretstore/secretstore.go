@@ -34,6 +34,9 @@ var (
 	ErrNetworkDenied = errors.New("network access to the store denied")
 	// ErrSealed: the store cannot decrypt (its key is missing); it refuses to read.
 	ErrSealed = errors.New("store is sealed")
+	// ErrUnauthenticated: the store refused credflow's own credentials (a
+	// token, an API key, a login), or they could not be read.
+	ErrUnauthenticated = errors.New("the store refused credflow's credentials")
 	// ErrUnavailable: the store could not be reached or answered with a failure.
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrTimeout: the store did not answer within the call's deadline.
@@ -63,6 +66,7 @@ func Describe(err error) string {
 		{ErrNetworkDenied, "the store's firewall refused credflow's network"},
 		{ErrDisabled, "secret disabled"},
 		{ErrSealed, "store sealed"},
+		{ErrUnauthenticated, "the store refused credflow's credentials"},
 		{ErrInvalidRef, "not a valid secret reference for this store"},
 		{ErrTimeout, "the store did not answer in time"},
 		{ErrThrottled, "the store is throttling requests"},

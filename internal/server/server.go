@@ -32,6 +32,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
 	"github.com/credflow/credflow/internal/secretstore/conjur"
+	"github.com/credflow/credflow/internal/secretstore/hcvault"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
@@ -121,6 +122,25 @@ func CyberArkConjur(opts conjur.Options) storeadmin.Kind {
 	}
 }
 
+// HashiCorpVault is the hashicorp-vault store kind (Vault or OpenBao KV
+// version 2). Production passes the zero Options; tests pass a fake's
+// HTTP client.
+func HashiCorpVault(opts hcvault.Options) storeadmin.Kind {
+	return storeadmin.Kind{
+		Name: hcvault.Kind,
+		Open: func(name string, raw json.RawMessage) (secretstore.Store, error) {
+			o := opts
+			o.Name = name
+			s, err := hcvault.Open(raw, o)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		Public: hcvault.PublicSettings,
+	}
+}
+
 // WithKinds adds store kinds that can be registered through the API; one
 // named like a built-in kind replaces it.
 func WithKinds(kinds ...storeadmin.Kind) Option {
@@ -201,7 +221,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 		opts.OIDC = o
 	}
-	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkConjur(conjur.Options{})}, s.kinds...)...)
+	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkConjur(conjur.Options{}),
+		HashiCorpVault(hcvault.Options{})}, s.kinds...)...)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}

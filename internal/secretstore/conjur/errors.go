@@ -84,7 +84,13 @@ func (e *AuthError) Error() string {
 
 // Unwrap returns the sentinels and the cause.
 func (e *AuthError) Unwrap() []error {
-	errs := []error{ErrAuthentication, secretstore.ErrUnavailable}
+	// Conjur refusing the key or a fresh token is credflow's credentials
+	// refused, as for every kind; anything else kept it from answering.
+	kind := secretstore.ErrUnavailable
+	if e.Status == http.StatusUnauthorized {
+		kind = secretstore.ErrUnauthenticated
+	}
+	errs := []error{ErrAuthentication, kind}
 	if e.Err != nil {
 		errs = append(errs, e.Err)
 	}

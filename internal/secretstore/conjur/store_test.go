@@ -134,8 +134,8 @@ func TestTokenRefusedMidRunRenewedOnce(t *testing.T) {
 	f.conjur.ResetCounters()
 	f.conjur.Fail(fakeconjur.RouteResource, -1, http.StatusUnauthorized)
 	_, err = get(t, f.store, "app/pw")
-	if !errors.Is(err, conjur.ErrAuthentication) || !errors.Is(err, secretstore.ErrUnavailable) {
-		t.Fatalf("read with every token refused: %v, want ErrAuthentication", err)
+	if !errors.Is(err, conjur.ErrAuthentication) || !errors.Is(err, secretstore.ErrUnauthenticated) {
+		t.Fatalf("read with every token refused: %v, want ErrAuthentication and ErrUnauthenticated", err)
 	}
 	if n := f.conjur.Calls(fakeconjur.RouteResource); n != 2 {
 		t.Fatalf("%d reads with every token refused, want 2 (one renewal)", n)

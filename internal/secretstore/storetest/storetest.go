@@ -70,9 +70,9 @@ type Auditor interface {
 //
 // Names the suite uses are lowercase letters, digits and '-', starting with
 // "st-", which every kind accepts. It requires of every kind that ParseRef
-// accepts Ref.String() of any reference it hands out (or, for a store that
-// is a secretstore.RefDisplayer, DisplayRef of it) and returns the same
-// Ref.
+// accepts any reference it hands out, written as the kind writes it
+// (DisplayRef, for a secretstore.RefDisplayer; otherwise Ref.String()), and
+// returns the same Ref.
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	h := newHarness(t)
 	s := suite{h: h, store: h.Store()}
