@@ -93,6 +93,7 @@ var sentinelProblems = []struct {
 	{storeadmin.ErrBuiltin, http.StatusConflict, "builtin_store"},
 	{secretstore.ErrStoreNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrNotFound, http.StatusNotFound, "not_found"},
+	{secretstore.ErrAmbiguous, http.StatusUnprocessableEntity, "ambiguous_reference"},
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
 	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
@@ -199,8 +200,16 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		return withField(newProblem(http.StatusUnprocessableEntity, "store_not_found",
 			fmt.Sprintf("There is no secret store named %q.", store)), "secretRef.store", "names no registered store")
 	case errors.Is(err, secretstore.ErrNotFound):
-		return withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
-			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store")
+		return withHint(withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
+			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store"), err)
+	case errors.Is(err, secretstore.ErrAmbiguous):
+		matches := "more than one secret"
+		var ae *secretstore.AmbiguousError
+		if errors.As(err, &ae) && ae.Count > 1 {
+			matches = fmt.Sprintf("%d secrets", ae.Count)
+		}
+		return withHint(withField(newProblem(http.StatusUnprocessableEntity, "ambiguous_reference",
+			fmt.Sprintf("The reference %q matches %s in store %q.", ref, matches, store)), "secretRef.ref", "matches "+matches), err)
 	case errors.Is(err, secretstore.ErrForbidden) && saving:
 		return withHint(newProblem(http.StatusForbidden, "store_access_denied",
 			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", ref)), err)
@@ -222,6 +231,11 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		p := newProblem(http.StatusServiceUnavailable, "store_throttled", fmt.Sprintf("Store %q is throttling requests; try again later.", store))
 		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
 		return p
+	}
+	var h secretstore.Hinter
+	if errors.As(err, &h) && h.Hint() != "" {
+		return withHint(newProblem(http.StatusServiceUnavailable, "store_unavailable",
+			fmt.Sprintf("Store %q could not give the secret %q.", store, ref)), err)
 	}
 	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store))
 }

@@ -49,6 +49,10 @@ var (
 	ErrStoreNotFound = errors.New("store not found")
 	// ErrReadOnly: the store does not accept writes through credflow.
 	ErrReadOnly = errors.New("store is read-only")
+	// ErrAmbiguous: the reference matches more than one secret in the
+	// store (a search the store answers with one secret only). See
+	// AmbiguousError.
+	ErrAmbiguous = errors.New("reference matches more than one secret")
 )
 
 // Describe says in a few words which of the sentinel errors err is, for
@@ -68,6 +72,7 @@ func Describe(err error) string {
 		{ErrThrottled, "the store is throttling requests"},
 		{ErrStoreNotFound, "store not registered"},
 		{ErrCorrupt, "stored secret failed its integrity check"},
+		{ErrAmbiguous, "the reference matches more than one secret"},
 		{ErrUnavailable, "store unavailable"},
 	} {
 		if errors.Is(err, c.err) {
@@ -104,6 +109,22 @@ func (e *RefError) Error() string {
 
 // Is reports whether target is ErrInvalidRef.
 func (e *RefError) Is(target error) bool { return target == ErrInvalidRef }
+
+// AmbiguousError says how many secrets a reference matched. It matches
+// ErrAmbiguous with errors.Is. Count is 0 when the store did not say.
+type AmbiguousError struct {
+	Count int
+}
+
+func (e *AmbiguousError) Error() string {
+	if e.Count > 1 {
+		return fmt.Sprintf("%v (%d matches)", ErrAmbiguous, e.Count)
+	}
+	return ErrAmbiguous.Error()
+}
+
+// Is reports whether target is ErrAmbiguous.
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
 
 // Ref names one secret inside one store. Version "" means the latest version
 // at the time of each read.
