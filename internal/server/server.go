@@ -31,6 +31,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/azurekv"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
+	"github.com/credflow/credflow/internal/secretstore/cyberarkccp"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
@@ -99,6 +100,24 @@ func AzureKeyVault(opts azurekv.Options) storeadmin.Kind {
 			return s, nil
 		},
 		Public: azurekv.PublicSettings,
+	}
+}
+
+// CyberArkCCP is the cyberark-ccp store kind. Production passes the zero
+// Options; tests pass shorter retries.
+func CyberArkCCP(opts cyberarkccp.Options) storeadmin.Kind {
+	return storeadmin.Kind{
+		Name: cyberarkccp.Kind,
+		Open: func(name string, raw json.RawMessage) (secretstore.Store, error) {
+			o := opts
+			o.Name = name
+			s, err := cyberarkccp.Open(raw, o)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		Public: cyberarkccp.PublicSettings,
 	}
 }
 
@@ -182,7 +201,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 		opts.OIDC = o
 	}
-	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{})}, s.kinds...)...)
+	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkCCP(cyberarkccp.Options{})}, s.kinds...)...)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}
