@@ -243,6 +243,7 @@ func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Comman
 		kind     string
 		settings settingsFlags
 		kv       keyVaultFlags
+		ccp      ccpFlags
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
@@ -253,8 +254,8 @@ reach it, sign in, and is it the right tenant. The store is saved even when a
 step fails; the report says which, and how to fix it.
 
 The settings are the kind's own JSON object, from --settings-file ('-' for
-standard input) or --settings. For Azure Key Vault the flags below build it
-instead. Settings never hold a secret: a client secret is named by the path
+standard input) or --settings. For Azure Key Vault and CyberArk CCP the
+flags below build it instead. Settings never hold a secret: a client secret is named by the path
 of a file on the server (--client-secret-file) or by the name of an
 environment variable of the server (--client-secret-env).
 
@@ -265,14 +266,25 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
       --auth managed-identity
   credflow store add kv --kind azure-keyvault --settings-file kv.json --cache-ttl 5m
   credflow store add kv --kind azure-keyvault --auth client-secret --client-id $APP \
-      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...`,
+      --client-secret-file /etc/credflow/kv-secret --tenant-id $TENANT ...
+  credflow store add vault --kind cyberark-ccp --ccp-url https://ccp.example.com \
+      --ccp-app-id credflow --ccp-safe Robots --ccp-client-cert-file /etc/credflow/ccp.pem \
+      --ccp-client-key-file /etc/credflow/ccp-key.pem --ccp-ca-file /etc/credflow/ccp-ca.pem`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
 			fl := cmd.Flags()
 			r := client.CreateStoreRequest{Name: args[0], Kind: kind}
 			var err error
-			if set := kv.changed(fl); set != "" {
+			if set := ccp.changed(fl); set != "" {
+				other := kv.changed(fl)
+				if other != "" {
+					other = "the Key Vault flags"
+				} else if settings.given(fl) {
+					other = "--settings/--settings-file"
+				}
+				r.Settings, err = ccp.settingsFor(kind, set, other)
+			} else if set := kv.changed(fl); set != "" {
 				if settings.given(fl) {
 					return usageErrorf("--%s builds the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
 				}
@@ -299,6 +311,7 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 	_ = cmd.MarkFlagRequired("kind")
 	settings.add(cmd)
 	kv.add(fl)
+	ccp.add(fl)
 	cache.add(fl)
 	return cmd
 }
