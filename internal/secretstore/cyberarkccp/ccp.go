@@ -45,7 +45,15 @@ type Options struct {
 	// RetryDelay is the first wait before asking again while the CPM is
 	// changing a password (default 500ms); each wait doubles, up to 5s.
 	RetryDelay time.Duration
+	// MaxInFlight bounds the requests open to CCP at once (default 16):
+	// CCP serves each from the Vault, and a burst of resolves for many
+	// accounts must not become a burst of Vault sessions. A request waits
+	// for a free slot within its deadline.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is the default of Options.MaxInFlight.
+const DefaultMaxInFlight = 16
 
 const (
 	defaultRetryDelay = 500 * time.Millisecond
@@ -64,6 +72,7 @@ type Store struct {
 	keys       *keyPair
 	caErr      error
 	retryDelay time.Duration
+	slots      chan struct{}
 }
 
 var (
@@ -107,6 +116,10 @@ func New(s Settings, opts Options) (*Store, error) {
 		keys:       &keyPair{certFile: s.ClientCertFile, keyFile: s.ClientKeyFile},
 		retryDelay: opts.RetryDelay,
 	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	st.slots = make(chan struct{}, opts.MaxInFlight)
 	if st.retryDelay <= 0 {
 		st.retryDelay = defaultRetryDelay
 	}
@@ -248,6 +261,12 @@ func (s *Store) account(ctx context.Context, op string, ref secretstore.Ref) (ac
 
 // try sends one GetPassword request.
 func (s *Store) try(ctx context.Context, op, ref, query string) (account, error) {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return account{}, s.contextError(op, ref, ctx.Err())
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.settings.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.endpoint+"?"+query, nil)

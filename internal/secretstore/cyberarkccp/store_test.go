@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -319,4 +320,42 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestRequestsInFlightAreBounded(t *testing.T) {
+	ccp := fakeccp.Start(t, fakeccp.Options{})
+	store, err := cyberarkccp.New(settingsFor(ccp), cyberarkccp.Options{MaxInFlight: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		ccp.Set(defaultSafe, "", fmt.Sprintf("a%02d", i), fmt.Sprintf("p%02d", i), nil)
+	}
+	ccp.SetLatency(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			sec, err := store.Get(t.Context(), secretstore.Ref{Name: fmt.Sprintf("a%02d", i)})
+			if err != nil || sec.Value.Reveal() != fmt.Sprintf("p%02d", i) {
+				t.Errorf("a%02d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := ccp.MaxInFlight(); n > 3 || n < 2 {
+		t.Errorf("%d requests were in flight at once, want at most 3 (and more than one)", n)
+	}
+
+	// A request that cannot get a slot before its deadline times out.
+	ccp.SetLatency(300 * time.Millisecond)
+	for i := range 3 {
+		wg.Go(func() { _, _ = store.Get(t.Context(), secretstore.Ref{Name: fmt.Sprintf("a%02d", i)}) })
+	}
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := store.Get(ctx, secretstore.Ref{Name: "a10"}); !errors.Is(err, secretstore.ErrTimeout) {
+		t.Errorf("waiting for a slot past the deadline: %v", err)
+	}
+	wg.Wait()
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Options configure a fake CCP.
@@ -53,8 +54,17 @@ type Server struct {
 	vaultDown  bool
 	queries    []string
 
-	calls atomic.Int64
+	calls       atomic.Int64
+	inFlight    atomic.Int64
+	maxInFlight atomic.Int64
+	latency     atomic.Int64 // nanoseconds
 }
+
+// SetLatency makes every answer of the service wait d first.
+func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
+
+// MaxInFlight is the most requests the service had open at once.
+func (s *Server) MaxInFlight() int64 { return s.maxInFlight.Load() }
 
 // New returns a fake CCP that trusts client certificates issued by
 // clientCAs (nil: it checks none, as when TLS is terminated before it).
@@ -209,6 +219,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.calls.Add(1)
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
+	}
+	if d := time.Duration(s.latency.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	q := r.URL.Query()
 	s.mu.Lock()
 	defer s.mu.Unlock()
