@@ -100,6 +100,43 @@ func TestCyberArkCCPStore(t *testing.T) {
 			t.Fatalf("after invalidation the old password is still served")
 		}
 
+		// The user name from the same account: a text variable that
+		// follows the account's UserName, resolved with the password.
+		login := keep(a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_RobotLogin", "displayName": "l", "type": "text",
+			"fromStore": map[string]string{"store": "ccp", "ref": `sql robot\reports & co`, "field": "username"}}))
+		if fs, _ := login.body["fromStore"].(map[string]any); fs["field"] != "UserName" || login.body["value"] != nil {
+			t.Errorf("text variable from the store %s", login.raw)
+		}
+		keep(a.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "Robot from CyberArk", "username": "cf_RobotLogin", "password": "cf_RobotPass"}))
+		keep(a.must(201, "POST", "/api/v1/connections", map[string]any{"name": "robot-ca", "credential": "Robot from CyberArk", "runnerGroup": "g"}))
+		if r := runner.must(200, "POST", "/api/v1/connections/robot-ca/resolve", nil); r.str("username") != "svc_sql" || r.str("password") != rotated {
+			t.Fatalf("resolve with the user name from the account: %s", r.raw)
+		}
+		c.ccp.Set("Robots", "", `sql robot\reports & co`, rotated, map[string]string{"UserName": "svc_sql_v2"})
+		if r := runner.must(200, "POST", "/api/v1/connections/robot-ca/resolve", nil); r.str("username") != "svc_sql_v2" {
+			t.Fatalf("a user name changed in CyberArk did not follow: %s", r.raw)
+		}
+		for _, tc := range []struct {
+			name   string
+			body   map[string]any
+			status int
+			code   string
+			field  string
+		}{
+			{"no such property", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "twin", "field": "Database"}}, 422, "validation_failed", "fromStore.field"},
+			{"the password", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "twin", "field": "Content"}}, 422, "validation_failed", "fromStore.field"},
+			{"and a value", map[string]any{"value": "x", "fromStore": map[string]string{"store": "ccp", "ref": "twin", "field": "UserName"}}, 422, "validation_failed", "value"},
+			{"missing account", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "Robots/nope", "field": "UserName"}}, 422, "secret_not_found", ""},
+			{"a store without properties", map[string]any{"fromStore": map[string]string{"store": "local", "ref": "nope", "field": "UserName"}}, 422, "secret_not_found", ""},
+		} {
+			t.Run("fromStore "+tc.name, func(t *testing.T) {
+				tc.body["displayName"], tc.body["type"] = "x", "text"
+				wantProblem(t, keep(a.do("POST", "/api/v1/environment-variables", tc.body)), tc.status, tc.code, tc.field)
+			})
+		}
+		r := keep(a.do("PATCH", "/api/v1/environment-variables/cf_RobotLogin", map[string]any{"value": "someone"}))
+		wantProblem(t, r, 422, "validation_failed", "value")
+
 		secretVar := func(store, ref string) map[string]any {
 			return map[string]any{"displayName": "x", "type": "secret", "secretRef": map[string]string{"store": store, "ref": ref}}
 		}
@@ -128,7 +165,7 @@ func TestCyberArkCCPStore(t *testing.T) {
 		// The Application fails CCP's authentication check: saving and
 		// resolving are refused, each with its message.
 		c.ccp.FailAuthentication(true)
-		r := keep(a.do("POST", "/api/v1/environment-variables", secretVar("ccp", "twin")))
+		r = keep(a.do("POST", "/api/v1/environment-variables", secretVar("ccp", "twin")))
 		wantProblem(t, r, 403, "store_access_denied", "")
 		if !strings.Contains(r.str("detail"), "This variable didn't save properly. User is not authorized to read secrets from 'twin'.") ||
 			!strings.Contains(r.str("hint"), "Applications") {

@@ -148,6 +148,10 @@ type Meta struct {
 	ExpiresAt time.Time // zero when the secret does not expire
 	NotBefore time.Time // zero when not set
 	UpdatedAt time.Time
+	// Props are the properties a store keeps with a secret besides its
+	// value, by name (CyberArk CCP: an account's UserName, Address): never
+	// the value itself. Nil for stores that keep none.
+	Props map[string]string
 }
 
 // Secret is one version of a secret with its value.

@@ -206,7 +206,7 @@ type account struct {
 }
 
 func (a account) meta() secretstore.Meta {
-	m := secretstore.Meta{Enabled: true}
+	m := secretstore.Meta{Enabled: true, Props: a.props}
 	if secs, err := strconv.ParseInt(a.props["LastSuccessChange"], 10, 64); err == nil && secs > 0 {
 		m.UpdatedAt = time.Unix(secs, 0).UTC()
 	}
