@@ -143,13 +143,14 @@ func value(label string) string {
 	return "sv-" + label + "-" + token() + "-" + token()
 }
 
-// seedVersions seeds n versions of name and returns their versions and
-// values, oldest first.
+// versioned reports whether the store keeps versions (see Unversioned).
 func (s suite) versioned() bool {
 	_, ok := s.h.(Unversioned)
 	return !ok
 }
 
+// seedVersions seeds n versions of name and returns their versions and
+// values, oldest first.
 func (s suite) seedVersions(t *testing.T, name string, n int) (versions, values []string) {
 	t.Helper()
 	for i := range n {
