@@ -200,6 +200,17 @@ type SecretCheckError struct {
 	Store string
 	Ref   string
 	Err   error
+	// Input is the request's object that named the secret: "secretRef",
+	// or "fromStore" for a text variable that follows the store.
+	Input string
+}
+
+// InputName is Input, "secretRef" when it is not set.
+func (e *SecretCheckError) InputName() string {
+	if e.Input == "" {
+		return "secretRef"
+	}
+	return e.Input
 }
 
 func (e *SecretCheckError) Error() string {
@@ -584,7 +595,7 @@ func checkFieldInput(ve *validation.Error, in FieldInput) {
 func (s *Service) checkField(ctx context.Context, p access.Principal, in FieldInput) (StoreField, error) {
 	store, info, err := s.stores.Lookup(in.Store)
 	if err != nil {
-		return StoreField{}, &SecretCheckError{Store: in.Store, Ref: in.Ref, Err: err}
+		return StoreField{}, &SecretCheckError{Store: in.Store, Ref: in.Ref, Err: err, Input: "fromStore"}
 	}
 	ref, err := store.ParseRef(in.Ref)
 	if err != nil {
@@ -606,7 +617,7 @@ func (s *Service) checkField(ctx context.Context, p access.Principal, in FieldIn
 		meta = sec.Meta
 	}
 	if err != nil {
-		return StoreField{}, &SecretCheckError{Store: info.Name, Ref: in.Ref, Err: err}
+		return StoreField{}, &SecretCheckError{Store: info.Name, Ref: in.Ref, Err: err, Input: "fromStore"}
 	}
 	if len(meta.Props) == 0 {
 		return StoreField{}, validation.Field("fromStore.store", fmt.Sprintf("store %q keeps no properties besides a secret's value", info.Name))

@@ -126,8 +126,9 @@ func TestCyberArkCCPStore(t *testing.T) {
 			{"no such property", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "twin", "field": "Database"}}, 422, "validation_failed", "fromStore.field"},
 			{"the password", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "twin", "field": "Content"}}, 422, "validation_failed", "fromStore.field"},
 			{"and a value", map[string]any{"value": "x", "fromStore": map[string]string{"store": "ccp", "ref": "twin", "field": "UserName"}}, 422, "validation_failed", "value"},
-			{"missing account", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "Robots/nope", "field": "UserName"}}, 422, "secret_not_found", ""},
-			{"a store without properties", map[string]any{"fromStore": map[string]string{"store": "local", "ref": "nope", "field": "UserName"}}, 422, "secret_not_found", ""},
+			{"missing account", map[string]any{"fromStore": map[string]string{"store": "ccp", "ref": "Robots/nope", "field": "UserName"}}, 422, "secret_not_found", "fromStore.ref"},
+			{"a store without properties", map[string]any{"fromStore": map[string]string{"store": "local", "ref": "nope", "field": "UserName"}}, 422, "secret_not_found", "fromStore.ref"},
+			{"no such store", map[string]any{"fromStore": map[string]string{"store": "nowhere", "ref": "x", "field": "UserName"}}, 422, "store_not_found", "fromStore.store"},
 		} {
 			t.Run("fromStore "+tc.name, func(t *testing.T) {
 				tc.body["displayName"], tc.body["type"] = "x", "text"

@@ -152,9 +152,9 @@ func problemFor(err error) (Problem, bool) {
 	case errors.As(err, &siu):
 		return hinted(newProblem(http.StatusConflict, "in_use", sentence(siu.Error())), secretInUseHint), true
 	case errors.As(err, &sce):
-		return storeProblem(sce.Store, sce.Ref, sce.Err, true), true
+		return storeProblem(sce.Store, sce.Ref, sce.Err, sce.InputName()), true
 	case errors.As(err, &rse):
-		return storeProblem(rse.Store, rse.Ref, rse.Err, false), true
+		return storeProblem(rse.Store, rse.Ref, rse.Err, ""), true
 	case errors.Is(err, access.ErrUnauthenticated):
 		return newProblem(http.StatusUnauthorized, "unauthenticated", unauthenticatedDetail), true
 	}
@@ -181,13 +181,16 @@ func problemFor(err error) (Problem, bool) {
 }
 
 // storeProblem explains why a store did not confirm a secret reference
-// (saving a variable) or did not give its value (resolving). It never
+// (saving a variable, whose request named it in input: secretRef or
+// fromStore) or did not give its value (resolving: input is ""). It never
 // forwards the store's own error text.
-func storeProblem(store, ref string, err error, saving bool) Problem {
-	// withField names the request field at fault, when a request named it.
+func storeProblem(store, ref string, err error, input string) Problem {
+	saving := input != ""
+	// withField names the request field at fault, when a request named it;
+	// field is written for secretRef.
 	withField := func(p Problem, field, msg string) Problem {
 		if saving {
-			p.Errors = []FieldError{{Field: field, Message: msg}}
+			p.Errors = []FieldError{{Field: input + strings.TrimPrefix(field, "secretRef"), Message: msg}}
 		}
 		return p
 	}
