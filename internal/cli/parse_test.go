@@ -657,7 +657,7 @@ func TestStoreSettingsRefused(t *testing.T) {
 		{"bad cloud", []string{"--cloud", "mars"}, "--cloud must be public, china, usgov"},
 		{"bad auth", []string{"--auth", "password"}, "--auth must be default, managed-identity"},
 		{"Vault flag and settings", []string{"--settings", `{}`, "--vault-address", "https://v"}, "--vault-address builds the settings"},
-		{"Vault flag and Key Vault flag", []string{"--vault-name", "v", "--vault-mount", "kv"}, "--vault-mount builds the settings"},
+		{"Vault flag and Key Vault flag", []string{"--vault-name", "v", "--vault-mount", "kv"}, "--vault-name and --vault-mount are for different kinds of store"},
 		{"Vault flag for another kind", []string{"--vault-address", "https://v"}, "--vault-address is for --kind hashicorp-vault"},
 		{"bad Vault auth", []string{"--vault-auth", "userpass"}, "--vault-auth must be token or approle"},
 	} {

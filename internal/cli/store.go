@@ -225,6 +225,49 @@ func failedStep(r *client.CheckReport) string {
 	return "a step"
 }
 
+// kindFlags are the flags that build one kind's settings.
+type kindFlags interface {
+	// changed returns the first of the flags that was given, or "".
+	changed(fl *pflag.FlagSet) string
+	build() (json.RawMessage, error)
+}
+
+// kindFlagSets lists each kind's flags: the kind, how messages name its
+// flags, and the flags.
+type kindFlagSets []struct {
+	kind, noun string
+	flags      kindFlags
+}
+
+// kindFlagsGiven returns the flags of the one kind whose flags were given
+// (nil when none were), refusing flags of two kinds, kind flags beside
+// --settings/--settings-file, and flags of another kind than --kind.
+func kindFlagsGiven(fl *pflag.FlagSet, kind string, settingsGiven bool, sets kindFlagSets) (kindFlags, error) {
+	var given []int
+	for i, s := range sets {
+		if s.flags.changed(fl) != "" {
+			given = append(given, i)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		return nil, nil
+	case len(given) > 1:
+		return nil, usageErrorf("--%s and --%s are for different kinds of store",
+			sets[given[0]].flags.changed(fl), sets[given[1]].flags.changed(fl))
+	}
+	s := sets[given[0]]
+	set := s.flags.changed(fl)
+	switch {
+	case settingsGiven:
+		return nil, usageErrorf("--%s builds the settings: give the %s flags or --settings/--settings-file, not both", set, s.noun)
+	case kind != s.kind:
+		return nil, usageErrorf("--%s is for --kind %s", set, s.kind)
+	}
+	found := s.flags
+	return found, nil
+}
+
 // The kind whose settings the Key Vault flags build.
 const kindKeyVault = "azure-keyvault"
 
@@ -245,6 +288,7 @@ func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Comman
 		kv       keyVaultFlags
 		cj       conjurFlags
 		hv       vaultFlags
+		ccp      ccpFlags
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
@@ -255,12 +299,13 @@ reach it, sign in, and is it the right tenant. The store is saved even when a
 step fails; the report says which, and how to fix it.
 
 The settings are the kind's own JSON object, from --settings-file ('-' for
-standard input) or --settings. For Azure Key Vault and CyberArk Conjur the
-flags below build it instead. Settings never hold a secret: a client secret
-or API key is named by the path of a file on the server
-(--client-secret-file, --conjur-api-key-file) or by the name of an
-environment variable of the server (--client-secret-env,
---conjur-api-key-env).
+standard input) or --settings. For Azure Key Vault, CyberArk CCP, CyberArk
+Conjur and HashiCorp Vault the flags below build it instead. Settings never
+hold a secret: a client secret, API key, token or secret id is named by the
+path of a file on the server (--client-secret-file, --conjur-api-key-file,
+--vault-secret-id-file, ...) or by the name of an environment variable of
+the server (--client-secret-env, --conjur-api-key-env, ...); a client
+certificate and its key are files (--ccp-client-cert-file).
 
 Values read from the store are cached for a minute unless --cache-ttl says
 otherwise, and never served stale unless --stale-if-error allows it.`,
@@ -275,39 +320,23 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
       --conjur-api-key-file /etc/credflow/conjur-api-key --conjur-ca-file /etc/credflow/conjur-ca.pem
 
   credflow store add vault --kind hashicorp-vault --vault-address https://vault.example.com:8200 \
-      --vault-auth approle --vault-role-id $ROLE_ID --vault-secret-id-file /etc/credflow/vault-secret-id`,
+      --vault-auth approle --vault-role-id $ROLE_ID --vault-secret-id-file /etc/credflow/vault-secret-id
+  credflow store add ccp --kind cyberark-ccp --ccp-url https://ccp.example.com \
+      --ccp-app-id credflow --ccp-safe Robots --ccp-client-cert-file /etc/credflow/ccp.pem \
+      --ccp-client-key-file /etc/credflow/ccp-key.pem --ccp-ca-file /etc/credflow/ccp-ca.pem`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.format()
 			fl := cmd.Flags()
 			r := client.CreateStoreRequest{Name: args[0], Kind: kind}
-			var err error
-			if set := cj.changed(fl); set != "" {
-				switch {
-				case settings.given(fl):
-					return usageErrorf("--%s builds the settings: give the Conjur flags or --settings/--settings-file, not both", set)
-				case kv.changed(fl) != "" || hv.changed(fl) != "":
-					return usageErrorf("--%s and --%s are for different kinds of store", set, kv.changed(fl)+hv.changed(fl))
-				case kind != kindConjur:
-					return usageErrorf("--%s is for --kind %s", set, kindConjur)
-				}
-				r.Settings, err = cj.build()
-			} else if set := hv.changed(fl); set != "" {
-				if other := kv.changed(fl); settings.given(fl) || other != "" || cj.changed(fl) != "" {
-					return usageErrorf("--%s builds the settings: give the Vault flags alone, without --settings/--settings-file or other kinds' flags", set)
-				}
-				if kind != kindHashiCorpVault {
-					return usageErrorf("--%s is for --kind %s", set, kindHashiCorpVault)
-				}
-				r.Settings, err = hv.build()
-			} else if set := kv.changed(fl); set != "" {
-				if settings.given(fl) {
-					return usageErrorf("--%s builds the settings: give the Key Vault flags or --settings/--settings-file, not both", set)
-				}
-				if kind != kindKeyVault {
-					return usageErrorf("--%s is for --kind %s", set, kindKeyVault)
-				}
-				r.Settings, err = kv.build()
+			kf, err := kindFlagsGiven(fl, kind, settings.given(fl), kindFlagSets{
+				{kindKeyVault, "Key Vault", &kv}, {kindCCP, "CCP", &ccp}, {kindConjur, "Conjur", &cj}, {kindHashiCorpVault, "Vault", &hv},
+			})
+			if err != nil {
+				return err
+			}
+			if kf != nil {
+				r.Settings, err = kf.build()
 			} else {
 				r.Settings, err = settings.read(fl, f.streams.In)
 			}
@@ -329,6 +358,7 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 	kv.add(fl)
 	cj.add(fl)
 	hv.add(fl)
+	ccp.add(fl)
 	cache.add(fl)
 	return cmd
 }

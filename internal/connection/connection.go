@@ -519,21 +519,47 @@ func (s *Service) ownerLost(ctx context.Context, owner access.Principal, t Targe
 // read returns a variable's value: a text variable's own, a secret
 // variable's from its store.
 func (s *Service) read(ctx context.Context, v envvar.Variable) (secretstore.Secret, error) {
-	if v.Type == envvar.TypeText {
+	switch {
+	case v.From != nil:
+		return s.readField(ctx, *v.From)
+	case v.Type == envvar.TypeText:
 		return secretstore.Secret{Value: secretstore.NewValue(v.Value)}, nil
 	}
-	store, _, err := s.readers.Reader(v.Secret.Store)
+	return s.readSecret(ctx, v.Secret.Store, v.Secret.Ref)
+}
+
+// readSecret reads a secret through its store's run-time reader (the
+// cache).
+func (s *Service) readSecret(ctx context.Context, storeName, rawRef string) (secretstore.Secret, error) {
+	store, _, err := s.readers.Reader(storeName)
 	if err != nil {
-		return secretstore.Secret{}, &StoreError{Store: v.Secret.Store, Ref: v.Secret.Ref, Err: err}
+		return secretstore.Secret{}, &StoreError{Store: storeName, Ref: rawRef, Err: err}
 	}
-	ref, err := store.ParseRef(v.Secret.Ref)
+	ref, err := store.ParseRef(rawRef)
 	if err == nil {
 		var sec secretstore.Secret
 		if sec, err = store.Get(ctx, ref); err == nil {
 			return sec, nil
 		}
 	}
-	return secretstore.Secret{}, &StoreError{Store: v.Secret.Store, Ref: v.Secret.Ref, Err: err}
+	return secretstore.Secret{}, &StoreError{Store: storeName, Ref: rawRef, Err: err}
+}
+
+// readField reads the property a text variable follows. It reads the
+// secret through the same cache as a secret variable of the same
+// reference, so that a username and password of one account cost one
+// read; the secret's value is dropped.
+func (s *Service) readField(ctx context.Context, f envvar.StoreField) (secretstore.Secret, error) {
+	sec, err := s.readSecret(ctx, f.Store, f.Ref)
+	if err != nil {
+		return secretstore.Secret{}, err
+	}
+	name, ok := envvar.PropName(sec.Props, f.Field)
+	if !ok {
+		return secretstore.Secret{}, &StoreError{Store: f.Store, Ref: f.Ref,
+			Err: fmt.Errorf("%w: the secret no longer has the property %s", secretstore.ErrNotFound, f.Field)}
+	}
+	return secretstore.Secret{Value: secretstore.NewValue(sec.Props[name]), Stale: sec.Stale}, nil
 }
 
 // observe reports what a read of v returned to the secret states. It is

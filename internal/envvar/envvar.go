@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,16 @@ type SecretRef struct {
 	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled);
 	// "" when it read the secret.
 	Problem Status
+}
+
+// StoreField is where a text variable takes its value from: one property
+// of a secret in a store (a CyberArk account's UserName), read at run time
+// with the password, so that a change in the store needs none in credflow.
+type StoreField struct {
+	StoreID string
+	Store   string // the store's name
+	Ref     string // the store-specific reference
+	Field   string // the property's name, as the store spells it
 }
 
 // Status says whether a variable's value can be had, from what credflow
@@ -146,10 +157,13 @@ type Variable struct {
 	Type        Type
 	Value       string     // text variables only
 	Secret      *SecretRef // secret variables only
-	OwnerID     string
-	Owner       string // the owner's name, filled by the repository
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// From is set on a text variable that follows a store's secret; its
+	// Value is then empty.
+	From      *StoreField
+	OwnerID   string
+	Owner     string // the owner's name, filled by the repository
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Named identifies an object that depends on a variable.
@@ -186,6 +200,17 @@ type SecretCheckError struct {
 	Store string
 	Ref   string
 	Err   error
+	// Input is the request's object that named the secret: "secretRef",
+	// or "fromStore" for a text variable that follows the store.
+	Input string
+}
+
+// InputName is Input, "secretRef" when it is not set.
+func (e *SecretCheckError) InputName() string {
+	if e.Input == "" {
+		return "secretRef"
+	}
+	return e.Input
 }
 
 func (e *SecretCheckError) Error() string {
@@ -309,6 +334,16 @@ type CreateInput struct {
 	Type        Type
 	Value       *string
 	Secret      *SecretInput
+	// FromStore makes a text variable follow a property of a store's
+	// secret instead of holding a value.
+	FromStore *FieldInput
+}
+
+// FieldInput names one property of a secret in a store.
+type FieldInput struct {
+	Store string
+	Ref   string
+	Field string
 }
 
 // SecretInput names a secret by store name and reference, or, for stores
@@ -330,15 +365,23 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	checkDescription(&ve, in.Description)
 	switch in.Type {
 	case TypeText:
-		if in.Value == nil {
-			ve.Add("value", "is required for a text variable")
-		} else {
+		switch {
+		case in.FromStore != nil && in.Value != nil:
+			ve.Add("value", "a text variable that follows a store holds no value: give value or fromStore, not both")
+		case in.FromStore != nil:
+			checkFieldInput(&ve, *in.FromStore)
+		case in.Value == nil:
+			ve.Add("value", "is required for a text variable (or fromStore, to follow a property of a store's secret)")
+		default:
 			checkTextValue(&ve, *in.Value)
 		}
 		if in.Secret != nil {
 			ve.Add("secretRef", "is only for secret variables")
 		}
 	case TypeSecret:
+		if in.FromStore != nil {
+			ve.Add("fromStore", "is only for text variables: a secret variable names its secret in secretRef")
+		}
 		if in.Value != nil {
 			ve.Add("value", "a secret variable holds no value: give secretRef, and put the value in the store")
 		}
@@ -374,9 +417,16 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
-	if in.Type == TypeText {
+	switch {
+	case in.FromStore != nil:
+		from, err := s.checkField(ctx, p, *in.FromStore)
+		if err != nil {
+			return Variable{}, err
+		}
+		v.From = &from
+	case in.Type == TypeText:
 		v.Value = *in.Value
-	} else {
+	default:
 		ref, err := s.checkSecret(ctx, p, *in.Secret)
 		if err != nil {
 			return Variable{}, err
@@ -517,6 +567,87 @@ func (s *Service) checkSecret(ctx context.Context, p access.Principal, in Secret
 		ExpiresAt: meta.ExpiresAt, CheckedAt: s.now().UTC()}, nil
 }
 
+// fieldRule is the shape of a secret's property name.
+var fieldRule = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+
+func checkFieldInput(ve *validation.Error, in FieldInput) {
+	if strings.TrimSpace(in.Store) == "" {
+		ve.Add("fromStore.store", "is required")
+	}
+	switch {
+	case strings.TrimSpace(in.Ref) == "":
+		ve.Add("fromStore.ref", "is required")
+	case len(in.Ref) > MaxRefLen:
+		ve.Add("fromStore.ref", fmt.Sprintf("must be at most %d characters", MaxRefLen))
+	}
+	switch {
+	case !fieldRule.MatchString(in.Field):
+		ve.Add("fromStore.field", "must name a property of the secret, such as UserName (letters, digits and '_')")
+	case strings.EqualFold(in.Field, "Content") || strings.EqualFold(in.Field, "Password"):
+		ve.Add("fromStore.field", "names the password: read it with a secret variable")
+	}
+}
+
+// checkField checks that p's store grants cover the referenced secret, and
+// that the store returns the named property with it (reading the secret
+// and dropping its value). The property's name is kept as the store spells
+// it.
+func (s *Service) checkField(ctx context.Context, p access.Principal, in FieldInput) (StoreField, error) {
+	store, info, err := s.stores.Lookup(in.Store)
+	if err != nil {
+		return StoreField{}, &SecretCheckError{Store: in.Store, Ref: in.Ref, Err: err, Input: "fromStore"}
+	}
+	ref, err := store.ParseRef(in.Ref)
+	if err != nil {
+		var re *secretstore.RefError
+		if errors.As(err, &re) {
+			return StoreField{}, validation.Field("fromStore.ref", re.Rule)
+		}
+		return StoreField{}, validation.Field("fromStore.ref", "is not a valid reference for this store")
+	}
+	if err := s.access.CheckGrant(ctx, p, info.ID, info.Name, ref.Name); err != nil {
+		return StoreField{}, err
+	}
+	var meta secretstore.Meta
+	if st, ok := store.(secretstore.Stater); ok {
+		meta, err = st.Stat(ctx, ref)
+	} else {
+		var sec secretstore.Secret
+		sec, err = store.Get(ctx, ref)
+		meta = sec.Meta
+	}
+	if err != nil {
+		return StoreField{}, &SecretCheckError{Store: info.Name, Ref: in.Ref, Err: err, Input: "fromStore"}
+	}
+	if len(meta.Props) == 0 {
+		return StoreField{}, validation.Field("fromStore.store", fmt.Sprintf("store %q keeps no properties besides a secret's value", info.Name))
+	}
+	name, ok := PropName(meta.Props, in.Field)
+	if !ok {
+		names := make([]string, 0, len(meta.Props))
+		for k := range meta.Props {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return StoreField{}, validation.Field("fromStore.field", fmt.Sprintf("the secret has no property %s; it has %s", in.Field, strings.Join(names, ", ")))
+	}
+	return StoreField{StoreID: info.ID, Store: info.Name, Ref: in.Ref, Field: name}, nil
+}
+
+// PropName finds field among a secret's properties, whose names compare
+// without case, and returns it as the store spells it.
+func PropName(props map[string]string, field string) (string, bool) {
+	if _, ok := props[field]; ok {
+		return field, true
+	}
+	for k := range props {
+		if strings.EqualFold(k, field) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
 // StateRecorder is implemented by repositories that can keep what a later
 // read learned of a secret variable's secret. It writes only while the
 // variable still references the store and ref in state (a variable pointed
@@ -618,9 +749,12 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 		v.Description = *in.Description
 	}
 	if in.Value != nil {
-		if v.Type != TypeText {
+		switch {
+		case v.Type != TypeText:
 			ve.Add("value", "a secret variable holds no value: change secretRef, or put a new version in the store")
-		} else {
+		case v.From != nil:
+			ve.Add("value", "this variable follows "+v.From.Field+" of "+v.From.Ref+" in store "+v.From.Store+": change it there")
+		default:
 			checkTextValue(&ve, *in.Value)
 			v.Value = *in.Value
 		}

@@ -93,6 +93,7 @@ var sentinelProblems = []struct {
 	{storeadmin.ErrBuiltin, http.StatusConflict, "builtin_store"},
 	{secretstore.ErrStoreNotFound, http.StatusNotFound, "not_found"},
 	{secretstore.ErrNotFound, http.StatusNotFound, "not_found"},
+	{secretstore.ErrAmbiguous, http.StatusUnprocessableEntity, "ambiguous_reference"},
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
 	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
@@ -151,9 +152,9 @@ func problemFor(err error) (Problem, bool) {
 	case errors.As(err, &siu):
 		return hinted(newProblem(http.StatusConflict, "in_use", sentence(siu.Error())), secretInUseHint), true
 	case errors.As(err, &sce):
-		return storeProblem(sce.Store, sce.Ref, sce.Err, true), true
+		return storeProblem(sce.Store, sce.Ref, sce.Err, sce.InputName()), true
 	case errors.As(err, &rse):
-		return storeProblem(rse.Store, rse.Ref, rse.Err, false), true
+		return storeProblem(rse.Store, rse.Ref, rse.Err, ""), true
 	case errors.Is(err, access.ErrUnauthenticated):
 		return newProblem(http.StatusUnauthorized, "unauthenticated", unauthenticatedDetail), true
 	}
@@ -180,13 +181,16 @@ func problemFor(err error) (Problem, bool) {
 }
 
 // storeProblem explains why a store did not confirm a secret reference
-// (saving a variable) or did not give its value (resolving). It never
+// (saving a variable, whose request named it in input: secretRef or
+// fromStore) or did not give its value (resolving: input is ""). It never
 // forwards the store's own error text.
-func storeProblem(store, ref string, err error, saving bool) Problem {
-	// withField names the request field at fault, when a request named it.
+func storeProblem(store, ref string, err error, input string) Problem {
+	saving := input != ""
+	// withField names the request field at fault, when a request named it;
+	// field is written for secretRef.
 	withField := func(p Problem, field, msg string) Problem {
 		if saving {
-			p.Errors = []FieldError{{Field: field, Message: msg}}
+			p.Errors = []FieldError{{Field: input + strings.TrimPrefix(field, "secretRef"), Message: msg}}
 		}
 		return p
 	}
@@ -201,6 +205,14 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 	case errors.Is(err, secretstore.ErrNotFound):
 		return withHint(withField(newProblem(http.StatusUnprocessableEntity, "secret_not_found",
 			fmt.Sprintf("The secret %q was not found in store %q.", ref, store)), "secretRef.ref", "names no secret in the store"), err)
+	case errors.Is(err, secretstore.ErrAmbiguous):
+		matches := "more than one secret"
+		var ae *secretstore.AmbiguousError
+		if errors.As(err, &ae) && ae.Count > 1 {
+			matches = fmt.Sprintf("%d secrets", ae.Count)
+		}
+		return withHint(withField(newProblem(http.StatusUnprocessableEntity, "ambiguous_reference",
+			fmt.Sprintf("The reference %q matches %s in store %q.", ref, matches, store)), "secretRef.ref", "matches "+matches), err)
 	case errors.Is(err, secretstore.ErrForbidden) && saving:
 		return withHint(newProblem(http.StatusForbidden, "store_access_denied",
 			fmt.Sprintf("This variable didn't save properly. User is not authorized to read secrets from '%s'.", ref)), err)
@@ -226,7 +238,12 @@ func storeProblem(store, ref string, err error, saving bool) Problem {
 		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
 		return p
 	}
-	return withHint(newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store)), err)
+	var h secretstore.Hinter
+	if errors.As(err, &h) && h.Hint() != "" {
+		return withHint(newProblem(http.StatusServiceUnavailable, "store_unavailable",
+			fmt.Sprintf("Store %q could not give the secret %q.", store, ref)), err)
+	}
+	return newProblem(http.StatusServiceUnavailable, "store_unavailable", fmt.Sprintf("Store %q could not be reached.", store))
 }
 
 // withHint adds the fix a store's error suggests (the role to grant, the

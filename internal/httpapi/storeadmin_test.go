@@ -73,7 +73,7 @@ func TestStoreRegistration(t *testing.T) {
 			{"maker", maker, map[string]any{"name": "x", "kind": "memory", "settings": map[string]string{"instance": "a"}}, 403, "forbidden", ""},
 			{"taken", admin, map[string]any{"name": "mem", "kind": "memory", "settings": map[string]string{"instance": "a"}}, 409, "name_taken", ""},
 			{"bad name", admin, map[string]any{"name": "Mem Store", "kind": "memory", "settings": map[string]string{"instance": "a"}}, 422, "validation_failed", "name"},
-			{"unknown kind", admin, map[string]any{"name": "x", "kind": "cyberark-ccp"}, 422, "validation_failed", "kind"},
+			{"unknown kind", admin, map[string]any{"name": "x", "kind": "delinea-secret-server"}, 422, "validation_failed", "kind"},
 			{"second builtin", admin, map[string]any{"name": "x", "kind": "builtin"}, 422, "validation_failed", "kind"},
 			{"bad settings", admin, map[string]any{"name": "x", "kind": "memory", "settings": map[string]string{"instance": "zz"}}, 422, "validation_failed", "settings.instance"},
 			{"unknown setting", admin, map[string]any{"name": "x", "kind": "memory", "settings": map[string]string{"instance": "a", "extra": "1"}}, 422, "validation_failed", "settings"},

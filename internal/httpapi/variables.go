@@ -24,6 +24,14 @@ type secretRefJSON struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
+// fromStoreJSON names the property of a store's secret a text variable
+// follows (a CyberArk account's UserName).
+type fromStoreJSON struct {
+	Store string `json:"store"`
+	Ref   string `json:"ref"`
+	Field string `json:"field"`
+}
+
 type variableJSON struct {
 	ID          string         `json:"id"`
 	SchemaName  string         `json:"schemaName"`
@@ -32,6 +40,7 @@ type variableJSON struct {
 	Type        string         `json:"type"`
 	Value       *string        `json:"value,omitempty"`
 	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
+	FromStore   *fromStoreJSON `json:"fromStore,omitempty"`
 	Owner       string         `json:"owner"`
 	Status      string         `json:"status"` // envvar.StatusOf
 	CreatedAt   time.Time      `json:"createdAt"`
@@ -50,6 +59,7 @@ type createVariableRequest struct {
 	Type        string         `json:"type"`
 	Value       *string        `json:"value,omitempty"`
 	SecretRef   *secretRefJSON `json:"secretRef,omitempty"`
+	FromStore   *fromStoreJSON `json:"fromStore,omitempty"`
 }
 
 type updateVariableRequest struct {
@@ -76,7 +86,10 @@ func toVariableJSON(v envvar.Variable) variableJSON {
 		ID: v.ID, SchemaName: v.SchemaName, DisplayName: v.DisplayName, Description: v.Description,
 		Type: string(v.Type), Owner: v.Owner, Status: string(v.Status(time.Now())), CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 	}
-	if v.Type == envvar.TypeText {
+	switch {
+	case v.From != nil:
+		out.FromStore = &fromStoreJSON{Store: v.From.Store, Ref: v.From.Ref, Field: v.From.Field}
+	case v.Type == envvar.TypeText:
 		val := v.Value
 		out.Value = &val
 	}
@@ -104,6 +117,13 @@ func toSecretInput(r *secretRefJSON) *envvar.SecretInput {
 	return in
 }
 
+func toFieldInput(r *fromStoreJSON) *envvar.FieldInput {
+	if r == nil {
+		return nil
+	}
+	return &envvar.FieldInput{Store: r.Store, Ref: r.Ref, Field: r.Field}
+}
+
 func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {
 	var req createVariableRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -111,7 +131,7 @@ func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, err := a.Variables.Create(r.Context(), principal(r), envvar.CreateInput{
 		SchemaName: req.SchemaName, DisplayName: req.DisplayName, Description: req.Description,
-		Type: envvar.Type(req.Type), Value: req.Value, Secret: toSecretInput(req.SecretRef),
+		Type: envvar.Type(req.Type), Value: req.Value, Secret: toSecretInput(req.SecretRef), FromStore: toFieldInput(req.FromStore),
 	})
 	if err != nil {
 		return err

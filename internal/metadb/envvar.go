@@ -23,10 +23,11 @@ func (db *DB) Variables() Variables { return Variables{db} }
 const variableColumns = `
 	v.id, v.schema_name, v.display_name, v.description, v.type, v.value,
 	v.store_id, s.name, v.secret_ref, v.secret_enabled, v.secret_expires_at, v.secret_checked_at, v.secret_problem,
-	v.owner_id, u.name, v.created_at, v.updated_at
+	v.owner_id, u.name, v.created_at, v.updated_at, v.from_store_id, fs.name, v.from_ref, v.from_field
 	FROM environment_variables v
 	JOIN users u ON u.id = v.owner_id
-	LEFT JOIN stores s ON s.id = v.store_id`
+	LEFT JOIN stores s ON s.id = v.store_id
+	LEFT JOIN stores fs ON fs.id = v.from_store_id`
 
 func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) {
 	var (
@@ -37,10 +38,16 @@ func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) 
 		enabled                   sql.NullBool
 		expires, checked          sql.NullTime
 		problem                   string
+		fromStoreID, fromStore    sql.NullString
+		fromRef, fromField        sql.NullString
 	)
 	if err := row.Scan(&v.ID, &v.SchemaName, &v.DisplayName, &v.Description, &typ, &value,
-		&storeID, &storeName, &ref, &enabled, &expires, &checked, &problem, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt); err != nil {
+		&storeID, &storeName, &ref, &enabled, &expires, &checked, &problem, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt,
+		&fromStoreID, &fromStore, &fromRef, &fromField); err != nil {
 		return v, err
+	}
+	if fromStoreID.Valid {
+		v.From = &envvar.StoreField{StoreID: fromStoreID.String, Store: fromStore.String, Ref: fromRef.String, Field: fromField.String}
 	}
 	v.Type = envvar.Type(typ)
 	v.Value = value.String
@@ -82,13 +89,17 @@ func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.S
 func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
 	enabled, expires, checked, problem := secretMetaColumns(v)
+	var fromStoreID, fromRef, fromField any
+	if v.From != nil {
+		fromStoreID, fromRef, fromField = v.From.StoreID, v.From.Ref, v.From.Field
+	}
 	_, err := tx.ExecContext(ctx, r.db.q(`
 		INSERT INTO environment_variables
 		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at,
-		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`),
+		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem, from_store_id, from_ref, from_field)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`),
 		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
-		enabled, expires, checked, problem)
+		enabled, expires, checked, problem, fromStoreID, fromRef, fromField)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
 	}

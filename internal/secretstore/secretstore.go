@@ -52,6 +52,10 @@ var (
 	ErrStoreNotFound = errors.New("store not found")
 	// ErrReadOnly: the store does not accept writes through credflow.
 	ErrReadOnly = errors.New("store is read-only")
+	// ErrAmbiguous: the reference matches more than one secret in the
+	// store (a search the store answers with one secret only). See
+	// AmbiguousError.
+	ErrAmbiguous = errors.New("reference matches more than one secret")
 )
 
 // Describe says in a few words which of the sentinel errors err is, for
@@ -72,6 +76,7 @@ func Describe(err error) string {
 		{ErrThrottled, "the store is throttling requests"},
 		{ErrStoreNotFound, "store not registered"},
 		{ErrCorrupt, "stored secret failed its integrity check"},
+		{ErrAmbiguous, "the reference matches more than one secret"},
 		{ErrUnavailable, "store unavailable"},
 	} {
 		if errors.Is(err, c.err) {
@@ -109,6 +114,22 @@ func (e *RefError) Error() string {
 // Is reports whether target is ErrInvalidRef.
 func (e *RefError) Is(target error) bool { return target == ErrInvalidRef }
 
+// AmbiguousError says how many secrets a reference matched. It matches
+// ErrAmbiguous with errors.Is. Count is 0 when the store did not say.
+type AmbiguousError struct {
+	Count int
+}
+
+func (e *AmbiguousError) Error() string {
+	if e.Count > 1 {
+		return fmt.Sprintf("%v (%d matches)", ErrAmbiguous, e.Count)
+	}
+	return ErrAmbiguous.Error()
+}
+
+// Is reports whether target is ErrAmbiguous.
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+
 // Ref names one secret inside one store. Version "" means the latest version
 // at the time of each read.
 type Ref struct {
@@ -131,6 +152,10 @@ type Meta struct {
 	ExpiresAt time.Time // zero when the secret does not expire
 	NotBefore time.Time // zero when not set
 	UpdatedAt time.Time
+	// Props are the properties a store keeps with a secret besides its
+	// value, by name (CyberArk CCP: an account's UserName, Address): never
+	// the value itself. Nil for stores that keep none.
+	Props map[string]string
 }
 
 // Secret is one version of a secret with its value.

@@ -32,6 +32,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/secretstore/cache"
 	"github.com/credflow/credflow/internal/secretstore/conjur"
+	"github.com/credflow/credflow/internal/secretstore/cyberarkccp"
 	"github.com/credflow/credflow/internal/secretstore/hcvault"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
@@ -86,59 +87,62 @@ func WithStore(name, kind string, s secretstore.Store, opts cache.Options) Optio
 	return func(srv *Server) { srv.extraStores = append(srv.extraStores, extraStore{name, kind, s, opts}) }
 }
 
-// AzureKeyVault is the azure-keyvault store kind. Production passes the zero
-// Options; tests pass an emulator's transport.
-func AzureKeyVault(opts azurekv.Options) storeadmin.Kind {
+// storeKind makes a store kind of a package's Open, which takes the stored
+// settings and the store's name.
+func storeKind[S secretstore.Store](kind string, open func(name string, raw json.RawMessage) (S, error),
+	public func(json.RawMessage) (json.RawMessage, error)) storeadmin.Kind {
 	return storeadmin.Kind{
-		Name: azurekv.Kind,
+		Name: kind,
 		Open: func(name string, raw json.RawMessage) (secretstore.Store, error) {
-			o := opts
-			o.Name = name
-			s, err := azurekv.Open(raw, o)
+			s, err := open(name, raw)
 			if err != nil {
-				return nil, err
+				return nil, err // not a typed nil in the interface
 			}
 			return s, nil
 		},
-		Public: azurekv.PublicSettings,
+		Public: public,
 	}
+}
+
+// AzureKeyVault is the azure-keyvault store kind. Production passes the zero
+// Options; tests pass an emulator's transport.
+func AzureKeyVault(opts azurekv.Options) storeadmin.Kind {
+	return storeKind(azurekv.Kind, func(name string, raw json.RawMessage) (*azurekv.Store, error) {
+		o := opts
+		o.Name = name
+		return azurekv.Open(raw, o)
+	}, azurekv.PublicSettings)
+}
+
+// CyberArkCCP is the cyberark-ccp store kind. Production passes the zero
+// Options; tests pass shorter retries.
+func CyberArkCCP(opts cyberarkccp.Options) storeadmin.Kind {
+	return storeKind(cyberarkccp.Kind, func(name string, raw json.RawMessage) (*cyberarkccp.Store, error) {
+		o := opts
+		o.Name = name
+		return cyberarkccp.Open(raw, o)
+	}, cyberarkccp.PublicSettings)
 }
 
 // CyberArkConjur is the cyberark-conjur store kind. Production passes the
 // zero Options.
 func CyberArkConjur(opts conjur.Options) storeadmin.Kind {
-	return storeadmin.Kind{
-		Name: conjur.Kind,
-		Open: func(name string, raw json.RawMessage) (secretstore.Store, error) {
-			o := opts
-			o.Name = name
-			s, err := conjur.Open(raw, o)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
-		Public: conjur.PublicSettings,
-	}
+	return storeKind(conjur.Kind, func(name string, raw json.RawMessage) (*conjur.Store, error) {
+		o := opts
+		o.Name = name
+		return conjur.Open(raw, o)
+	}, conjur.PublicSettings)
 }
 
 // HashiCorpVault is the hashicorp-vault store kind (Vault or OpenBao KV
 // version 2). Production passes the zero Options; tests pass a fake's
 // HTTP client.
 func HashiCorpVault(opts hcvault.Options) storeadmin.Kind {
-	return storeadmin.Kind{
-		Name: hcvault.Kind,
-		Open: func(name string, raw json.RawMessage) (secretstore.Store, error) {
-			o := opts
-			o.Name = name
-			s, err := hcvault.Open(raw, o)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
-		Public: hcvault.PublicSettings,
-	}
+	return storeKind(hcvault.Kind, func(name string, raw json.RawMessage) (*hcvault.Store, error) {
+		o := opts
+		o.Name = name
+		return hcvault.Open(raw, o)
+	}, hcvault.PublicSettings)
 }
 
 // WithKinds adds store kinds that can be registered through the API; one
@@ -221,8 +225,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		}
 		opts.OIDC = o
 	}
-	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkConjur(conjur.Options{}),
-		HashiCorpVault(hcvault.Options{})}, s.kinds...)...)
+	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkCCP(cyberarkccp.Options{}),
+		CyberArkConjur(conjur.Options{}), HashiCorpVault(hcvault.Options{})}, s.kinds...)...)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}

@@ -28,15 +28,17 @@ func (s suite) runRead(t *testing.T) {
 		s.mustGet(t, secretstore.Ref{Name: n}, values[2], versions[2])
 	})
 
-	t.Run("pinned versions", func(t *testing.T) {
-		n := name("pinned")
-		versions, values := s.seedVersions(t, n, 3)
-		for i, v := range versions {
-			t.Run("version "+v, func(t *testing.T) {
-				s.mustGet(t, secretstore.Ref{Name: n, Version: v}, values[i], v)
-			})
-		}
-	})
+	if s.versioned() {
+		t.Run("pinned versions", s.pinnedVersions)
+	} else {
+		t.Run("no versions kept", func(t *testing.T) {
+			n := name("unversioned")
+			_, values := s.seedVersions(t, n, 2)
+			s.mustGet(t, secretstore.Ref{Name: n}, values[1], "")
+			_, err := s.store.Get(t.Context(), secretstore.Ref{Name: n, Version: s.h.AbsentVersion(t, n)})
+			wantErr(t, "Get of a pinned version", err, secretstore.ErrNotFound, values...)
+		})
+	}
 
 	t.Run("unknown version", func(t *testing.T) {
 		n := name("unknown")
@@ -101,7 +103,7 @@ func (s suite) runRead(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 50 {
 			ref, want := secretstore.Ref{Name: n}, values[1]
-			if i%2 == 1 {
+			if i%2 == 1 && s.versioned() {
 				ref, want = secretstore.Ref{Name: n, Version: versions[0]}, values[0]
 			}
 			wg.Go(func() {
@@ -164,6 +166,16 @@ func (s suite) runRead(t *testing.T) {
 		_, err = s.store.Get(t.Context(), secretstore.Ref{Name: n, Version: s.h.AbsentVersion(t, n)})
 		wantErr(t, "Get of an unknown version", err, secretstore.ErrNotFound, values...)
 	})
+}
+
+func (s suite) pinnedVersions(t *testing.T) {
+	n := name("pinned")
+	versions, values := s.seedVersions(t, n, 3)
+	for i, v := range versions {
+		t.Run("version "+v, func(t *testing.T) {
+			s.mustGet(t, secretstore.Ref{Name: n, Version: v}, values[i], v)
+		})
+	}
 }
 
 func (s suite) parseRef(t *testing.T) {

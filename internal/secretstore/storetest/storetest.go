@@ -66,6 +66,14 @@ type Auditor interface {
 	Audited(t *testing.T, e audit.Entry) int
 }
 
+// Unversioned is a harness whose store keeps only the current value of a
+// secret (CyberArk's Central Credential Provider, say): Seed replaces the
+// value and returns "", and a Get or Stat of any pinned version answers
+// ErrNotFound. The cases about older versions do not run for it.
+type Unversioned interface {
+	Unversioned()
+}
+
 // Run runs every applicable case against the harness newHarness builds.
 //
 // Names the suite uses are lowercase letters, digits and '-', starting with
@@ -134,6 +142,12 @@ func name(label string) string {
 // value returns a distinctive value; leak checks look for it verbatim.
 func value(label string) string {
 	return "sv-" + label + "-" + token() + "-" + token()
+}
+
+// versioned reports whether the store keeps versions (see Unversioned).
+func (s suite) versioned() bool {
+	_, ok := s.h.(Unversioned)
+	return !ok
 }
 
 // seedVersions seeds n versions of name and returns their versions and
