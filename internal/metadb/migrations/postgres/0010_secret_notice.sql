@@ -1,0 +1,4 @@
+-- What the store announced of a secret variable's secret's expiry (a Key
+-- Vault SecretNearExpiry or SecretExpired event): '', 'expiring' or
+-- 'expired'. Cleared when the secret gets a new version.
+ALTER TABLE environment_variables ADD COLUMN secret_notice TEXT NOT NULL DEFAULT '';
