@@ -80,6 +80,7 @@ type Variables interface {
 type Stores interface {
 	Lookup(name string) (secretstore.Store, secretstore.Info, error)
 	Invalidate(storeName, secretName string)
+	InvalidateStore(storeName string)
 }
 
 // Connections checks a connection's secrets again and records its status;
@@ -93,7 +94,8 @@ type Recorder interface {
 	Record(ctx context.Context, entries ...audit.Entry) error
 }
 
-// Announcer tells the other replicas to drop a secret's cached values.
+// Announcer tells the other replicas to drop a secret's cached values (every
+// value of the store when secret is "").
 type Announcer interface {
 	AnnounceSecretChange(ctx context.Context, store, secret string) error
 }
@@ -186,6 +188,29 @@ func (s *Service) SecretChanged(ctx context.Context, c Change) (Result, error) {
 		return res, fmt.Errorf("audit secret change: %w", err)
 	}
 	return res, nil
+}
+
+// StoreChanged drops every cached value of a store, here and on the other
+// replicas, and audits it: for when more secrets changed than can be told
+// apart (a storm of events past the queue's bound). Connections are left to
+// their next resolve and the periodic check.
+func (s *Service) StoreChanged(ctx context.Context, store string, source Source) error {
+	_, info, err := s.stores.Lookup(store)
+	if err != nil {
+		return err
+	}
+	s.stores.InvalidateStore(info.Name)
+	if s.announce != nil {
+		if err := s.announce.AnnounceSecretChange(ctx, info.Name, ""); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "could not tell the other replicas of a store change",
+				slog.String("store", info.Name), slog.String("error", err.Error()))
+		}
+	}
+	if err := s.audit.Record(ctx, audit.Entry{Actor: "system", Action: "secret.rotate", Resource: "store:" + info.Name,
+		Outcome: "Success", Reason: fmt.Sprintf("every cached value dropped (%s): more secrets changed at once than are tracked one by one", source)}); err != nil {
+		return fmt.Errorf("audit store change: %w", err)
+	}
+	return nil
 }
 
 // referencing returns the secret variables of the store that reference the

@@ -247,3 +247,22 @@ func TestRepositoryFailureIsReturned(t *testing.T) {
 		t.Errorf("audited %v", f.audit.entries)
 	}
 }
+
+func TestStoreChangedDropsEveryValue(t *testing.T) {
+	f := newFixture(t)
+	f.vault.Set("db-pass", "one")
+	f.read(t)
+	f.vault.Set("db-pass", "two")
+	if err := f.svc.StoreChanged(context.Background(), "Vault", rotation.SourceEventGrid); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read(t); got != "two" {
+		t.Errorf("next read %q", got)
+	}
+	if !slices.Equal(f.ann.said, []string{"vault/"}) || len(f.audit.entries) != 1 || f.audit.entries[0].Resource != "store:vault" {
+		t.Errorf("announced %v, audited %+v", f.ann.said, f.audit.entries)
+	}
+	if err := f.svc.StoreChanged(context.Background(), "nope", rotation.SourceEventGrid); !errors.Is(err, secretstore.ErrStoreNotFound) {
+		t.Errorf("unknown store: %v", err)
+	}
+}
