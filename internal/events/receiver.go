@@ -150,44 +150,65 @@ type Summary struct {
 // other object types and of vaults no store reads are acknowledged and
 // ignored.
 func (r *Receiver) Deliver(events []Event, source rotation.Source) Summary {
+	// Route outside the lock: a delivery holds up to thousands of events,
+	// mostly of one vault.
+	type routed struct {
+		id, typ, secret string
+		kind            rotation.Kind
+		stores          []string // nil: ignored
+		vaultStores     []string
+	}
+	byVault := map[string][]string{}
+	storesOf := func(vault string) []string {
+		st, ok := byVault[strings.ToLower(vault)]
+		if !ok {
+			st = r.vaults.StoresOfVault(vault)
+			byVault[strings.ToLower(vault)] = st
+		}
+		return st
+	}
+	routes := make([]routed, len(events))
+	for i, e := range events {
+		kind, known := kindOf(e.Type)
+		objectType := strings.TrimSpace(e.data.str("objecttype"))
+		rt := routed{id: e.ID, typ: e.Type, secret: e.SecretName(), kind: kind, vaultStores: storesOf(e.Vault())}
+		if known && rt.secret != "" && (objectType == "" || strings.EqualFold(objectType, "Secret")) {
+			rt.stores = rt.vaultStores
+		}
+		routes[i] = rt
+	}
+
 	var sum Summary
 	now := r.opts.Now().UTC()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	queued := false
-	for _, e := range events {
-		kind, known := kindOf(e.Type)
-		objectType := strings.TrimSpace(e.KeyVault().ObjectType)
-		var stores []string
-		if known && (objectType == "" || strings.EqualFold(objectType, "Secret")) {
-			stores = r.vaults.StoresOfVault(e.Vault())
-		}
-		secret := e.SecretName()
-		if len(stores) == 0 || secret == "" {
+	for _, rt := range routes {
+		if len(rt.stores) == 0 {
 			sum.Ignored++
 			r.ep.Ignored++
-			for _, name := range r.vaults.StoresOfVault(e.Vault()) {
+			for _, name := range rt.vaultStores {
 				st := r.stat(name)
 				st.Ignored++
-				st.LastEvent, st.LastEventType = now, e.Type
+				st.LastEvent, st.LastEventType = now, rt.typ
 			}
 			continue
 		}
-		if r.seen(e.ID) {
+		if r.seen(rt.id) {
 			sum.Duplicate++
 			r.ep.Duplicate++
-			for _, name := range stores {
+			for _, name := range rt.stores {
 				r.stat(name).Duplicate++
 			}
 			continue
 		}
 		sum.Accepted++
 		r.ep.Accepted++
-		for _, name := range stores {
+		for _, name := range rt.stores {
 			st := r.stat(name)
 			st.Accepted++
-			st.LastEvent, st.LastEventType = now, e.Type
-			r.enqueue(rotation.Change{Store: name, Secret: secret, Kind: kind, Source: source})
+			st.LastEvent, st.LastEventType = now, rt.typ
+			r.enqueue(rotation.Change{Store: name, Secret: rt.secret, Kind: rt.kind, Source: source})
 			queued = true
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,8 +26,10 @@ import (
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/events"
 	"github.com/credflow/credflow/internal/httpapi"
 	"github.com/credflow/credflow/internal/metadb"
+	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/azurekv"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
@@ -68,6 +71,9 @@ type Server struct {
 	// minute, shorter in tests).
 	signIns      *access.SignInGuard
 	signInWindow time.Duration
+	// events receives Event Grid deliveries (its worker runs with the
+	// others).
+	events *events.Receiver
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -165,6 +171,15 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	// A new version written through another replica reaches this one's
 	// next resolve too.
 	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
+	s.db.OnStoreSecretChange(func(store, secret string) {
+		if secret == "" {
+			stores.InvalidateStore(store)
+			return
+		}
+		stores.Invalidate(store, secret)
+	})
+	// Announcements made while the listener was away were missed.
+	s.db.OnListen(stores.InvalidateAll)
 	for _, x := range s.extraStores {
 		info, err := s.db.Stores().Ensure(ctx, x.name, x.kind)
 		if err != nil {
@@ -206,6 +221,13 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	connRepo := metadb.NewConnections(s.db)
 	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars))
+	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log))
+	vaults := events.Stores{Registry: stores}
+	keys, err := s.eventGridKeys()
+	if err != nil {
+		return err
+	}
+	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log})
 	s.startWorkers(connRepo, conns, admin)
 	api := &httpapi.API{
 		Access:      acc,
@@ -218,6 +240,9 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		DB:          s.db,
 		Audit:       s.trail,
 		SignIns:     s.signIns,
+		Events:      s.events,
+		Rotation:    rot,
+		Vaults:      vaults,
 		Log:         s.log,
 		Version:     version.String(),
 	}
@@ -300,6 +325,9 @@ func checkKeyFiles(cfg config.Config) error {
 		mayBeMissing bool
 	}
 	files := []keyFile{{"master key", cfg.KeyFile(), true}}
+	if cfg.EventGridKeyFile != "" {
+		files = append(files, keyFile{"Event Grid key", cfg.EventGridKeyFile, false})
+	}
 	if cfg.TLS() {
 		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})
 	}
@@ -318,6 +346,33 @@ func checkKeyFiles(cfg config.Config) error {
 	}
 	return nil
 }
+
+// eventGridKeys reads the Event Grid endpoint's keys, one per line, from
+// the key file and from CREDFLOW_EVENTGRID_KEY.
+func (s *Server) eventGridKeys() ([]string, error) {
+	text := os.Getenv(config.EnvEventGridKey)
+	if s.cfg.EventGridKeyFile != "" {
+		b, err := os.ReadFile(s.cfg.EventGridKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("Event Grid key file: %w", err)
+		}
+		text += "\n" + string(b)
+	}
+	var keys []string
+	for _, line := range strings.Split(text, "\n") {
+		if k := strings.TrimSpace(line); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if s.cfg.EventGridKeyFile != "" && len(keys) == 0 {
+		return nil, fmt.Errorf("Event Grid key file %s holds no key", s.cfg.EventGridKeyFile)
+	}
+	return keys, nil
+}
+
+// Events is the Event Grid receiver, for tests and benchmarks that wait for
+// its queue to drain.
+func (s *Server) Events() *events.Receiver { return s.events }
 
 // announceToken shows the first admin token once and keeps it in a 0600
 // file in the data directory, so that a server started in the background can
@@ -363,10 +418,14 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 			s.checkpoints.Run(ctx)
 		}()
 	}
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		repo.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.events.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
