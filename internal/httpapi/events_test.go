@@ -375,3 +375,36 @@ func TestNotifySecretChange(t *testing.T) {
 		wantProblem(t, maker.do("GET", "/api/v1/events/status", nil), 403, "forbidden", "")
 	})
 }
+
+func TestStorePollInterval(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		env := startRotation(t, e)
+		env.setUp(t)
+		st := env.admin.must(200, "GET", "/api/v1/stores/kv", nil)
+		if st.str("pollInterval") != "5m0s" {
+			t.Errorf("default poll interval %s", st.raw)
+		}
+		// The first poll happens at once and shows in the event status.
+		waitFor(t, func() bool {
+			for _, s := range env.admin.must(200, "GET", "/api/v1/events/status", nil).body["stores"].([]any) {
+				if m := s.(map[string]any); m["store"] == "kv" && m["lastPoll"] != nil {
+					return true
+				}
+			}
+			return false
+		})
+		if r := env.admin.must(200, "PATCH", "/api/v1/stores/kv", map[string]any{"pollInterval": "0s"}); r.str("pollInterval") != "0s" {
+			t.Errorf("poll off %s", r.raw)
+		}
+		if r := env.admin.must(200, "GET", "/api/v1/stores/kv", nil); r.str("pollInterval") != "0s" || r.str("cacheTTL") != "1h0m0s" {
+			t.Errorf("after the change %s", r.raw)
+		}
+		wantProblem(t, env.admin.do("PATCH", "/api/v1/stores/kv", map[string]any{"pollInterval": "5s"}), 422, "validation_failed", "pollInterval")
+		wantProblem(t, env.admin.do("PATCH", "/api/v1/stores/kv", map[string]any{"pollInterval": "soon"}), 422, "validation_failed", "pollInterval")
+		k := kvEnv{vault: env.vault}
+		c := env.admin.must(201, "POST", "/api/v1/stores", map[string]any{"name": "kv2", "kind": "azure-keyvault", "settings": k.settings(nil), "pollInterval": "30s"})
+		if c.str("pollInterval") != "30s" {
+			t.Errorf("create %s", c.raw)
+		}
+	})
+}

@@ -74,6 +74,7 @@ type Server struct {
 	// events receives Event Grid deliveries (its worker runs with the
 	// others).
 	events *events.Receiver
+	poller *rotation.Poller
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -228,6 +229,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log})
+	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
 	api := &httpapi.API{
 		Access:      acc,
@@ -418,7 +420,7 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 			s.checkpoints.Run(ctx)
 		}()
 	}
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		repo.Run(ctx)
@@ -426,6 +428,10 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 	go func() {
 		defer wg.Done()
 		s.events.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.poller.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
