@@ -310,3 +310,27 @@ func TestFailedChangesAreCounted(t *testing.T) {
 		t.Errorf("status %+v", stores)
 	}
 }
+
+func TestDeliverInvalidatesAtOnce(t *testing.T) {
+	apply := &fakeApplier{block: make(chan struct{})}
+	var mu sync.Mutex
+	var dropped []string
+	r := start(t, apply, events.Options{Invalidate: func(store, secret string) {
+		mu.Lock()
+		defer mu.Unlock()
+		dropped = append(dropped, store+"/"+secret)
+	}})
+	r.Deliver([]events.Event{
+		newEvent("1", events.TypeNewVersion, "sample-kv", "db"),
+		newEvent("2", events.TypeNewVersion, "sample-kv", "db"),  // coalesced
+		newEvent("3", events.TypeNearExpiry, "sample-kv", "api"), // no new value
+	}, rotation.SourceEventGrid)
+	mu.Lock()
+	got := fmt.Sprint(dropped)
+	mu.Unlock()
+	if got != "[kv/db]" {
+		t.Errorf("dropped before the worker ran: %s", got)
+	}
+	close(apply.block)
+	idle(t, r)
+}

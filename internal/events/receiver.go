@@ -37,6 +37,11 @@ type Options struct {
 	// (default 65536).
 	RecentIDs int
 	Log       *slog.Logger
+	// Invalidate, when set, drops a secret's cached values on this server
+	// as soon as a delivery announces its new version, before the worker
+	// applies the change (which does it again, with the spellings the
+	// variables use, and tells the other replicas).
+	Invalidate func(store, secret string)
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -180,6 +185,15 @@ func (r *Receiver) Deliver(events []Event, source rotation.Source) Summary {
 
 	var sum Summary
 	now := r.opts.Now().UTC()
+	var fresh []rotation.Change
+	defer func() {
+		if r.opts.Invalidate == nil {
+			return
+		}
+		for _, c := range fresh {
+			r.opts.Invalidate(c.Store, c.Secret)
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	queued := false
@@ -208,7 +222,10 @@ func (r *Receiver) Deliver(events []Event, source rotation.Source) Summary {
 			st := r.stat(name)
 			st.Accepted++
 			st.LastEvent, st.LastEventType = now, rt.typ
-			r.enqueue(rotation.Change{Store: name, Secret: rt.secret, Kind: rt.kind, Source: source})
+			c := rotation.Change{Store: name, Secret: rt.secret, Kind: rt.kind, Source: source}
+			if r.enqueue(c) && c.Kind == rotation.NewVersion {
+				fresh = append(fresh, c)
+			}
 			queued = true
 		}
 	}
@@ -250,26 +267,28 @@ func (r *Receiver) seen(id string) bool {
 
 // enqueue adds a change, coalesced with one waiting for the same secret and
 // kind; past the bound, the store's changes become one drop of all its
-// values. r.mu is held.
-func (r *Receiver) enqueue(c rotation.Change) {
+// values. It reports whether c was queued on its own (not coalesced). r.mu
+// is held.
+func (r *Receiver) enqueue(c rotation.Change) bool {
 	store := strings.ToLower(c.Store)
 	if r.flush[store] && c.Kind == rotation.NewVersion {
-		return
+		return false
 	}
 	k := pendingKey{store, strings.ToLower(c.Secret), c.Kind}
 	if _, ok := r.pending[k]; ok {
-		return
+		return false
 	}
 	if len(r.pending) >= r.opts.MaxPending {
 		if c.Kind == rotation.NewVersion {
 			r.flush[store] = true
 			r.flushName(c.Store)
-			return
+			return false
 		}
 		r.stat(c.Store).Overflow++
-		return
+		return false
 	}
 	r.pending[k] = c
+	return true
 }
 
 // flushName keeps the store's display name for the worker; r.mu is held.

@@ -26,39 +26,7 @@ func TestReplicasFollowEvents(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			envA := startRotation(t, e)
 			envA.setUp(t)
-			cfg := envA.inst.Config
-			cfg.DataDir = t.TempDir()
-			cfg.MasterKeyFile = filepath.Join(envA.inst.Config.DataDir, "master.key")
-			// B's connections carry a name of their own, so that the test
-			// can find B's listener among every test's.
-			appName := fmt.Sprintf("credflow-replica-b-%d", time.Now().UnixNano())
-			u, err := url.Parse(cfg.Database)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := u.Query()
-			q.Set("application_name", appName)
-			u.RawQuery = q.Encode()
-			cfg.Database = u.String()
-			envB := startRotationConfig(t, cfg, envA.vault)
-			viaB := envA.withRunner(envB.inst.URL)
-			db, err := sql.Open("pgx", cfg.Database)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			listeners := func() int {
-				var n int
-				if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
-					appName).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
-			// B drops every cached value when its listener connects: let
-			// that happen before B caches anything.
-			waitFor(t, func() bool { return listeners() == 1 })
-			time.Sleep(50 * time.Millisecond)
+			viaB, appName, db := startReplica(t, envA)
 
 			if got := viaB.must(200, "POST", "/api/v1/connections/sql-build/resolve", nil).str("password"); got != "password-1" {
 				t.Fatalf("first resolve through B: %q", got)
@@ -88,4 +56,48 @@ func TestReplicasFollowEvents(t *testing.T) {
 			t.Logf("B, whose listener was killed, resolved the new version %v after the event reached A", took)
 		})
 	}
+}
+
+// startReplica starts a second server B on envA's PostgreSQL database and
+// returns envA's runner talking to B, the name B's connections carry (so
+// that a test can find B's listener among every test's), and a database
+// handle. It returns once B's listener is up: B drops every cached value
+// when it connects, and must not do so after it cached something.
+func startReplica(t testing.TB, envA rotationEnv) (api, string, *sql.DB) {
+	t.Helper()
+	cfg := envA.inst.Config
+	cfg.DataDir = t.TempDir()
+	cfg.MasterKeyFile = filepath.Join(envA.inst.Config.DataDir, "master.key")
+	// B's connections carry a name of their own, so that the test
+	// can find B's listener among every test's.
+	appName := fmt.Sprintf("credflow-replica-b-%d", time.Now().UnixNano())
+	u, err := url.Parse(cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", appName)
+	u.RawQuery = q.Encode()
+	cfg.Database = u.String()
+	envB := startRotationConfig(t, cfg, envA.vault)
+	viaB := envA.withRunner(envB.inst.URL)
+	db, err := sql.Open("pgx", cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	listeners := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
+			appName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// B drops every cached value when its listener connects: let
+	// that happen before B caches anything.
+	waitFor(t, func() bool { return listeners() == 1 })
+	time.Sleep(50 * time.Millisecond)
+
+	return viaB, appName, db
 }

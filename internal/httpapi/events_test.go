@@ -36,7 +36,7 @@ type rotationEnv struct {
 	hook   api // no bearer token
 }
 
-func startRotation(t *testing.T, e metadbtest.Engine) rotationEnv {
+func startRotation(t testing.TB, e metadbtest.Engine) rotationEnv {
 	t.Helper()
 	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
 		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
@@ -52,7 +52,7 @@ func startRotation(t *testing.T, e metadbtest.Engine) rotationEnv {
 	return startRotationConfig(t, cfg, vault)
 }
 
-func startRotationConfig(t *testing.T, cfg config.Config, vault *fakekv.TestServer) rotationEnv {
+func startRotationConfig(t testing.TB, cfg config.Config, vault *fakekv.TestServer) rotationEnv {
 	t.Helper()
 	kind := server.AzureKeyVault(azurekv.Options{Transport: vault.Client(),
 		Retry: &policy.RetryOptions{MaxRetries: 2, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 3 * time.Second}})
@@ -63,7 +63,7 @@ func startRotationConfig(t *testing.T, cfg config.Config, vault *fakekv.TestServ
 
 // setUp registers the store and the objects that use "sql-pass" (once per
 // database).
-func (env *rotationEnv) setUp(t *testing.T) {
+func (env *rotationEnv) setUp(t testing.TB) {
 	t.Helper()
 	a := env.admin
 	env.vault.Set("sql-pass", "password-1")
@@ -112,7 +112,7 @@ func (env rotationEnv) deliver(body string, headers ...string) resp {
 }
 
 // waitPassword resolves through r until the password is want.
-func waitPassword(t *testing.T, r api, want string, within time.Duration) time.Duration {
+func waitPassword(t testing.TB, r api, want string, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -196,7 +196,7 @@ func TestEventGridNewVersionReachesTheNextResolve(t *testing.T) {
 	})
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

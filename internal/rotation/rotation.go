@@ -143,6 +143,11 @@ func (s *Service) SecretChanged(ctx context.Context, c Change) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Store: info.Name}
+	if c.Kind == NewVersion {
+		// The name as told first, before any database round trip: the
+		// next resolve must not wait for the rest.
+		s.invalidate(ctx, info.Name, []string{c.Secret})
+	}
 	vars, names, err := s.referencing(ctx, store, info, c.Secret)
 	if err != nil {
 		return res, err
@@ -154,7 +159,7 @@ func (s *Service) SecretChanged(ctx context.Context, c Change) (Result, error) {
 	switch c.Kind {
 	case NewVersion:
 		action, what = "secret.rotate", "new version"
-		s.invalidate(ctx, info.Name, names)
+		s.invalidate(ctx, info.Name, names[1:])
 		if err := s.vars.SetSecretNotice(ctx, noticed(vars), ""); err != nil {
 			return res, err
 		}
