@@ -80,8 +80,10 @@ func (p *Poller) Run(ctx context.Context) {
 }
 
 // due polls every store whose time has come. A store seen for the first
-// time is polled at once, which records the versions later polls compare
-// with.
+// time is first polled at a random point of its interval, so that servers
+// started together do not poll together; that poll records the versions
+// later polls compare with (until then the cache's TTL bounds the age of a
+// value).
 func (p *Poller) due(ctx context.Context) {
 	for _, info := range p.list.List() {
 		now := p.now()
@@ -96,6 +98,10 @@ func (p *Poller) due(ctx context.Context) {
 			// Never polled (or unknown here yet): look at its setting again
 			// in a minute.
 			p.schedule(info.Name, now.Add(time.Minute))
+			continue
+		}
+		if !seen {
+			p.schedule(info.Name, now.Add(time.Duration(rand.Float64()*float64(interval))))
 			continue
 		}
 		if _, err := p.Poll(ctx, info.Name); err != nil && ctx.Err() == nil {
