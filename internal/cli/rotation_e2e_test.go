@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,23 @@ func TestNotifySecretChangeEndToEnd(t *testing.T) {
 			if len(res.Stores) != 1 || res.Stores[0].Store != "kv" || len(res.Stores[0].Variables) != 1 {
 				t.Errorf("json %+v", res)
 			}
+			pollLine := func(want time.Duration) {
+				t.Helper()
+				var st client.Store
+				s.json(&st, "store", "get", "kv")
+				if st.PollInterval != want {
+					t.Errorf("store get: poll interval %v, want %v", st.PollInterval, want)
+				}
+			}
+			pollLine(5 * time.Minute)
+			s.ok("store", "update", "kv", "--poll-interval", "30s")
+			pollLine(30 * time.Second)
+			s.ok("store", "update", "kv", "--poll-interval", "0s")
+			pollLine(0)
+			if msg := s.fails("store", "update", "kv", "--poll-interval", "5s"); !strings.Contains(msg, "pollInterval") {
+				t.Errorf("a poll interval under 10s: %q", msg)
+			}
+
 			if r := s.run(invocation{}, "notify-secret-change", "--secret-name", "sql-pass"); r.code != exitUsage {
 				t.Errorf("without --key-vault-url: exit %d %q", r.code, r.stderr)
 			}

@@ -356,7 +356,7 @@ func (s *Server) eventGridKeys() ([]string, error) {
 	if s.cfg.EventGridKeyFile != "" {
 		b, err := os.ReadFile(s.cfg.EventGridKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("Event Grid key file: %w", err)
+			return nil, fmt.Errorf("read the Event Grid key file: %w", err)
 		}
 		text += "\n" + string(b)
 	}
@@ -367,7 +367,7 @@ func (s *Server) eventGridKeys() ([]string, error) {
 		}
 	}
 	if s.cfg.EventGridKeyFile != "" && len(keys) == 0 {
-		return nil, fmt.Errorf("Event Grid key file %s holds no key", s.cfg.EventGridKeyFile)
+		return nil, fmt.Errorf("the Event Grid key file %s holds no key", s.cfg.EventGridKeyFile)
 	}
 	return keys, nil
 }
