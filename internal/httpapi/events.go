@@ -92,22 +92,19 @@ func (a *API) eventGrid(w http.ResponseWriter, r *http.Request) error {
 
 // eventGridOptions answers the CloudEvents webhook abuse-protection
 // handshake: Event Grid asks, with WebHook-Request-Origin, whether it may
-// deliver here. The endpoint's key is required here too.
+// deliver here. The answer is yes whoever asks, since every delivery needs
+// the endpoint's key anyway (and a subscription that sends the key in a
+// header may not send it with the handshake); only a handshake that carries
+// a valid key counts in the event status.
 func (a *API) eventGridOptions(w http.ResponseWriter, r *http.Request) error {
-	if !a.Events.HasKeys() {
-		a.Events.Rejected()
-		return errNoWebhookKeys
-	}
-	if !a.Events.Authenticate(webhookKey(r)) {
-		a.Events.Rejected()
-		return errWebhookKey
-	}
 	origin := r.Header.Get("WebHook-Request-Origin")
 	if origin == "" {
 		return &requestError{status: http.StatusBadRequest, code: "invalid_request", field: "WebHook-Request-Origin",
 			detail: "An abuse-protection handshake carries the WebHook-Request-Origin header."}
 	}
-	a.Events.Handshake("OPTIONS", "")
+	if a.Events.Authenticate(webhookKey(r)) {
+		a.Events.Handshake("OPTIONS", "")
+	}
 	w.Header().Set("WebHook-Allowed-Origin", origin)
 	w.Header().Set("WebHook-Allowed-Rate", "*")
 	w.Header().Set("Allow", "POST, OPTIONS")
