@@ -59,6 +59,9 @@ type Store struct {
 	// StaleIfError is how long an expired value may still be served while
 	// the store fails (0: never).
 	StaleIfError time.Duration
+	// PollInterval is how often the versions of the secrets variables
+	// reference are compared for changes no event announced (0: never).
+	PollInterval time.Duration
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	// Check is the check run when the store was added (CreateStore only;
@@ -77,6 +80,7 @@ type storeJSON struct {
 	Settings     json.RawMessage `json:"settings,omitempty"`
 	CacheTTL     string          `json:"cacheTTL,omitempty"`
 	StaleIfError string          `json:"staleIfError,omitempty"`
+	PollInterval string          `json:"pollInterval,omitempty"`
 	CreatedAt    time.Time       `json:"createdAt"`
 	UpdatedAt    time.Time       `json:"updatedAt"`
 	Check        *CheckReport    `json:"check,omitempty"`
@@ -85,7 +89,7 @@ type storeJSON struct {
 // MarshalJSON writes the store as the API does.
 func (s Store) MarshalJSON() ([]byte, error) {
 	return json.Marshal(storeJSON{ID: s.ID, Name: s.Name, Kind: s.Kind, Status: s.Status, LastCheck: s.LastCheck, Settings: s.Settings,
-		CacheTTL: s.CacheTTL.String(), StaleIfError: s.StaleIfError.String(),
+		CacheTTL: s.CacheTTL.String(), StaleIfError: s.StaleIfError.String(), PollInterval: s.PollInterval.String(),
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Check: s.Check})
 }
 
@@ -103,8 +107,12 @@ func (s *Store) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
+	poll, err := optionalDuration("pollInterval", w.PollInterval)
+	if err != nil {
+		return err
+	}
 	*s = Store{ID: w.ID, Name: w.Name, Kind: w.Kind, Status: w.Status, LastCheck: w.LastCheck, Settings: w.Settings,
-		CacheTTL: ttl, StaleIfError: stale, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Check: w.Check}
+		CacheTTL: ttl, StaleIfError: stale, PollInterval: poll, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Check: w.Check}
 	return nil
 }
 
@@ -156,6 +164,7 @@ type CreateStoreRequest struct {
 	Settings     json.RawMessage
 	CacheTTL     *time.Duration
 	StaleIfError *time.Duration
+	PollInterval *time.Duration
 }
 
 // MarshalJSON writes the request as the API reads it.
@@ -166,7 +175,8 @@ func (r CreateStoreRequest) MarshalJSON() ([]byte, error) {
 		Settings     json.RawMessage `json:"settings,omitempty"`
 		CacheTTL     *string         `json:"cacheTTL,omitempty"`
 		StaleIfError *string         `json:"staleIfError,omitempty"`
-	}{r.Name, r.Kind, r.Settings, durationString(r.CacheTTL), durationString(r.StaleIfError)})
+		PollInterval *string         `json:"pollInterval,omitempty"`
+	}{r.Name, r.Kind, r.Settings, durationString(r.CacheTTL), durationString(r.StaleIfError), durationString(r.PollInterval)})
 }
 
 // UpdateStoreRequest changes the fields that are not nil. Settings replace
@@ -175,6 +185,7 @@ type UpdateStoreRequest struct {
 	Settings     json.RawMessage
 	CacheTTL     *time.Duration
 	StaleIfError *time.Duration
+	PollInterval *time.Duration
 }
 
 // MarshalJSON writes the request as the API reads it.
@@ -183,7 +194,8 @@ func (r UpdateStoreRequest) MarshalJSON() ([]byte, error) {
 		Settings     json.RawMessage `json:"settings,omitempty"`
 		CacheTTL     *string         `json:"cacheTTL,omitempty"`
 		StaleIfError *string         `json:"staleIfError,omitempty"`
-	}{r.Settings, durationString(r.CacheTTL), durationString(r.StaleIfError)})
+		PollInterval *string         `json:"pollInterval,omitempty"`
+	}{r.Settings, durationString(r.CacheTTL), durationString(r.StaleIfError), durationString(r.PollInterval)})
 }
 
 func durationString(d *time.Duration) *string {

@@ -58,6 +58,7 @@ in its description; flags win.`,
 	fl.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", c.AuditCheckpointFile, "append-only file of audit checkpoints (default <data-dir>/audit-checkpoints) ($"+config.EnvAuditCheckpointFile+")")
 	fl.Int64Var(&c.AuditCheckpointRecords, "audit-checkpoint-records", c.AuditCheckpointRecords, "write an audit checkpoint after this many records ($"+config.EnvAuditCheckpointRecords+")")
 	fl.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", c.AuditCheckpointInterval, "or this long after the last one ($"+config.EnvAuditCheckpointInterval+")")
+	fl.StringVar(&c.EventGridKeyFile, "eventgrid-key-file", c.EventGridKeyFile, "keys of the Event Grid webhook, one per line; or the keys themselves in $"+config.EnvEventGridKey+" ($"+config.EnvEventGridKeyFile+")")
 	fl.IntVar(&c.MaxFailedSignIns, "max-failed-signins", c.MaxFailedSignIns, "failed sign-ins a client address may make in a minute before it gets 429 ($"+config.EnvMaxFailedSignIns+")")
 	return cmd
 }

@@ -292,7 +292,7 @@ func newCmdStoreAdd(f *factory, runF func(*storeAddOptions) error) *cobra.Comman
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault, Conjur or Vault flags] [--cache-ttl D] [--stale-if-error D]",
+		Use:   "add NAME --kind KIND [--settings-file FILE | --settings JSON | Key Vault, CCP, Conjur or Vault flags] [--cache-ttl D] [--stale-if-error D] [--poll-interval D]",
 		Short: "Register a secret store and check it (admins)",
 		Long: `Register a secret store and check it at once, step by step: can credflow
 reach it, sign in, and is it the right tenant. The store is saved even when a
@@ -343,7 +343,7 @@ otherwise, and never served stale unless --stale-if-error allows it.`,
 			if err != nil {
 				return err
 			}
-			r.CacheTTL, r.StaleIfError = cache.values(fl)
+			r.CacheTTL, r.StaleIfError, r.PollInterval = cache.values(fl)
 			opts.Request = r
 			if runF != nil {
 				return runF(opts)
@@ -419,7 +419,7 @@ func newCmdStoreUpdate(f *factory, runF func(*storeUpdateOptions) error) *cobra.
 		cache    cacheFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "update NAME [--settings-file FILE | --settings JSON | Key Vault flags] [--cache-ttl D] [--stale-if-error D]",
+		Use:   "update NAME [--settings-file FILE | --settings JSON | Key Vault flags] [--cache-ttl D] [--stale-if-error D] [--poll-interval D]",
 		Short: "Change a store's settings or run-time cache (admins)",
 		Long: `Change a store's settings or how long its values are cached. Settings from
 --settings or --settings-file replace the old ones whole; the Key Vault flags
@@ -448,9 +448,9 @@ derives the vault's URL again). New settings are checked at once, as by
 			} else if r.Settings, err = settings.read(fl, f.streams.In); err != nil {
 				return err
 			}
-			r.CacheTTL, r.StaleIfError = cache.values(fl)
-			if r.Settings == nil && opts.KeyVault == nil && r.CacheTTL == nil && r.StaleIfError == nil {
-				return usageErrorf("nothing to update: give at least one of --settings, --settings-file, the Key Vault flags, --cache-ttl and --stale-if-error")
+			r.CacheTTL, r.StaleIfError, r.PollInterval = cache.values(fl)
+			if r.Settings == nil && opts.KeyVault == nil && r.CacheTTL == nil && r.StaleIfError == nil && r.PollInterval == nil {
+				return usageErrorf("nothing to update: give at least one of --settings, --settings-file, the Key Vault flags, --cache-ttl, --stale-if-error and --poll-interval")
 			}
 			opts.Request = r
 			if runF != nil {
@@ -625,25 +625,29 @@ func settingsObject(b []byte, from string) (json.RawMessage, error) {
 	return out.Bytes(), nil
 }
 
-// cacheFlags are --cache-ttl and --stale-if-error.
+// cacheFlags are --cache-ttl, --stale-if-error and --poll-interval.
 type cacheFlags struct {
-	ttl, stale time.Duration
+	ttl, stale, poll time.Duration
 }
 
 func (c *cacheFlags) add(fl *pflag.FlagSet) {
 	fl.DurationVar(&c.ttl, "cache-ttl", 0, "reuse a value read from the store this long, e.g. 60s or 5m; 0s: no cache")
 	fl.DurationVar(&c.stale, "stale-if-error", 0, "serve an expired value this long while the store fails; 0s: never")
+	fl.DurationVar(&c.poll, "poll-interval", 0, "compare the referenced secrets' versions this often, for changes no event announced (default 5m); 0s: never")
 }
 
 // values returns the durations given, nil for those that were not.
-func (c *cacheFlags) values(fl *pflag.FlagSet) (ttl, stale *time.Duration) {
+func (c *cacheFlags) values(fl *pflag.FlagSet) (ttl, stale, poll *time.Duration) {
 	if fl.Changed("cache-ttl") {
 		ttl = &c.ttl
 	}
 	if fl.Changed("stale-if-error") {
 		stale = &c.stale
 	}
-	return ttl, stale
+	if fl.Changed("poll-interval") {
+		poll = &c.poll
+	}
+	return ttl, stale, poll
 }
 
 // keyVaultFlags build the settings of an Azure Key Vault store, so that

@@ -59,6 +59,11 @@ type Config struct {
 	// make in a minute before its further failing requests get 429.
 	MaxFailedSignIns int
 
+	// EventGridKeyFile holds the Event Grid endpoint's keys, one per line
+	// (several, so that a key can be rotated). The keys may also come from
+	// the CREDFLOW_EVENTGRID_KEY variable, which the server reads itself.
+	EventGridKeyFile string
+
 	// envErr is a CREDFLOW_* variable that did not parse; Validate reports it.
 	envErr error
 }
@@ -83,6 +88,10 @@ const (
 	EnvAuditCheckpointRecords  = "CREDFLOW_AUDIT_CHECKPOINT_RECORDS"
 	EnvAuditCheckpointInterval = "CREDFLOW_AUDIT_CHECKPOINT_INTERVAL"
 	EnvMaxFailedSignIns        = "CREDFLOW_MAX_FAILED_SIGNINS"
+	EnvEventGridKeyFile        = "CREDFLOW_EVENTGRID_KEY_FILE"
+	// EnvEventGridKey holds Event Grid endpoint keys themselves, one per
+	// line; it is read by the server, never kept in a Config.
+	EnvEventGridKey = "CREDFLOW_EVENTGRID_KEY"
 )
 
 // Defaults of the audit checkpoints and the sign-in limit.
@@ -127,6 +136,7 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvOIDCGroups, &c.OIDCGroupsClaim},
 		{EnvPprofAddr, &c.PprofAddr},
 		{EnvAuditCheckpointFile, &c.AuditCheckpointFile},
+		{EnvEventGridKeyFile, &c.EventGridKeyFile},
 	} {
 		if v := getenv(o.env); v != "" {
 			*o.dst = v

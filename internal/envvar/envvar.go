@@ -55,6 +55,10 @@ type SecretRef struct {
 	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled);
 	// "" when it read the secret.
 	Problem Status
+	// Notice is what the store announced of the secret's expiry
+	// (StatusExpiring or StatusExpired), "" when it announced nothing
+	// since the secret's last new version.
+	Notice Status
 }
 
 // StoreField is where a text variable takes its value from: one property
@@ -74,6 +78,7 @@ type Status string
 // The statuses of a variable (and of a credential, the worst of its two).
 const (
 	StatusOK             Status = "ok"
+	StatusExpiring       Status = "expiring"
 	StatusPending        Status = "pending"
 	StatusExpired        Status = "expired"
 	StatusSecretDisabled Status = "secret_disabled"
@@ -82,8 +87,8 @@ const (
 )
 
 // severity orders the statuses from best to worst, for Worst.
-var severity = map[Status]int{StatusOK: 0, StatusPending: 1, StatusExpired: 2, StatusSecretDisabled: 3,
-	StatusAccessDenied: 4, StatusNotFound: 5}
+var severity = map[Status]int{StatusOK: 0, StatusExpiring: 1, StatusPending: 2, StatusExpired: 3, StatusSecretDisabled: 4,
+	StatusAccessDenied: 5, StatusNotFound: 6}
 
 // StatusOf derives a variable's status at time now from what credflow
 // knows without asking the store, so that listing stays a database read:
@@ -94,6 +99,9 @@ var severity = map[Status]int{StatusOK: 0, StatusPending: 1, StatusExpired: 2, S
 //     secret_disabled;
 //   - one the store last called disabled is secret_disabled;
 //   - one whose expiry date (as the store last gave it) is past is expired;
+//   - one the store announced as expired or near its expiry (a Key Vault
+//     SecretExpired or SecretNearExpiry event) is expired or expiring,
+//     until its next new version;
 //   - anything else is ok.
 //
 // The secret's state is learned when the variable is saved, by the
@@ -111,6 +119,8 @@ func StatusOf(typ Type, ref *SecretRef, now time.Time) Status {
 		return StatusSecretDisabled
 	case !ref.ExpiresAt.IsZero() && !now.Before(ref.ExpiresAt):
 		return StatusExpired
+	case ref.Notice == StatusExpired || ref.Notice == StatusExpiring:
+		return ref.Notice
 	}
 	return StatusOK
 }

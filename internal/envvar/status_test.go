@@ -31,6 +31,10 @@ func TestStatusOf(t *testing.T) {
 		{"refused: not found", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, Problem: envvar.StatusNotFound}, envvar.StatusNotFound},
 		{"refused: access denied", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, Problem: envvar.StatusAccessDenied}, envvar.StatusAccessDenied},
 		{"refused: disabled", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, Problem: envvar.StatusSecretDisabled}, envvar.StatusSecretDisabled},
+		{"announced near expiry", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, ExpiresAt: now.Add(time.Hour), Notice: envvar.StatusExpiring}, envvar.StatusExpiring},
+		{"announced expired", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, Notice: envvar.StatusExpired}, envvar.StatusExpired},
+		{"past expiry beats a near-expiry notice", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, ExpiresAt: now, Notice: envvar.StatusExpiring}, envvar.StatusExpired},
+		{"disabled beats a notice", envvar.TypeSecret, &envvar.SecretRef{CheckedAt: checked, Notice: envvar.StatusExpiring}, envvar.StatusSecretDisabled},
 		{"refusal beats expiry", envvar.TypeSecret, &envvar.SecretRef{Enabled: true, CheckedAt: checked, ExpiresAt: now.Add(-time.Minute), Problem: envvar.StatusNotFound}, envvar.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +53,8 @@ func TestWorst(t *testing.T) {
 		{nil, envvar.StatusOK},
 		{[]envvar.Status{envvar.StatusOK, envvar.StatusOK}, envvar.StatusOK},
 		{[]envvar.Status{envvar.StatusOK, envvar.StatusPending}, envvar.StatusPending},
+		{[]envvar.Status{envvar.StatusExpiring, envvar.StatusOK}, envvar.StatusExpiring},
+		{[]envvar.Status{envvar.StatusExpiring, envvar.StatusExpired}, envvar.StatusExpired},
 		{[]envvar.Status{envvar.StatusExpired, envvar.StatusPending}, envvar.StatusExpired},
 		{[]envvar.Status{envvar.StatusSecretDisabled, envvar.StatusExpired}, envvar.StatusSecretDisabled},
 		{[]envvar.Status{envvar.StatusSecretDisabled, envvar.StatusAccessDenied}, envvar.StatusAccessDenied},

@@ -29,6 +29,8 @@ import (
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/events"
+	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
@@ -59,8 +61,13 @@ type API struct {
 	// SignIns counts failed sign-ins per client address, audits them and
 	// refuses an address's failing requests past its limit.
 	SignIns *access.SignInGuard
-	Log     *slog.Logger
-	Version string
+	// Events receives Event Grid deliveries; Rotation applies secret
+	// changes; Vaults finds the stores that read a Key Vault.
+	Events   *events.Receiver
+	Rotation *rotation.Service
+	Vaults   events.Stores
+	Log      *slog.Logger
+	Version  string
 }
 
 type principalKey struct{}

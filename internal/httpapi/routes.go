@@ -181,6 +181,15 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/groups/{group}/members/{user}", summary: "Remove a user from a group", perm: access.PermAdmin,
 			status: 204, handle: a.removeMember},
 
+		{method: "POST", path: "/api/v1/events/eventgrid", summary: "Azure Event Grid webhook for Key Vault events (Event Grid schema or CloudEvents 1.0); authenticated by the endpoint's key, not a bearer token", public: true,
+			query: []param{{"key", "The endpoint's key (or the X-Credflow-Webhook-Key header)."}}, status: 200, resp: eventDeliveryJSON{}, handle: a.eventGrid},
+		{method: "OPTIONS", path: "/api/v1/events/eventgrid", summary: "CloudEvents abuse-protection handshake of the Event Grid webhook", public: true,
+			query: []param{{"key", "The endpoint's key (or the X-Credflow-Webhook-Key header)."}}, status: 200, handle: a.eventGridOptions},
+		{method: "GET", path: "/api/v1/events/status", summary: "Is the event wiring working: per store the last handshake, the last event, counts and the last poll", perm: access.PermAdmin,
+			status: 200, resp: eventStatusJSON{}, handle: a.eventStatus},
+		{method: "POST", path: "/api/v1/environment-variables/notify-secret-change", summary: "A Key Vault secret has a new version: drop its cached values everywhere and check the connections that use it", perm: access.PermAdmin,
+			body: notifySecretChangeRequest{}, status: 200, resp: notifySecretChangeJSON{}, handle: a.notifySecretChange},
+
 		{method: "GET", path: "/api/v1/audit", summary: "Audit records, oldest first (or ?order=newest)", perm: access.PermAdmin,
 			query: append([]param{{"actor", "Only this actor."}, {"action", "Only this action, e.g. credential.share."},
 				{"resource", "Only this resource, e.g. credential:SQL prod."}, {"from", "From this time (RFC 3339), inclusive."},

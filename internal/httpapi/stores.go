@@ -24,8 +24,11 @@ type storeJSON struct {
 	Settings     json.RawMessage `json:"settings"`
 	CacheTTL     string          `json:"cacheTTL"`
 	StaleIfError string          `json:"staleIfError"`
-	CreatedAt    time.Time       `json:"createdAt"`
-	UpdatedAt    time.Time       `json:"updatedAt"`
+	// PollInterval is how often the referenced secrets' versions are
+	// compared for changes no event announced ("0s": never).
+	PollInterval string    `json:"pollInterval"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
 	// Check is the step-by-step check run when the store was added.
 	Check *checkJSON `json:"check,omitempty"`
 }
@@ -47,12 +50,14 @@ type createStoreRequest struct {
 	Settings     json.RawMessage `json:"settings,omitempty"`
 	CacheTTL     *string         `json:"cacheTTL,omitempty"`
 	StaleIfError *string         `json:"staleIfError,omitempty"`
+	PollInterval *string         `json:"pollInterval,omitempty"`
 }
 
 type updateStoreRequest struct {
 	Settings     json.RawMessage `json:"settings,omitempty"`
 	CacheTTL     *string         `json:"cacheTTL,omitempty"`
 	StaleIfError *string         `json:"staleIfError,omitempty"`
+	PollInterval *string         `json:"pollInterval,omitempty"`
 }
 
 type checkRequest struct {
@@ -125,7 +130,7 @@ type secretList struct {
 func (a *API) toStoreJSON(st storeadmin.Store) storeJSON {
 	h := a.StoreAdmin.Health(st)
 	out := storeJSON{ID: st.ID, Name: st.Name, Kind: st.Kind, Status: h.Status,
-		Settings: a.StoreAdmin.Public(st), CacheTTL: st.CacheTTL.String(), StaleIfError: st.StaleIfError.String(),
+		Settings: a.StoreAdmin.Public(st), CacheTTL: st.CacheTTL.String(), StaleIfError: st.StaleIfError.String(), PollInterval: st.PollInterval.String(),
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
 	if h.Status != storeadmin.StatusReady || st.LastCheck != nil {
 		out.LastCheck = &lastCheckJSON{OK: h.Status == storeadmin.StatusReady, CheckedAt: timePtr(h.CheckedAt),
@@ -189,8 +194,12 @@ func (a *API) createStore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	poll, err := parseDuration("pollInterval", req.PollInterval)
+	if err != nil {
+		return err
+	}
 	st, report, err := a.StoreAdmin.Create(r.Context(), principal(r), storeadmin.CreateInput{Name: req.Name, Kind: req.Kind,
-		Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale})
+		Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale, PollInterval: poll})
 	if err != nil {
 		return err
 	}
@@ -216,7 +225,12 @@ func (a *API) updateStore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, report, err := a.StoreAdmin.Update(r.Context(), principal(r), r.PathValue("store"), storeadmin.UpdateInput{Settings: req.Settings, CacheTTL: ttl, StaleIfError: stale})
+	poll, err := parseDuration("pollInterval", req.PollInterval)
+	if err != nil {
+		return err
+	}
+	st, report, err := a.StoreAdmin.Update(r.Context(), principal(r), r.PathValue("store"), storeadmin.UpdateInput{Settings: req.Settings,
+		CacheTTL: ttl, StaleIfError: stale, PollInterval: poll})
 	if err != nil {
 		return err
 	}

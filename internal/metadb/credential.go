@@ -23,8 +23,8 @@ func (db *DB) Credentials() Credentials { return Credentials{db} }
 const credentialColumns = `
 	c.id, c.name, c.description, c.username_var_id, uv.schema_name, c.password_var_id, pv.schema_name,
 	COALESCE(s.name, ''), c.owner_id, u.name, c.enabled, c.created_at, c.updated_at,
-	uv.type, uv.secret_enabled, uv.secret_expires_at, uv.secret_checked_at, uv.secret_problem,
-	pv.secret_enabled, pv.secret_expires_at, pv.secret_checked_at, pv.secret_problem
+	uv.type, uv.secret_enabled, uv.secret_expires_at, uv.secret_checked_at, uv.secret_problem, uv.secret_notice,
+	pv.secret_enabled, pv.secret_expires_at, pv.secret_checked_at, pv.secret_problem, pv.secret_notice
 	FROM credentials c
 	JOIN environment_variables uv ON uv.id = c.username_var_id
 	JOIN environment_variables pv ON pv.id = c.password_var_id
@@ -39,8 +39,8 @@ func scanCredential(row interface{ Scan(...any) error }) (credential.Credential,
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.UsernameVarID, &c.Username, &c.PasswordVarID, &c.Password,
 		&c.Store, &c.OwnerID, &c.Owner, &c.Enabled, &c.CreatedAt, &c.UpdatedAt,
-		&userType, &us.enabled, &us.expires, &us.checked, &us.problem,
-		&ps.enabled, &ps.expires, &ps.checked, &ps.problem)
+		&userType, &us.enabled, &us.expires, &us.checked, &us.problem, &us.notice,
+		&ps.enabled, &ps.expires, &ps.checked, &ps.problem, &ps.notice)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	if envvar.Type(userType) == envvar.TypeSecret {
 		c.UsernameSecret = us.ref()
@@ -53,12 +53,12 @@ func scanCredential(row interface{ Scan(...any) error }) (credential.Credential,
 type secretStateColumns struct {
 	enabled          sql.NullBool
 	expires, checked sql.NullTime
-	problem          string
+	problem, notice  string
 }
 
 func (s secretStateColumns) ref() *envvar.SecretRef {
 	return &envvar.SecretRef{Enabled: !s.enabled.Valid || s.enabled.Bool, ExpiresAt: utcOrZero(s.expires),
-		CheckedAt: utcOrZero(s.checked), Problem: envvar.Status(s.problem)}
+		CheckedAt: utcOrZero(s.checked), Problem: envvar.Status(s.problem), Notice: envvar.Status(s.notice)}
 }
 
 // Create implements credential.Repository.

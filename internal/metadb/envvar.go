@@ -22,7 +22,7 @@ func (db *DB) Variables() Variables { return Variables{db} }
 
 const variableColumns = `
 	v.id, v.schema_name, v.display_name, v.description, v.type, v.value,
-	v.store_id, s.name, v.secret_ref, v.secret_enabled, v.secret_expires_at, v.secret_checked_at, v.secret_problem,
+	v.store_id, s.name, v.secret_ref, v.secret_enabled, v.secret_expires_at, v.secret_checked_at, v.secret_problem, v.secret_notice,
 	v.owner_id, u.name, v.created_at, v.updated_at, v.from_store_id, fs.name, v.from_ref, v.from_field
 	FROM environment_variables v
 	JOIN users u ON u.id = v.owner_id
@@ -37,12 +37,12 @@ func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) 
 		ref                       sql.NullString
 		enabled                   sql.NullBool
 		expires, checked          sql.NullTime
-		problem                   string
+		problem, notice           string
 		fromStoreID, fromStore    sql.NullString
 		fromRef, fromField        sql.NullString
 	)
 	if err := row.Scan(&v.ID, &v.SchemaName, &v.DisplayName, &v.Description, &typ, &value,
-		&storeID, &storeName, &ref, &enabled, &expires, &checked, &problem, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt,
+		&storeID, &storeName, &ref, &enabled, &expires, &checked, &problem, &notice, &v.OwnerID, &v.Owner, &v.CreatedAt, &v.UpdatedAt,
 		&fromStoreID, &fromStore, &fromRef, &fromField); err != nil {
 		return v, err
 	}
@@ -54,7 +54,7 @@ func scanVariable(row interface{ Scan(...any) error }) (envvar.Variable, error) 
 	if storeID.Valid {
 		v.Secret = &envvar.SecretRef{StoreID: storeID.String, Store: storeName.String, Ref: ref.String,
 			Enabled: !enabled.Valid || enabled.Bool, ExpiresAt: utcOrZero(expires), CheckedAt: utcOrZero(checked),
-			Problem: envvar.Status(problem)}
+			Problem: envvar.Status(problem), Notice: envvar.Status(notice)}
 	}
 	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
 	return v, nil
@@ -69,11 +69,11 @@ func variableColumnsFor(v envvar.Variable) (value, storeID, ref any) {
 }
 
 // secretMetaColumns are what the store said of a secret variable's secret.
-func secretMetaColumns(v envvar.Variable) (enabled, expires, checked, problem any) {
+func secretMetaColumns(v envvar.Variable) (enabled, expires, checked, problem, notice any) {
 	if v.Secret == nil {
-		return nil, nil, nil, ""
+		return nil, nil, nil, "", ""
 	}
-	return v.Secret.Enabled, nullTime(v.Secret.ExpiresAt), nullTime(v.Secret.CheckedAt), string(v.Secret.Problem)
+	return v.Secret.Enabled, nullTime(v.Secret.ExpiresAt), nullTime(v.Secret.CheckedAt), string(v.Secret.Problem), string(v.Secret.Notice)
 }
 
 // Create implements envvar.Repository.
@@ -88,7 +88,7 @@ func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.S
 
 func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
-	enabled, expires, checked, problem := secretMetaColumns(v)
+	enabled, expires, checked, problem, notice := secretMetaColumns(v)
 	var fromStoreID, fromRef, fromField any
 	if v.From != nil {
 		fromStoreID, fromRef, fromField = v.From.StoreID, v.From.Ref, v.From.Field
@@ -96,10 +96,10 @@ func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) er
 	_, err := tx.ExecContext(ctx, r.db.q(`
 		INSERT INTO environment_variables
 		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at,
-		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem, from_store_id, from_ref, from_field)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`),
+		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem, secret_notice, from_store_id, from_ref, from_field)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`),
 		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
-		enabled, expires, checked, problem, fromStoreID, fromRef, fromField)
+		enabled, expires, checked, problem, notice, fromStoreID, fromRef, fromField)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
 	}
@@ -120,6 +120,42 @@ func (r Variables) RecordSecretState(ctx context.Context, id string, st envvar.S
 		id, st.Enabled, nullTime(st.ExpiresAt), nullTime(st.CheckedAt), string(st.Problem), st.StoreID, st.Ref)
 	if err != nil {
 		return fmt.Errorf("record secret state: %w", err)
+	}
+	return nil
+}
+
+// ReferencingSecret lists the secret variables of the store storeID whose
+// reference mentions secretName, compared case-insensitively: a superset of
+// those that reference that secret, which the caller narrows by parsing each
+// reference with its store.
+func (r Variables) ReferencingSecret(ctx context.Context, storeID, secretName string) ([]envvar.Variable, error) {
+	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(secretName))
+	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+variableColumns+`
+		WHERE v.store_id = $1 AND lower(v.secret_ref) LIKE $2 ESCAPE '\' ORDER BY v.id`), storeID, "%"+esc+"%")
+	if err != nil {
+		return nil, fmt.Errorf("list variables referencing a secret: %w", err)
+	}
+	defer rows.Close()
+	var out []envvar.Variable
+	for rows.Next() {
+		v, err := scanVariable(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list variables referencing a secret: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// SetSecretNotice records what the store announced of the variables'
+// secret's expiry (envvar.StatusExpiring, StatusExpired, or "" to clear
+// it): run-time state, like RecordSecretState, that needs no audit record of
+// its own here (the caller audits the announcement).
+func (r Variables) SetSecretNotice(ctx context.Context, ids []string, notice envvar.Status) error {
+	for _, id := range ids {
+		if _, err := r.db.exec(ctx, r.db.sql, `UPDATE environment_variables SET secret_notice = $2 WHERE id = $1`, id, string(notice)); err != nil {
+			return fmt.Errorf("record secret notice: %w", err)
+		}
 	}
 	return nil
 }
@@ -182,13 +218,13 @@ func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Varia
 // Update implements envvar.Repository.
 func (r Variables) Update(ctx context.Context, v envvar.Variable, e audit.Entry) error {
 	value, storeID, ref := variableColumnsFor(v)
-	enabled, expires, checked, problem := secretMetaColumns(v)
+	enabled, expires, checked, problem, notice := secretMetaColumns(v)
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
 		res, err := r.db.exec(ctx, tx, `
 			UPDATE environment_variables
 			SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7,
-			    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10, secret_problem = $11
-			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked, problem)
+			    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10, secret_problem = $11, secret_notice = $12
+			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked, problem, notice)
 		if err != nil {
 			return fmt.Errorf("update environment variable: %w", err)
 		}

@@ -51,6 +51,8 @@ type DB struct {
 
 	onSecretChange atomic.Value // func(name string)
 	onStoreChange  atomic.Value // func(name string)
+	onRotation     atomic.Value // func(store, secret string)
+	onListen       atomic.Value // func()
 
 	// auditKey seals the audit chain's links (nil: plain SHA-256, when the
 	// master key is not available); see Audit.UseKey.
@@ -387,10 +389,14 @@ func (db *DB) listenOnce(ctx context.Context) error {
 		// Changes made before LISTEN took effect were not announced.
 		db.gen.Add(1)
 		db.listening.Store(true)
+		db.listened()
 		for {
 			n, err := pc.WaitForNotification(ctx)
 			if err != nil {
 				return err
+			}
+			if db.rotated(n.Payload) {
+				continue
 			}
 			db.gen.Add(1)
 			if name, ok := strings.CutPrefix(n.Payload, secretChangePrefix); ok {

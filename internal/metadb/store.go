@@ -43,7 +43,7 @@ func (s Stores) Ensure(ctx context.Context, name, kind string) (secretstore.Info
 	return secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, nil
 }
 
-const storeColumns = `id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, created_at, updated_at,
+const storeColumns = `id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, poll_interval_ms, created_at, updated_at,
 	check_ok, checked_at, check_step, check_detail, check_hint FROM stores`
 
 func scanStore(row interface{ Scan(...any) error }) (storeadmin.Store, error) {
@@ -51,11 +51,12 @@ func scanStore(row interface{ Scan(...any) error }) (storeadmin.Store, error) {
 		st         storeadmin.Store
 		settings   string
 		ttl, stale int64
+		poll       int64
 		checkOK    sql.NullBool
 		checkedAt  sql.NullTime
 		check      storeadmin.CheckResult
 	)
-	err := row.Scan(&st.ID, &st.Name, &st.Kind, &settings, &ttl, &stale, &st.CreatedAt, &st.UpdatedAt,
+	err := row.Scan(&st.ID, &st.Name, &st.Kind, &settings, &ttl, &stale, &poll, &st.CreatedAt, &st.UpdatedAt,
 		&checkOK, &checkedAt, &check.Step, &check.Detail, &check.Hint)
 	if checkOK.Valid {
 		check.OK, check.At = checkOK.Bool, utcOrZero(checkedAt)
@@ -63,6 +64,7 @@ func scanStore(row interface{ Scan(...any) error }) (storeadmin.Store, error) {
 	}
 	st.Settings = []byte(settings)
 	st.CacheTTL, st.StaleIfError = time.Duration(ttl)*time.Millisecond, time.Duration(stale)*time.Millisecond
+	st.PollInterval = time.Duration(poll) * time.Millisecond
 	st.CreatedAt, st.UpdatedAt = st.CreatedAt.UTC(), st.UpdatedAt.UTC()
 	return st, err
 }
@@ -70,9 +72,9 @@ func scanStore(row interface{ Scan(...any) error }) (storeadmin.Store, error) {
 // Create implements storeadmin.Repository.
 func (s Stores) Create(ctx context.Context, st storeadmin.Store, e audit.Entry) error {
 	return s.db.inTxAnnounce(ctx, storeChangePrefix+st.Name, func(tx *sql.Tx) error {
-		_, err := s.db.exec(ctx, tx, `INSERT INTO stores (id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, st.ID, st.Name, st.Kind, string(st.Settings),
-			st.CacheTTL.Milliseconds(), st.StaleIfError.Milliseconds(), st.CreatedAt, st.UpdatedAt)
+		_, err := s.db.exec(ctx, tx, `INSERT INTO stores (id, name, kind, settings, cache_ttl_ms, stale_if_error_ms, poll_interval_ms, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, st.ID, st.Name, st.Kind, string(st.Settings),
+			st.CacheTTL.Milliseconds(), st.StaleIfError.Milliseconds(), st.PollInterval.Milliseconds(), st.CreatedAt, st.UpdatedAt)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: %q", storeadmin.ErrNameTaken, st.Name)
 		}
@@ -117,8 +119,8 @@ func (s Stores) RecordCheck(ctx context.Context, id string, c storeadmin.CheckRe
 // Update implements storeadmin.Repository.
 func (s Stores) Update(ctx context.Context, st storeadmin.Store, e audit.Entry) error {
 	return s.db.inTxAnnounce(ctx, storeChangePrefix+st.Name, func(tx *sql.Tx) error {
-		res, err := s.db.exec(ctx, tx, `UPDATE stores SET settings = $2, cache_ttl_ms = $3, stale_if_error_ms = $4, updated_at = $5 WHERE id = $1`,
-			st.ID, string(st.Settings), st.CacheTTL.Milliseconds(), st.StaleIfError.Milliseconds(), st.UpdatedAt)
+		res, err := s.db.exec(ctx, tx, `UPDATE stores SET settings = $2, cache_ttl_ms = $3, stale_if_error_ms = $4, poll_interval_ms = $6, updated_at = $5 WHERE id = $1`,
+			st.ID, string(st.Settings), st.CacheTTL.Milliseconds(), st.StaleIfError.Milliseconds(), st.UpdatedAt, st.PollInterval.Milliseconds())
 		if err != nil {
 			return fmt.Errorf("update store: %w", err)
 		}

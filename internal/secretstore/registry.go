@@ -30,6 +30,8 @@ type registered struct {
 // Invalidator is implemented by a reader that caches values.
 type Invalidator interface {
 	Invalidate(name string)
+	// InvalidateAll drops every cached value.
+	InvalidateAll()
 }
 
 // NewRegistry returns an empty registry.
@@ -72,6 +74,27 @@ func (r *Registry) Invalidate(storeName, secretName string) {
 	if s, _, err := r.Reader(storeName); err == nil {
 		if inv, ok := s.(Invalidator); ok {
 			inv.Invalidate(secretName)
+		}
+	}
+}
+
+// InvalidateStore drops every cached value of one store.
+func (r *Registry) InvalidateStore(storeName string) {
+	if s, _, err := r.Reader(storeName); err == nil {
+		if inv, ok := s.(Invalidator); ok {
+			inv.InvalidateAll()
+		}
+	}
+}
+
+// InvalidateAll drops every cached value of every store: after changes may
+// have gone unnoticed (a replica's change listener reconnected).
+func (r *Registry) InvalidateAll() {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, e := range r.byName {
+		if inv, ok := e.reader.(Invalidator); ok {
+			inv.InvalidateAll()
 		}
 	}
 }

@@ -25,8 +25,10 @@ import (
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/events"
 	"github.com/credflow/credflow/internal/httpapi"
 	"github.com/credflow/credflow/internal/metadb"
+	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/azurekv"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
@@ -71,6 +73,10 @@ type Server struct {
 	// minute, shorter in tests).
 	signIns      *access.SignInGuard
 	signInWindow time.Duration
+	// events receives Event Grid deliveries (its worker runs with the
+	// others).
+	events *events.Receiver
+	poller *rotation.Poller
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -208,6 +214,15 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	// A new version written through another replica reaches this one's
 	// next resolve too.
 	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
+	s.db.OnStoreSecretChange(func(store, secret string) {
+		if secret == "" {
+			stores.InvalidateStore(store)
+			return
+		}
+		stores.Invalidate(store, secret)
+	})
+	// Announcements made while the listener was away were missed.
+	s.db.OnListen(stores.InvalidateAll)
 	for _, x := range s.extraStores {
 		info, err := s.db.Stores().Ensure(ctx, x.name, x.kind)
 		if err != nil {
@@ -250,6 +265,14 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	connRepo := metadb.NewConnections(s.db)
 	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars))
+	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log))
+	vaults := events.Stores{Registry: stores}
+	keys, err := s.eventGridKeys()
+	if err != nil {
+		return err
+	}
+	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate})
+	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
 	api := &httpapi.API{
 		Access:      acc,
@@ -262,6 +285,9 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		DB:          s.db,
 		Audit:       s.trail,
 		SignIns:     s.signIns,
+		Events:      s.events,
+		Rotation:    rot,
+		Vaults:      vaults,
 		Log:         s.log,
 		Version:     version.String(),
 	}
@@ -346,6 +372,9 @@ func checkKeyFiles(cfg config.Config) error {
 		mayBeMissing bool
 	}
 	files := []keyFile{{"master key", cfg.KeyFile(), true}}
+	if cfg.EventGridKeyFile != "" {
+		files = append(files, keyFile{"Event Grid key", cfg.EventGridKeyFile, false})
+	}
 	if cfg.TLS() {
 		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})
 	}
@@ -409,10 +438,18 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 			s.checkpoints.Run(ctx)
 		}()
 	}
-	wg.Add(3)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		repo.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.events.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.poller.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -53,6 +53,10 @@ type Store struct {
 	Settings     json.RawMessage
 	CacheTTL     time.Duration
 	StaleIfError time.Duration
+	// PollInterval is how often the latest versions of the secrets that
+	// variables reference are compared, for changes no event announced
+	// (0: never). Default DefaultPollInterval.
+	PollInterval time.Duration
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	// LastCheck is the outcome of the store's last check, nil when it was
@@ -292,7 +296,14 @@ type CreateInput struct {
 	Settings     json.RawMessage
 	CacheTTL     *time.Duration
 	StaleIfError *time.Duration
+	PollInterval *time.Duration
 }
+
+// DefaultPollInterval is a new store's PollInterval.
+const DefaultPollInterval = 5 * time.Minute
+
+// MinPollInterval is the shortest PollInterval but 0 (never).
+const MinPollInterval = 10 * time.Second
 
 // Create registers a store and runs its check; the store is saved even when
 // the check fails, and the report says which step did.
@@ -310,8 +321,9 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	}
 	now := s.now().UTC()
 	st := Store{ID: uuid.Must(uuid.NewV7()).String(), Name: in.Name, Kind: in.Kind, Settings: in.Settings,
-		CacheTTL: time.Minute, CreatedAt: now, UpdatedAt: now}
+		CacheTTL: time.Minute, PollInterval: DefaultPollInterval, CreatedAt: now, UpdatedAt: now}
 	checkDurations(&ve, &st, in.CacheTTL, in.StaleIfError)
+	checkPoll(&ve, &st, in.PollInterval)
 	if err := ve.Err(); err != nil {
 		return Store{}, nil, err
 	}
@@ -371,6 +383,16 @@ func checkDurations(ve *validation.Error, st *Store, ttl, stale *time.Duration) 
 	}
 }
 
+func checkPoll(ve *validation.Error, st *Store, poll *time.Duration) {
+	if poll == nil {
+		return
+	}
+	if *poll != 0 && (*poll < MinPollInterval || *poll > 24*time.Hour) {
+		ve.Add("pollInterval", fmt.Sprintf("must be 0s (never) or from %s to 24h", MinPollInterval))
+	}
+	st.PollInterval = *poll
+}
+
 func (s *Service) kindNames() []string {
 	var out []string
 	for n := range s.kinds {
@@ -407,6 +429,7 @@ type UpdateInput struct {
 	Settings     json.RawMessage
 	CacheTTL     *time.Duration
 	StaleIfError *time.Duration
+	PollInterval *time.Duration
 }
 
 // Update changes a store's settings or cache, re-opening it. New settings
@@ -423,6 +446,7 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 		ve.Add("settings", "the built-in store has no settings")
 	}
 	checkDurations(&ve, &st, in.CacheTTL, in.StaleIfError)
+	checkPoll(&ve, &st, in.PollInterval)
 	if err := ve.Err(); err != nil {
 		return Store{}, nil, err
 	}
@@ -562,4 +586,14 @@ func genericCheck(ctx context.Context, store secretstore.Store, info secretstore
 	}
 	add(secretstore.Step{Name: "read secret " + secretName, OK: true, Detail: "the secret exists and can be read", Secret: true})
 	return r
+}
+
+// PollInterval returns how often the store's referenced secrets are polled
+// for new versions (0: never).
+func (s *Service) PollInterval(ctx context.Context, store string) (time.Duration, error) {
+	st, err := s.repo.Get(ctx, store)
+	if err != nil {
+		return 0, err
+	}
+	return st.PollInterval, nil
 }

@@ -395,3 +395,7 @@ func challengeParams(h string) map[string]string {
 	}
 	return vals
 }
+
+// Vault returns the vault's name and URL, so that change events and
+// notifications naming the vault find the store.
+func (s *Store) Vault() (name, url string) { return s.settings.VaultName, s.vaultURL }

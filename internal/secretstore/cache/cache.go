@@ -198,6 +198,19 @@ func (s *Store) Invalidate(name string) {
 	}
 }
 
+// InvalidateAll drops every cached value and detaches every read in flight,
+// as Invalidate does for one secret: for when changes may have been missed.
+func (s *Store) InvalidateAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.entries)
+	s.lru.Init()
+	for k, c := range s.inflight {
+		c.invalidated = true
+		delete(s.inflight, k)
+	}
+}
+
 // Len is the number of cached versions.
 func (s *Store) Len() int {
 	s.mu.Lock()

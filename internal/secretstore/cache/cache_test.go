@@ -259,3 +259,61 @@ func TestInvalidationDuringReadLeavesCacheEmpty(t *testing.T) {
 		t.Fatalf("next read = %q, %v; want the new value", s.Value.Reveal(), err)
 	}
 }
+
+func TestInvalidateAllDropsEverySecret(t *testing.T) {
+	m := memstore.New()
+	m.Set("a", "a1")
+	m.Set("b", "b1")
+	c := cache.New(m, cache.Options{TTL: time.Hour})
+	reg := secretstore.NewRegistry()
+	reg.AddWithReader(secretstore.Info{ID: "1", Name: "mem", Kind: "memory"}, m, c)
+	get(t, c, "a")
+	get(t, c, "b")
+	m.Set("a", "a2")
+	m.Set("b", "b2")
+	if s, _ := get(t, c, "a"); s.Value.Reveal() != "a1" || c.Len() != 2 {
+		t.Fatalf("cached %q, %d entries", s.Value.Reveal(), c.Len())
+	}
+	reg.InvalidateStore("MEM")
+	if c.Len() != 0 {
+		t.Fatalf("%d entries after InvalidateStore", c.Len())
+	}
+	for name, want := range map[string]string{"a": "a2", "b": "b2"} {
+		if s, _ := get(t, c, name); s.Value.Reveal() != want {
+			t.Errorf("%s: %q, want %q", name, s.Value.Reveal(), want)
+		}
+	}
+	m.Set("a", "a3")
+	reg.InvalidateAll()
+	if s, _ := get(t, c, "a"); s.Value.Reveal() != "a3" {
+		t.Errorf("after InvalidateAll: %q", s.Value.Reveal())
+	}
+}
+
+func TestInvalidateAllWinsOverReadInFlight(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "old")
+	g := &gatedStore{Store: m, started: make(chan struct{}), release: make(chan struct{})}
+	c := cache.New(g, cache.Options{TTL: time.Minute})
+	early := make(chan secretstore.Secret, 1)
+	go func() {
+		s, _ := get(t, c, "db")
+		early <- s
+	}()
+	<-g.started
+	m.Set("db", "new")
+	c.InvalidateAll()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	s, err := c.Get(ctx, secretstore.Ref{Name: "db"})
+	cancel()
+	close(g.release)
+	if err != nil || s.Value.Reveal() != "new" {
+		t.Fatalf("read after InvalidateAll = %q, %v; want the new value", s.Value.Reveal(), err)
+	}
+	if s := <-early; s.Value.Reveal() != "old" {
+		t.Fatalf("read in flight = %q; want the value it read", s.Value.Reveal())
+	}
+	if s, _ := get(t, c, "db"); s.Value.Reveal() != "new" {
+		t.Errorf("the read from before InvalidateAll filled the cache: %q", s.Value.Reveal())
+	}
+}
