@@ -39,6 +39,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/budget"
 )
 
 // Kind is the store kind's name in the API.
@@ -93,7 +94,7 @@ type Store struct {
 	client    *azsecrets.Client
 	cred      *identity
 	transport policy.Transporter
-	budget    *budget
+	budget    *budget.Limiter
 }
 
 var (
@@ -147,7 +148,7 @@ func New(s Settings, opts Options) (*Store, error) {
 	if opts.Budget != nil {
 		b = *opts.Budget
 	}
-	st := &Store{settings: s, name: opts.Name, vaultURL: s.VaultURL(), cred: cred, transport: transport, budget: newBudget(b)}
+	st := &Store{settings: s, name: opts.Name, vaultURL: s.VaultURL(), cred: cred, transport: transport, budget: budget.New(b)}
 	client, err := azsecrets.NewClient(st.vaultURL, cred, &azsecrets.ClientOptions{
 		ClientOptions: azcore.ClientOptions{
 			Transport:        transport,

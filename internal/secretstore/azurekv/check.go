@@ -112,7 +112,7 @@ func (s *Store) checkConnect(ctx context.Context, add func(secretstore.Step)) (c
 		},
 	}
 	step := secretstore.Step{Name: StepConnect}
-	if err := s.budget.take(ctx); err != nil {
+	if err := s.budget.Take(ctx); err != nil {
 		step.Detail = "credflow's read budget for this vault is spent: " + err.Error()
 		step.Hint = "Try again in a few seconds."
 		add(step)

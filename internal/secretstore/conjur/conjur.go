@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/budget"
 )
 
 // Kind is the store kind's name in the API.
@@ -84,7 +85,7 @@ type Store struct {
 	base      string
 	lookupEnv func(string) (string, bool)
 	now       func() time.Time
-	budget    *budget
+	budget    *budget.Limiter
 	auth      *authenticator
 
 	mu     sync.Mutex
@@ -138,11 +139,11 @@ func New(s Settings, opts Options) (*Store, error) {
 	if n == 0 {
 		n = DefaultReadBudget
 	}
-	window := budgetWindow
+	window := 10 * time.Second
 	if opts.BudgetWindow > 0 {
 		window = opts.BudgetWindow
 	}
-	st.budget = newBudget(n, window)
+	st.budget = budget.New(budget.Budget{Reads: n, Per: window})
 	st.auth = newAuthenticator(st)
 	return st, nil
 }
@@ -366,7 +367,7 @@ func describeDialError(err error) string {
 
 // roundTrip spends the budget and sends req.
 func (s *Store) roundTrip(req *http.Request) (*http.Response, error) {
-	if err := s.budget.take(req.Context()); err != nil {
+	if err := s.budget.Take(req.Context()); err != nil {
 		return nil, err
 	}
 	c, err := s.httpClient()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/budget"
 	"github.com/credflow/credflow/internal/secretstore/hcvault"
 	"github.com/credflow/credflow/internal/secretstore/hcvault/fakevault"
 )
@@ -115,7 +116,7 @@ func TestTokenFromEnvironment(t *testing.T) {
 
 func TestReadBudget(t *testing.T) {
 	f := newFixture(t, tokenAuth, fakevault.Options{}, fakevault.TokenSpec{}, nil)
-	st, err := hcvault.New(f.store.Settings(), hcvault.Options{Budget: &hcvault.Budget{Reads: 2, Per: time.Minute}})
+	st, err := hcvault.New(f.store.Settings(), hcvault.Options{Budget: &budget.Budget{Reads: 2, Per: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}

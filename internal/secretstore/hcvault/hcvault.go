@@ -35,6 +35,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/budget"
 )
 
 // Kind is the store kind's name in the API.
@@ -58,7 +59,7 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Budget replaces Settings.ReadBudget (tests: a short window).
-	Budget *Budget
+	Budget *budget.Budget
 }
 
 func (o Options) lookupEnv(name string) (string, bool) {
@@ -79,7 +80,7 @@ type Store struct {
 	// that carry one.
 	base    *api.Client
 	session *session
-	budget  *budget // nil: no limit
+	budget  *budget.Limiter // nil: no limit
 }
 
 var (
@@ -155,10 +156,10 @@ func New(s Settings, opts Options) (*Store, error) {
 	st.base = client
 	st.session = newSession(st)
 	if s.ReadBudget > 0 {
-		st.budget = newBudget(s.ReadBudget, 10*time.Second)
+		st.budget = budget.New(budget.Budget{Reads: s.ReadBudget, Per: 10 * time.Second})
 	}
 	if opts.Budget != nil {
-		st.budget = newBudget(opts.Budget.Reads, opts.Budget.Per)
+		st.budget = budget.New(*opts.Budget)
 	}
 	return st, nil
 }
@@ -198,7 +199,7 @@ func (s *Store) read(ctx context.Context, op string, ref secretstore.Ref) (secre
 		params = map[string][]string{"version": {strconv.Itoa(version)}}
 	}
 	display := s.DisplayRef(ref)
-	if err := s.budget.take(ctx); err != nil {
+	if err := s.takeBudget(ctx); err != nil {
 		return secretstore.Value{}, secretstore.Meta{}, &Error{Op: op, Ref: display, Address: s.address, kind: ctxError(err),
 			hint: "credflow holds back its reads of this store to stay within the store's readBudget: raise it, or raise the cache TTL."}
 	}
@@ -367,4 +368,12 @@ func permanent(err error) bool {
 	var host x509.HostnameError
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound ||
 		errors.As(err, &cert) || errors.As(err, &unknown) || errors.As(err, &host) || errors.Is(err, ErrCAFile)
+}
+
+// takeBudget waits for a turn of the store's read budget, if it has one.
+func (s *Store) takeBudget(ctx context.Context) error {
+	if s.budget == nil {
+		return ctx.Err()
+	}
+	return s.budget.Take(ctx)
 }

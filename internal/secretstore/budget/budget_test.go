@@ -1,4 +1,4 @@
-package azurekv
+package budget
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 )
 
 func TestBudgetWindow(t *testing.T) {
-	b := newBudget(Budget{Reads: 3, Per: time.Second})
+	b := New(Budget{Reads: 3, Per: time.Second})
 	clock := time.Now()
 	b.now = func() time.Time { return clock }
 	short := func() (context.Context, context.CancelFunc) {
@@ -19,7 +19,7 @@ func TestBudgetWindow(t *testing.T) {
 	}
 	for i := range 3 {
 		ctx, cancel := short()
-		if err := b.take(ctx); err != nil {
+		if err := b.Take(ctx); err != nil {
 			t.Fatalf("take %d: %v", i, err)
 		}
 		cancel()
@@ -27,7 +27,7 @@ func TestBudgetWindow(t *testing.T) {
 	}
 	// At 0.3 s the window still holds three: the next slot is at 1.0 s.
 	ctx, cancel := short()
-	err := b.take(ctx)
+	err := b.Take(ctx)
 	cancel()
 	var te *secretstore.ThrottledError
 	if !errors.As(err, &te) || te.RetryAfter != 700*time.Millisecond {
@@ -36,7 +36,7 @@ func TestBudgetWindow(t *testing.T) {
 	// A refused take reserves nothing: at 1.0 s one slot is free.
 	clock = clock.Add(700 * time.Millisecond)
 	ctx, cancel = short()
-	if err := b.take(ctx); err != nil {
+	if err := b.Take(ctx); err != nil {
 		t.Fatalf("take at 1.0 s: %v", err)
 	}
 	cancel()
@@ -46,7 +46,7 @@ func TestBudgetWindow(t *testing.T) {
 // no window of Per ever holds more than Reads send times.
 func TestBudgetNeverExceeds(t *testing.T) {
 	const reads, per = 5, time.Second
-	b := newBudget(Budget{Reads: reads, Per: per})
+	b := New(Budget{Reads: reads, Per: per})
 	clock := time.Now()
 	b.now = func() time.Time { return clock }
 	var sent []time.Time
