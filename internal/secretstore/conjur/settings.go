@@ -1,18 +1,15 @@
 package conjur
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"unicode"
 
-	"github.com/credflow/credflow/internal/strictjson"
+	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -54,22 +51,9 @@ type Settings struct {
 // never repeat the input, which might hold a secret pasted in the wrong
 // place.
 func DecodeSettings(raw json.RawMessage) (Settings, error) {
-	var se *strictjson.Error
-	if err := strictjson.Check(raw, &Settings{}); errors.As(err, &se) {
-		field := "settings"
-		if se.Field != "" {
-			field += "." + se.Field
-		}
-		return Settings{}, validation.Field(field, strings.TrimSuffix(strings.ToLower(se.Message[:1])+se.Message[1:], "."))
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var s Settings
-	if err := dec.Decode(&s); err != nil {
-		return Settings{}, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Settings{}, validation.Field("settings", "must be one JSON object, with nothing after it")
+	if err := secretstore.DecodeSettings(raw, &s, inlineSecret); err != nil {
+		return Settings{}, err
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
@@ -77,30 +61,9 @@ func DecodeSettings(raw json.RawMessage) (Settings, error) {
 	return s, nil
 }
 
-func decodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		field := "settings"
-		if typeErr.Field != "" {
-			field += "." + typeErr.Field
-		}
-		what := "string"
-		if typeErr.Field == "readBudget" {
-			what = "whole number"
-		}
-		return validation.Field(field, "must be a JSON "+what)
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		msg := "unknown field"
-		low := strings.ToLower(name)
-		if strings.Contains(low, "key") || strings.Contains(low, "password") || strings.Contains(low, "secret") || strings.Contains(low, "token") {
-			msg = "unknown field: the API key is never given inline; name a file (apiKeyFile) or an environment variable (apiKeyEnv) instead"
-		}
-		return validation.Field("settings."+name, msg)
-	}
-	return validation.Field("settings", "must be a JSON object")
-}
+// inlineSecret is what someone who put a credential in the settings is told.
+var inlineSecret = secretstore.InlineSecret{Words: []string{"key", "password", "secret", "token"},
+	Message: "the API key is never given inline; name a file (apiKeyFile) or an environment variable (apiKeyEnv) instead"}
 
 var (
 	envNameRule = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)

@@ -1,11 +1,8 @@
 package cyberarkccp
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -13,7 +10,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/credflow/credflow/internal/strictjson"
+	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -55,22 +52,9 @@ type Settings struct {
 // Errors are *validation.Error naming fields as settings.<field>; they
 // never repeat the input.
 func DecodeSettings(raw json.RawMessage) (Settings, error) {
-	var se *strictjson.Error
-	if err := strictjson.Check(raw, &Settings{}); errors.As(err, &se) {
-		field := "settings"
-		if se.Field != "" {
-			field += "." + se.Field
-		}
-		return Settings{}, validation.Field(field, strings.TrimSuffix(strings.ToLower(se.Message[:1])+se.Message[1:], "."))
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var s Settings
-	if err := dec.Decode(&s); err != nil {
-		return Settings{}, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Settings{}, validation.Field("settings", "must be one JSON object, with nothing after it")
+	if err := secretstore.DecodeSettings(raw, &s, inlineSecret); err != nil {
+		return Settings{}, err
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
@@ -78,26 +62,9 @@ func DecodeSettings(raw json.RawMessage) (Settings, error) {
 	return s, nil
 }
 
-func decodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		field := "settings"
-		if typeErr.Field != "" {
-			field += "." + typeErr.Field
-		}
-		return validation.Field(field, "must be a JSON string")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		msg := "unknown field"
-		low := strings.ToLower(name)
-		if strings.Contains(low, "key") || strings.Contains(low, "password") || strings.Contains(low, "cert") {
-			msg = "unknown field: the client certificate and its key are never given inline; name their files in clientCertFile and clientKeyFile"
-		}
-		return validation.Field("settings."+name, msg)
-	}
-	return validation.Field("settings", "must be a JSON object")
-}
+// inlineSecret is what someone who put a credential in the settings is told.
+var inlineSecret = secretstore.InlineSecret{Words: []string{"key", "password", "cert"},
+	Message: "the client certificate and its key are never given inline; name their files in clientCertFile and clientKeyFile"}
 
 const fileMsg = "must be an absolute file path"
 

@@ -1,16 +1,13 @@
 package hcvault
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 
-	"github.com/credflow/credflow/internal/strictjson"
+	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/validation"
 )
 
@@ -73,22 +70,9 @@ type Auth struct {
 // never repeat the input, which might hold a secret pasted in the wrong
 // place.
 func DecodeSettings(raw json.RawMessage) (Settings, error) {
-	var se *strictjson.Error
-	if err := strictjson.Check(raw, &Settings{}); errors.As(err, &se) {
-		field := "settings"
-		if se.Field != "" {
-			field += "." + se.Field
-		}
-		return Settings{}, validation.Field(field, strings.TrimSuffix(strings.ToLower(se.Message[:1])+se.Message[1:], "."))
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var s Settings
-	if err := dec.Decode(&s); err != nil {
-		return Settings{}, decodeError(raw, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Settings{}, validation.Field("settings", "must be one JSON object, with nothing after it")
+	if err := secretstore.DecodeSettings(raw, &s, inlineSecret); err != nil {
+		return Settings{}, err
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
@@ -96,57 +80,9 @@ func DecodeSettings(raw json.RawMessage) (Settings, error) {
 	return s, nil
 }
 
-func decodeError(raw json.RawMessage, err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		field := "settings"
-		if typeErr.Field != "" {
-			field += "." + typeErr.Field
-		}
-		return validation.Field(field, "must be a JSON "+jsonType(typeErr.Type.Kind().String()))
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		msg := "unknown field"
-		low := strings.ToLower(name)
-		if strings.Contains(low, "token") || strings.Contains(low, "secret") || strings.Contains(low, "password") {
-			msg = "unknown field: secrets are never given inline; name a file (tokenFile, secretIdFile) or an environment variable (tokenEnv, secretIdEnv) instead"
-		}
-		return validation.Field(unknownFieldPath(raw, name), msg)
-	}
-	return validation.Field("settings", "must be a JSON object")
-}
-
-// unknownFieldPath places an unknown field, which json reports by name
-// only: at the top, or inside auth.
-func unknownFieldPath(raw json.RawMessage, name string) string {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(raw, &top) == nil {
-		if _, ok := top[name]; !ok {
-			var auth map[string]json.RawMessage
-			if json.Unmarshal(top["auth"], &auth) == nil {
-				if _, ok := auth[name]; ok {
-					return "settings.auth." + name
-				}
-			}
-		}
-	}
-	return "settings." + name
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "int", "int64":
-		return "whole number"
-	case "struct", "map":
-		return "object"
-	}
-	return kind
-}
+// inlineSecret is what someone who put a credential in the settings is told.
+var inlineSecret = secretstore.InlineSecret{Words: []string{"token", "secret", "password"},
+	Message: "secrets are never given inline; name a file (tokenFile, secretIdFile) or an environment variable (tokenEnv, secretIdEnv) instead"}
 
 var (
 	envNameRule   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
