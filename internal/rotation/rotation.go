@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/credflow/credflow/internal/audit"
@@ -239,7 +240,7 @@ func (s *Service) referencing(ctx context.Context, store secretstore.Store, info
 			continue
 		}
 		out = append(out, v)
-		if !contains(names, ref.Name) {
+		if !slices.Contains(names, ref.Name) {
 			names = append(names, ref.Name)
 		}
 	}
@@ -297,13 +298,4 @@ func noticed(vars []envvar.Variable) []string {
 		}
 	}
 	return ids
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

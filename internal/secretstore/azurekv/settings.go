@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -248,7 +249,7 @@ func (a Auth) validate(v *validation.Error) {
 			{"certificateFile", a.CertificateFile},
 			{"certificatePasswordEnv", a.CertificatePasswordEnv},
 		} {
-			if f.value != "" && !contains(allowed, f.name) {
+			if f.value != "" && !slices.Contains(allowed, f.name) {
 				v.Add(p+f.name, fmt.Sprintf("is not used with auth kind %q", a.Kind))
 			}
 		}
@@ -279,15 +280,6 @@ func (a Auth) validate(v *validation.Error) {
 	default:
 		v.Add(p+"kind", "must be default, managed-identity, workload-identity, client-secret or client-certificate")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s Settings) cloud() string {

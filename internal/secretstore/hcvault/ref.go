@@ -2,6 +2,7 @@ package hcvault
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -88,7 +89,7 @@ func (s *Store) split(ref string) (path, field, version string, err error) {
 
 func hasSegment(path string, segs ...string) bool {
 	for _, p := range strings.Split(path, "/") {
-		if contains(segs, p) {
+		if slices.Contains(segs, p) {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/credflow/credflow/internal/secretstore"
@@ -172,7 +173,7 @@ func (a Auth) validate(v *validation.Error) {
 			{"secretIdEnv", a.SecretIDEnv},
 			{"mount", a.Mount},
 		} {
-			if f.value != "" && !contains(allowed, f.name) {
+			if f.value != "" && !slices.Contains(allowed, f.name) {
 				v.Add(p+f.name, "is not used with auth kind \""+a.Kind+"\"")
 			}
 		}
@@ -198,15 +199,6 @@ func (a Auth) validate(v *validation.Error) {
 	default:
 		v.Add(p+"kind", "must be token or approle")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s Settings) mount() string {
