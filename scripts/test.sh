@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: every package, race detector on. The database tests
+# The whole test suite: every package, race detector on, then each fuzz
+# target for a moment (scripts/fuzz.sh). The database tests
 # run on SQLite, and on PostgreSQL too when CREDFLOW_TEST_POSTGRES_URL names a
 # server; without it those cases are skipped, and this says so at the end
 # (go test shows a passing package's own notes only with -v).
@@ -8,6 +9,10 @@ cd "$(dirname "$0")/.."
 
 go test -race ./... "$@"
 status=$?
+# Then every fuzz target briefly, beyond its seed corpus.
+if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
+  bash scripts/fuzz.sh || status=$?
+fi
 if [ -z "${CREDFLOW_TEST_POSTGRES_URL:-}" ]; then
   echo "NOTE: the PostgreSQL cases were skipped: set CREDFLOW_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them." >&2
 fi

@@ -15,7 +15,7 @@ const (
 	path    = "/subscriptions/" + sub + "/resourceGroups/rg-credflow/providers/Microsoft.KeyVault/vaults/kv-credflow/secrets/sql-password"
 )
 
-func refStore(t *testing.T, edit func(*azurekv.Settings)) *azurekv.Store {
+func refStore(t testing.TB, edit func(*azurekv.Settings)) *azurekv.Store {
 	t.Helper()
 	s := azurekv.Settings{TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", SubscriptionID: sub, ResourceGroup: "rg-credflow",
 		VaultName: "kv-credflow", Auth: azurekv.Auth{Kind: azurekv.AuthManagedIdentity}}

@@ -9,7 +9,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/hcvault"
 )
 
-func refStore(t *testing.T) *hcvault.Store {
+func refStore(t testing.TB) *hcvault.Store {
 	t.Helper()
 	st, err := hcvault.New(hcvault.Settings{Address: "https://vault.example.com:8200", Mount: "kv",
 		Auth: hcvault.Auth{Kind: hcvault.AuthToken, TokenEnv: "CREDFLOW_VAULT_TOKEN"}}, hcvault.Options{Name: "vault"})
