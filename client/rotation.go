@@ -40,11 +40,30 @@ func (c *Client) NotifySecretChange(ctx context.Context, in SecretChange) (*Secr
 type EventStatus struct {
 	Endpoint EventEndpointStatus `json:"endpoint"`
 	Stores   []EventStoreStatus  `json:"stores"`
+	// Propagation lists the secrets' most recent new versions, newest
+	// first, and how long each took to reach a run.
+	Propagation []SecretPropagation `json:"propagation"`
+}
+
+// SecretPropagation is a secret's last new version and the first runner
+// resolve that received it (ReachedAt nil while none has).
+type SecretPropagation struct {
+	Store      string     `json:"store"`
+	Secret     string     `json:"secret"`
+	ChangedAt  time.Time  `json:"changedAt"`
+	Source     string     `json:"source,omitempty"`
+	ReachedAt  *time.Time `json:"reachedAt,omitempty"`
+	LatencyMs  *float64   `json:"latencyMs,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	Runner     string     `json:"runner,omitempty"`
+	Connection string     `json:"connection,omitempty"`
 }
 
 // EventEndpointStatus is the Event Grid endpoint's status.
 type EventEndpointStatus struct {
-	KeysConfigured    bool       `json:"keysConfigured"`
+	KeysConfigured bool `json:"keysConfigured"`
+	// EntraSecured: Microsoft Entra-secured deliveries are accepted too.
+	EntraSecured      bool       `json:"entraSecured"`
 	LastHandshake     *time.Time `json:"lastHandshake,omitempty"`
 	LastHandshakeKind string     `json:"lastHandshakeKind,omitempty"`
 	Accepted          int64      `json:"accepted"`

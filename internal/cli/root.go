@@ -141,6 +141,7 @@ runners get them at run time.
 		newCmdWhoami(f, nil),
 		newCmdAudit(f),
 		newCmdNotifySecretChange(f, nil),
+		newCmdEvents(f),
 		newCmdServe(f, nil),
 		newCmdVersion(f, nil),
 	)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,40 @@ func TestNotifySecretChangeEndToEnd(t *testing.T) {
 			if len(res.Stores) != 1 || res.Stores[0].Store != "kv" || len(res.Stores[0].Variables) != 1 {
 				t.Errorf("json %+v", res)
 			}
+			// The status shows the change, which no run has received yet;
+			// then a runner's run receives it.
+			wantLines(t, s.ok("events", "status"), `Webhook keys: +no key configured: every delivery is refused`, `Last handshake: +never`,
+				`Events: +0 accepted, 0 ignored, 0 duplicate; 0 deliveries rejected; 0 waiting`, ``,
+				`STORE +LAST EVENT +TYPE +ACCEPTED +IGNORED +DUPLICATE +REJECTED +LAST POLL`, `kv +never +0 +0 +0 +0 +never`, `local +never +0 +0 +0 +0 +never`, ``,
+				`STORE +SECRET +CHANGED +FROM +FIRST RUN +AFTER +VERSION +RUNNER +CONNECTION`, `kv +sql-pass +\S+Z +notification +not yet +- +`)
+			s.ok("env", "create", "--display-name", "SQL User", "--type", "text", "--value", "svc")
+			s.ok("credential", "create", "--name", "SQL", "--username", "cf_SQLUser", "--password", "cf_SQLPassword")
+			s.ok("runner-group", "create", "build")
+			s.ok("connection", "create", "--name", "sql-build", "--credential", "SQL", "--runner-group", "build")
+			s.ok("user", "create", "build-01", "--role", "runner", "--runner-group", "build")
+			token, _ := newToken(s, "--name", "machine", "--user", "build-01")
+			runner := s.as(token)
+			runner.secrets = append(runner.secrets, token)
+			s.secrets = append(s.secrets, token)
+			if r := runner.run(invocation{}, "run", "--connection", "sql-build", "--", "true"); r.code != exitOK {
+				t.Fatalf("run: exit %d %s", r.code, r.stderr)
+			}
+			var st client.EventStatus
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				s.json(&st, "events", "status")
+				if len(st.Propagation) == 1 && st.Propagation[0].ReachedAt != nil || time.Now().After(deadline) {
+					break
+				}
+			}
+			if p := st.Propagation; len(p) != 1 || p[0].Secret != "sql-pass" || p[0].Runner != "build-01" || p[0].Connection != "sql-build" ||
+				p[0].LatencyMs == nil || *p[0].LatencyMs <= 0 {
+				t.Fatalf("events status -o json: %+v", st)
+			}
+			out = s.ok("events", "status")
+			if !regexp.MustCompile(`(?m)^kv +sql-pass +\S+Z +notification +\S+Z +\d+(\.\d+)?[µm]?s +\S+ +build-01 +sql-build$`).MatchString(out) {
+				t.Errorf("events status after the run:\n%s", out)
+			}
+
 			pollLine := func(want time.Duration) {
 				t.Helper()
 				var st client.Store

@@ -59,6 +59,8 @@ in its description; flags win.`,
 	fl.Int64Var(&c.AuditCheckpointRecords, "audit-checkpoint-records", c.AuditCheckpointRecords, "write an audit checkpoint after this many records ($"+config.EnvAuditCheckpointRecords+")")
 	fl.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", c.AuditCheckpointInterval, "or this long after the last one ($"+config.EnvAuditCheckpointInterval+")")
 	fl.StringVar(&c.EventGridKeyFile, "eventgrid-key-file", c.EventGridKeyFile, "keys of the Event Grid webhook, one per line; or the keys themselves in $"+config.EnvEventGridKey+" ($"+config.EnvEventGridKeyFile+")")
+	fl.StringVar(&c.EventGridEntraIssuer, "eventgrid-entra-issuer", c.EventGridEntraIssuer, "also accept Microsoft Entra-secured Event Grid deliveries: JWTs from this issuer, with --eventgrid-entra-audience ($"+config.EnvEventGridEntraIssuer+")")
+	fl.StringVar(&c.EventGridEntraAudience, "eventgrid-entra-audience", c.EventGridEntraAudience, "the audience (application id or URI) the Event Grid JWTs must carry ($"+config.EnvEventGridEntraAudience+")")
 	fl.IntVar(&c.MaxFailedSignIns, "max-failed-signins", c.MaxFailedSignIns, "failed sign-ins a client address may make in a minute before it gets 429 ($"+config.EnvMaxFailedSignIns+")")
 	return cmd
 }

@@ -63,6 +63,12 @@ type Config struct {
 	// (several, so that a key can be rotated). The keys may also come from
 	// the CREDFLOW_EVENTGRID_KEY variable, which the server reads itself.
 	EventGridKeyFile string
+	// EventGridEntraIssuer and EventGridEntraAudience, when set, make the
+	// Event Grid endpoint also accept a Microsoft Entra-secured delivery:
+	// a bearer JWT from that issuer for that audience (the application id
+	// or URI the event subscription names).
+	EventGridEntraIssuer   string
+	EventGridEntraAudience string
 
 	// envErr is a CREDFLOW_* variable that did not parse; Validate reports it.
 	envErr error
@@ -89,6 +95,8 @@ const (
 	EnvAuditCheckpointInterval = "CREDFLOW_AUDIT_CHECKPOINT_INTERVAL"
 	EnvMaxFailedSignIns        = "CREDFLOW_MAX_FAILED_SIGNINS"
 	EnvEventGridKeyFile        = "CREDFLOW_EVENTGRID_KEY_FILE"
+	EnvEventGridEntraIssuer    = "CREDFLOW_EVENTGRID_ENTRA_ISSUER"
+	EnvEventGridEntraAudience  = "CREDFLOW_EVENTGRID_ENTRA_AUDIENCE"
 	// EnvEventGridKey holds Event Grid endpoint keys themselves, one per
 	// line; it is read by the server, never kept in a Config.
 	EnvEventGridKey = "CREDFLOW_EVENTGRID_KEY"
@@ -137,6 +145,8 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvPprofAddr, &c.PprofAddr},
 		{EnvAuditCheckpointFile, &c.AuditCheckpointFile},
 		{EnvEventGridKeyFile, &c.EventGridKeyFile},
+		{EnvEventGridEntraIssuer, &c.EventGridEntraIssuer},
+		{EnvEventGridEntraAudience, &c.EventGridEntraAudience},
 	} {
 		if v := getenv(o.env); v != "" {
 			*o.dst = v
@@ -259,6 +269,9 @@ func (c Config) Validate() error {
 	}
 	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
 		return fmt.Errorf("oidc-issuer and oidc-audience: give both or neither")
+	}
+	if (c.EventGridEntraIssuer == "") != (c.EventGridEntraAudience == "") {
+		return fmt.Errorf("eventgrid-entra-issuer and eventgrid-entra-audience: give both or neither")
 	}
 	if c.AuditCheckpointRecords < 1 {
 		return fmt.Errorf("audit-checkpoint-records %d: want at least 1", c.AuditCheckpointRecords)

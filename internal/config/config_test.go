@@ -51,3 +51,22 @@ func TestAddrTakesHostPortOrURL(t *testing.T) {
 		})
 	}
 }
+
+func TestEventGridEntraNeedsBoth(t *testing.T) {
+	for _, c := range []struct {
+		issuer, audience string
+		ok               bool
+	}{
+		{"", "", true},
+		{"https://login.microsoftonline.com/tenant/v2.0", "api://credflow-events", true},
+		{"https://login.microsoftonline.com/tenant/v2.0", "", false},
+		{"", "api://credflow-events", false},
+	} {
+		cfg := Defaults()
+		cfg.EventGridEntraIssuer, cfg.EventGridEntraAudience = c.issuer, c.audience
+		err := cfg.Validate()
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "eventgrid-entra-issuer and eventgrid-entra-audience")) {
+			t.Errorf("issuer %q audience %q: %v", c.issuer, c.audience, err)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
+	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/validation"
 )
@@ -155,6 +156,7 @@ type Service struct {
 	log      *slog.Logger
 	warnings storeWarnings
 	states   SecretStates
+	prop     Propagation
 
 	// plans caches what a resolve of a connection needs to decide, by the
 	// key it was asked with, while the repository's generation is the one
@@ -189,6 +191,21 @@ type SecretStates interface {
 // WithSecretStates sets where resolves and checks report what they learned
 // of the variables' secrets (default: nowhere).
 func WithSecretStates(st SecretStates) Option { return func(s *Service) { s.states = st } }
+
+// Propagation is told which secrets runs received, to measure how long a
+// new version takes to reach one; *rotation.Propagation implements it.
+type Propagation interface {
+	// Waiting reports whether any change waits for a run; while none
+	// does, a resolve tells nothing.
+	Waiting() bool
+	// Served tells that a resolve which started at started received the
+	// latest version of r.Store's secret r.Secret.
+	Served(started time.Time, r rotation.Reached)
+}
+
+// WithPropagation sets what resolves tell which secrets they received
+// (default: nothing).
+func WithPropagation(p Propagation) Option { return func(s *Service) { s.prop = p } }
 
 // WithLogger sets where a store's failure to give a value at run time is
 // logged (default: nowhere).
@@ -439,6 +456,10 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 	if err != nil {
 		return Resolved{}, err
 	}
+	if s.prop != nil && s.prop.Waiting() {
+		s.served(p, c.Name, rec.At, t.Username, user)
+		s.served(p, c.Name, rec.At, t.Password, pass)
+	}
 	rec.SecretVersion = pass.Version
 	rec.Audit.Reason = "secret version " + pass.Version
 	if pass.Stale || user.Stale {
@@ -446,6 +467,34 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 	}
 	return Resolved{Username: user.Value, Password: pass.Value, Credential: t.Credential.Name,
 		SecretVersion: pass.Version, ResolvedAt: rec.At, Stale: pass.Stale || user.Stale}, nil
+}
+
+// served tells the propagation measure that a resolve which started at
+// started received v's secret: its latest version, read from the store or a
+// cache filled after the last change (a pinned version, a text value or a
+// stale value tells nothing).
+func (s *Service) served(p access.Principal, conn string, started time.Time, v envvar.Variable, sec secretstore.Secret) {
+	var storeName, rawRef string
+	switch {
+	case sec.Stale:
+		return
+	case v.From != nil:
+		storeName, rawRef = v.From.Store, v.From.Ref
+	case v.Type == envvar.TypeSecret && v.Secret != nil:
+		storeName, rawRef = v.Secret.Store, v.Secret.Ref
+	default:
+		return
+	}
+	store, _, err := s.readers.Reader(storeName)
+	if err != nil {
+		return
+	}
+	ref, err := store.ParseRef(rawRef)
+	if err != nil || ref.Version != "" {
+		return
+	}
+	s.prop.Served(started, rotation.Reached{Store: storeName, Secret: ref.Name, At: s.now().UTC(),
+		Version: sec.Version, Runner: p.Name, Connection: conn})
 }
 
 // plan returns what a resolve of idOrName needs to decide: from the cache

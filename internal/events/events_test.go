@@ -315,7 +315,8 @@ func TestDeliverInvalidatesAtOnce(t *testing.T) {
 	apply := &fakeApplier{block: make(chan struct{})}
 	var mu sync.Mutex
 	var dropped []string
-	r := start(t, apply, events.Options{Invalidate: func(store, secret string) {
+	r := start(t, apply, events.Options{Invalidate: func(c rotation.Change) {
+		store, secret := c.Store, c.Secret
 		mu.Lock()
 		defer mu.Unlock()
 		dropped = append(dropped, store+"/"+secret)

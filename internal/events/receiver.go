@@ -40,8 +40,9 @@ type Options struct {
 	// Invalidate, when set, drops a secret's cached values on this server
 	// as soon as a delivery announces its new version, before the worker
 	// applies the change (which does it again, with the spellings the
-	// variables use, and tells the other replicas).
-	Invalidate func(store, secret string)
+	// variables use, and tells the other replicas). c.At is when the
+	// delivery arrived.
+	Invalidate func(c rotation.Change)
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -191,7 +192,7 @@ func (r *Receiver) Deliver(events []Event, source rotation.Source) Summary {
 			return
 		}
 		for _, c := range fresh {
-			r.opts.Invalidate(c.Store, c.Secret)
+			r.opts.Invalidate(c)
 		}
 	}()
 	r.mu.Lock()
@@ -222,7 +223,7 @@ func (r *Receiver) Deliver(events []Event, source rotation.Source) Summary {
 			st := r.stat(name)
 			st.Accepted++
 			st.LastEvent, st.LastEventType = now, rt.typ
-			c := rotation.Change{Store: name, Secret: rt.secret, Kind: rt.kind, Source: source}
+			c := rotation.Change{Store: name, Secret: rt.secret, Kind: rt.kind, Source: source, At: now}
 			if r.enqueue(c) && c.Kind == rotation.NewVersion {
 				fresh = append(fresh, c)
 			}

@@ -62,12 +62,22 @@ type API struct {
 	// refuses an address's failing requests past its limit.
 	SignIns *access.SignInGuard
 	// Events receives Event Grid deliveries; Rotation applies secret
-	// changes; Vaults finds the stores that read a Key Vault.
-	Events   *events.Receiver
-	Rotation *rotation.Service
-	Vaults   events.Stores
-	Log      *slog.Logger
-	Version  string
+	// changes; Propagation says how long they took to reach a run; Vaults
+	// finds the stores that read a Key Vault.
+	Events      *events.Receiver
+	Rotation    *rotation.Service
+	Propagation *rotation.Propagation
+	Vaults      events.Stores
+	// EventGridJWT, when set, verifies Microsoft Entra-secured Event Grid
+	// deliveries (a bearer JWT), accepted besides the endpoint's keys.
+	EventGridJWT JWTVerifier
+	Log          *slog.Logger
+	Version      string
+}
+
+// JWTVerifier checks a bearer JWT; *access.OIDC implements it.
+type JWTVerifier interface {
+	Verify(ctx context.Context, rawJWT string) (access.Identity, error)
 }
 
 type principalKey struct{}
@@ -222,12 +232,20 @@ func badText(s string) string {
 }
 
 func (a *API) authenticate(r *http.Request) (access.Principal, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	token, ok := bearerToken(r)
+	if !ok {
 		return access.Principal{}, access.ErrUnauthenticated
 	}
-	return a.Access.Authenticate(r.Context(), strings.TrimSpace(token))
+	return a.Access.Authenticate(r.Context(), token)
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
 
 // fail renders err as a problem; errors the API does not know are logged.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"time"
@@ -22,6 +23,37 @@ var errWebhookKey = &requestError{status: http.StatusUnauthorized, code: "unauth
 
 var errNoWebhookKeys = &requestError{status: http.StatusUnauthorized, code: "unauthenticated",
 	detail: "The Event Grid endpoint has no key configured (--eventgrid-key-file or CREDFLOW_EVENTGRID_KEY), so it accepts no delivery."}
+
+var errWebhookAuth = &requestError{status: http.StatusUnauthorized, code: "unauthenticated",
+	detail: "The delivery carries no valid endpoint key (the key query parameter or the " + webhookKeyHeader +
+		" header) and no valid Microsoft Entra token (Authorization: Bearer) from the configured issuer for the configured audience."}
+
+// authenticateDelivery accepts a delivery that carries one of the
+// endpoint's keys or, when Entra-secured delivery is configured, a valid
+// bearer JWT. Why a token failed goes to the log, never to the caller.
+func (a *API) authenticateDelivery(r *http.Request) error {
+	if a.EventGridJWT == nil {
+		if !a.Events.HasKeys() {
+			return errNoWebhookKeys
+		}
+		if !a.Events.Authenticate(webhookKey(r)) {
+			return errWebhookKey
+		}
+		return nil
+	}
+	if a.Events.HasKeys() && a.Events.Authenticate(webhookKey(r)) {
+		return nil
+	}
+	raw, ok := bearerToken(r)
+	if !ok {
+		return errWebhookAuth
+	}
+	if _, err := a.EventGridJWT.Verify(r.Context(), raw); err != nil {
+		a.Log.LogAttrs(r.Context(), slog.LevelWarn, "Event Grid delivery refused", slog.String("error", err.Error()))
+		return errWebhookAuth
+	}
+	return nil
+}
 
 // webhookKey returns the key a delivery carries.
 func webhookKey(r *http.Request) string {
@@ -47,13 +79,9 @@ type validationResponseJSON struct {
 // for a store, so a storm of events cannot turn into errors that Event Grid
 // would retry and multiply.
 func (a *API) eventGrid(w http.ResponseWriter, r *http.Request) error {
-	if !a.Events.HasKeys() {
+	if err := a.authenticateDelivery(r); err != nil {
 		a.Events.Rejected()
-		return errNoWebhookKeys
-	}
-	if !a.Events.Authenticate(webhookKey(r)) {
-		a.Events.Rejected()
-		return errWebhookKey
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, events.MaxBody))
 	if err != nil {
@@ -113,7 +141,9 @@ func (a *API) eventGridOptions(w http.ResponseWriter, r *http.Request) error {
 }
 
 type eventEndpointJSON struct {
-	KeysConfigured    bool       `json:"keysConfigured"`
+	KeysConfigured bool `json:"keysConfigured"`
+	// EntraSecured: Microsoft Entra-secured deliveries are accepted too.
+	EntraSecured      bool       `json:"entraSecured"`
 	LastHandshake     *time.Time `json:"lastHandshake,omitempty"`
 	LastHandshakeKind string     `json:"lastHandshakeKind,omitempty"`
 	// Accepted, Ignored and Duplicate count events; Rejected counts
@@ -139,10 +169,30 @@ type eventStoreJSON struct {
 	LastPoll *time.Time `json:"lastPoll,omitempty"`
 }
 
-type eventStatusJSON struct {
-	Endpoint eventEndpointJSON `json:"endpoint"`
-	Stores   []eventStoreJSON  `json:"stores"`
+// propagationJSON is one secret's last new version and the first run that
+// received it.
+type propagationJSON struct {
+	Store     string    `json:"store"`
+	Secret    string    `json:"secret"`
+	ChangedAt time.Time `json:"changedAt"`
+	Source    string    `json:"source,omitempty"`
+	// The first resolve after the change; absent while no run received
+	// the secret since.
+	ReachedAt  *time.Time `json:"reachedAt,omitempty"`
+	LatencyMs  *float64   `json:"latencyMs,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	Runner     string     `json:"runner,omitempty"`
+	Connection string     `json:"connection,omitempty"`
 }
+
+type eventStatusJSON struct {
+	Endpoint    eventEndpointJSON `json:"endpoint"`
+	Stores      []eventStoreJSON  `json:"stores"`
+	Propagation []propagationJSON `json:"propagation"`
+}
+
+// recentPropagations is how many secrets' last changes the status lists.
+const recentPropagations = 50
 
 func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -159,13 +209,26 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) error {
 		names = append(names, info.Name)
 	}
 	ep, stores := a.Events.Status(names)
-	out := eventStatusJSON{Endpoint: eventEndpointJSON{KeysConfigured: ep.KeysConfigured, LastHandshake: optTime(ep.LastHandshake),
+	out := eventStatusJSON{Endpoint: eventEndpointJSON{KeysConfigured: ep.KeysConfigured, EntraSecured: a.EventGridJWT != nil, LastHandshake: optTime(ep.LastHandshake),
 		LastHandshakeKind: ep.LastHandshakeKind, Accepted: ep.Accepted, Ignored: ep.Ignored, Duplicate: ep.Duplicate,
 		Rejected: ep.Rejected, Pending: ep.Pending}, Stores: []eventStoreJSON{}}
 	for _, s := range stores {
 		out.Stores = append(out.Stores, eventStoreJSON{Store: s.Store, LastHandshake: optTime(s.LastHandshake), LastEvent: optTime(s.LastEvent),
 			LastEventType: s.LastEventType, Accepted: s.Accepted, Ignored: s.Ignored, Duplicate: s.Duplicate,
 			Rejected: s.Failed + s.Overflow, LastPoll: optTime(s.LastPoll)})
+	}
+	recent, err := a.Propagation.Recent(r.Context(), recentPropagations)
+	if err != nil {
+		return err
+	}
+	out.Propagation = []propagationJSON{}
+	for _, p := range recent {
+		pj := propagationJSON{Store: p.Store, Secret: p.Secret, ChangedAt: p.ChangedAt, Source: string(p.Source)}
+		if rc := p.Reached; rc != nil {
+			ms := float64(rc.Latency().Microseconds()) / 1000
+			pj.ReachedAt, pj.LatencyMs, pj.Version, pj.Runner, pj.Connection = &rc.At, &ms, rc.Version, rc.Runner, rc.Connection
+		}
+		out.Propagation = append(out.Propagation, pj)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

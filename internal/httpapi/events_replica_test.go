@@ -40,6 +40,17 @@ func TestReplicasFollowEvents(t *testing.T) {
 			}
 			took := waitPassword(t, viaB, "password-2", 5*time.Second)
 			t.Logf("B resolved the new version %v after the event reached A", took)
+			// The figure of that change, measured from A's delivery to B's
+			// run, is the same through either replica.
+			var figure map[string]any
+			waitFor(t, func() bool {
+				figure = propagationOf(envA.admin, "kv", "sql-pass")
+				return figure != nil && figure["reachedAt"] != nil
+			})
+			ms, _ := figure["latencyMs"].(float64)
+			if figure["source"] != "eventgrid" || ms <= 0 || ms > float64(took.Microseconds())/1000+1000 {
+				t.Errorf("propagation across replicas: %v (B took %v)", figure, took)
+			}
 
 			// Kill B's listener; rotate and tell A while B cannot hear.
 			var killed int

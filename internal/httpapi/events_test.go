@@ -54,9 +54,15 @@ func startRotation(t testing.TB, e metadbtest.Engine) rotationEnv {
 
 func startRotationConfig(t testing.TB, cfg config.Config, vault *fakekv.TestServer) rotationEnv {
 	t.Helper()
+	return startRotationWith(t, cfg, vault)
+}
+
+// startRotationWith is startRotationConfig with more server options.
+func startRotationWith(t testing.TB, cfg config.Config, vault *fakekv.TestServer, opts ...server.Option) rotationEnv {
+	t.Helper()
 	kind := server.AzureKeyVault(azurekv.Options{Transport: vault.Client(),
 		Retry: &policy.RetryOptions{MaxRetries: 2, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 3 * time.Second}})
-	inst := servertest.StartConfig(t, cfg, server.WithKinds(kind))
+	inst := servertest.StartConfig(t, cfg, append([]server.Option{server.WithKinds(kind)}, opts...)...)
 	env := rotationEnv{inst: inst, vault: vault, admin: api{t: t, base: inst.URL, token: inst.AdminToken}, hook: api{t: t, base: inst.URL}}
 	return env
 }

@@ -1,6 +1,7 @@
 package metadb_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/rotation"
 )
 
 // TestVariablesReferencingSecret finds the variables of one store whose
@@ -91,6 +93,70 @@ func TestVariablesReferencingSecret(t *testing.T) {
 			}
 			if got, _ := db.Variables().Get(ctx, vars[0].ID); got.Secret.Notice != "" {
 				t.Errorf("notice %q after it was cleared", got.Secret.Notice)
+			}
+		})
+	}
+}
+
+// TestPropagationRows: one row per secret (names without case); the first
+// resolve after a change is kept, later ones and ones of an older change
+// are not; a resolve recorded before its change's row (by the replica that
+// ran it, ahead of the one that learnt of the change) is kept when that row
+// comes; a newer change starts over.
+func TestPropagationRows(t *testing.T) {
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			ctx := t.Context()
+			p := metadbtest.Open(t, e).Propagation()
+			t0 := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+			at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+			reached := func(secret string, changed, resolved int, runner string) rotation.Reached {
+				return rotation.Reached{Store: "kv", Secret: secret, ChangedAt: at(changed), At: at(resolved), Version: "v" + runner, Runner: runner, Connection: "c"}
+			}
+			for _, step := range []struct {
+				name string
+				do   func() error
+				want string // the row of kv/db-pass: "changed source reached runner", reached -1 when unset
+			}{
+				{"a change", func() error { return p.RecordChange(ctx, "kv", "db-pass", at(0), rotation.SourceEventGrid) }, "0 eventgrid -1 "},
+				{"the first resolve", func() error { return p.RecordReached(ctx, reached("DB-PASS", 0, 40, "r1")) }, "0 eventgrid 40 r1"},
+				{"a later resolve", func() error { return p.RecordReached(ctx, reached("db-pass", 0, 90, "r2")) }, "0 eventgrid 40 r1"},
+				{"the same change again", func() error { return p.RecordChange(ctx, "kv", "db-pass", at(0), rotation.SourceEventGrid) }, "0 eventgrid 40 r1"},
+				{"a resolve of an older change", func() error { return p.RecordReached(ctx, reached("db-pass", -10, 95, "r3")) }, "0 eventgrid 40 r1"},
+				{"an older change", func() error { return p.RecordChange(ctx, "kv", "db-pass", at(-10), rotation.SourcePoll) }, "0 eventgrid 40 r1"},
+				{"a resolve ahead of its change's row", func() error { return p.RecordReached(ctx, reached("db-pass", 100, 130, "r4")) }, "100  130 r4"},
+				{"that change's row", func() error { return p.RecordChange(ctx, "kv", "db-pass", at(100), rotation.SourceNotification) }, "100 notification 130 r4"},
+				{"a newer change", func() error { return p.RecordChange(ctx, "kv", "Db-Pass", at(200), rotation.SourcePoll) }, "200 poll -1 "},
+			} {
+				if err := step.do(); err != nil {
+					t.Fatalf("%s: %v", step.name, err)
+				}
+				list, err := p.Propagations(ctx, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(list) != 1 {
+					t.Fatalf("%s: %d rows, want 1", step.name, len(list))
+				}
+				row := list[0]
+				got := fmt.Sprintf("%d %s -1 ", row.ChangedAt.Sub(t0).Milliseconds(), row.Source)
+				if row.Reached != nil {
+					got = fmt.Sprintf("%d %s %d %s", row.ChangedAt.Sub(t0).Milliseconds(), row.Source, row.Reached.At.Sub(t0).Milliseconds(), row.Reached.Runner)
+					if row.Reached.Latency() != row.Reached.At.Sub(row.ChangedAt) || row.Reached.Version != "v"+row.Reached.Runner {
+						t.Errorf("%s: reached %+v", step.name, row.Reached)
+					}
+				}
+				if got != step.want {
+					t.Errorf("%s: row %q, want %q", step.name, got, step.want)
+				}
+			}
+			// The list is newest first and bounded.
+			if err := p.RecordChange(ctx, "kv", "api-key", at(300), rotation.SourcePoll); err != nil {
+				t.Fatal(err)
+			}
+			list, err := p.Propagations(ctx, 1)
+			if err != nil || len(list) != 1 || list[0].Secret != "api-key" || !list[0].ChangedAt.Equal(at(300)) {
+				t.Fatalf("newest first: %+v %v", list, err)
 			}
 		})
 	}

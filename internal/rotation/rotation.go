@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/envvar"
@@ -53,6 +54,9 @@ type Change struct {
 	// Actor is who told credflow: a principal's name, or "" for the
 	// system (an event or the poll).
 	Actor string
+	// At is when credflow learnt of the change (an event's delivery);
+	// zero means when it is applied.
+	At time.Time
 }
 
 // Result says what a change reached.
@@ -96,9 +100,10 @@ type Recorder interface {
 }
 
 // Announcer tells the other replicas to drop a secret's cached values (every
-// value of the store when secret is "").
+// value of the store when secret is ""), and when credflow learnt of the
+// change.
 type Announcer interface {
-	AnnounceSecretChange(ctx context.Context, store, secret string) error
+	AnnounceSecretChange(ctx context.Context, store, secret string, at time.Time) error
 }
 
 // Service applies changes.
@@ -108,7 +113,9 @@ type Service struct {
 	conns    Connections
 	audit    Recorder
 	announce Announcer // nil: a single server
+	prop     *Propagation
 	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Option adjusts a Service.
@@ -117,12 +124,15 @@ type Option func(*Service)
 // WithAnnouncer makes every invalidation reach the other replicas.
 func WithAnnouncer(a Announcer) Option { return func(s *Service) { s.announce = a } }
 
+// WithPropagation measures how long each new version takes to reach a run.
+func WithPropagation(p *Propagation) Option { return func(s *Service) { s.prop = p } }
+
 // WithLogger sets the logger of failures that do not fail a change.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // New returns a Service.
 func New(vars Variables, stores Stores, conns Connections, rec Recorder, opts ...Option) *Service {
-	s := &Service{vars: vars, stores: stores, conns: conns, audit: rec, log: slog.New(slog.DiscardHandler)}
+	s := &Service{vars: vars, stores: stores, conns: conns, audit: rec, log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,10 +154,15 @@ func (s *Service) SecretChanged(ctx context.Context, c Change) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Store: info.Name}
+	at := c.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	at = Micro(at)
 	if c.Kind == NewVersion {
 		// The name as told first, before any database round trip: the
 		// next resolve must not wait for the rest.
-		s.invalidate(ctx, info.Name, []string{c.Secret})
+		s.invalidate(ctx, info.Name, []string{c.Secret}, at)
 	}
 	vars, names, err := s.referencing(ctx, store, info, c.Secret)
 	if err != nil {
@@ -160,7 +175,10 @@ func (s *Service) SecretChanged(ctx context.Context, c Change) (Result, error) {
 	switch c.Kind {
 	case NewVersion:
 		action, what = "secret.rotate", "new version"
-		s.invalidate(ctx, info.Name, names[1:])
+		s.invalidate(ctx, info.Name, names[1:], at)
+		if err := s.prop.Changed(ctx, info.Name, c.Secret, at, c.Source); err != nil {
+			return res, fmt.Errorf("record the change's propagation: %w", err)
+		}
 		if err := s.vars.SetSecretNotice(ctx, noticed(vars), ""); err != nil {
 			return res, err
 		}
@@ -207,7 +225,7 @@ func (s *Service) StoreChanged(ctx context.Context, store string, source Source)
 	}
 	s.stores.InvalidateStore(info.Name)
 	if s.announce != nil {
-		if err := s.announce.AnnounceSecretChange(ctx, info.Name, ""); err != nil {
+		if err := s.announce.AnnounceSecretChange(ctx, info.Name, "", s.now()); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "could not tell the other replicas of a store change",
 				slog.String("store", info.Name), slog.String("error", err.Error()))
 		}
@@ -250,13 +268,13 @@ func (s *Service) referencing(ctx context.Context, store secretstore.Store, info
 // invalidate drops the names' cached values here and announces them to the
 // other replicas; a failed announcement is logged (the others' values
 // expire with their TTL, and a listener that reconnects drops them all).
-func (s *Service) invalidate(ctx context.Context, store string, names []string) {
+func (s *Service) invalidate(ctx context.Context, store string, names []string, at time.Time) {
 	for _, n := range names {
 		s.stores.Invalidate(store, n)
 		if s.announce == nil {
 			continue
 		}
-		if err := s.announce.AnnounceSecretChange(ctx, store, n); err != nil {
+		if err := s.announce.AnnounceSecretChange(ctx, store, n, at); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "could not tell the other replicas of a secret change",
 				slog.String("store", store), slog.String("secret", n), slog.String("error", err.Error()))
 		}

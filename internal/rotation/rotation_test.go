@@ -85,7 +85,7 @@ func (f *fakeAudit) Record(_ context.Context, e ...audit.Entry) error {
 
 type fakeAnnouncer struct{ said []string }
 
-func (f *fakeAnnouncer) AnnounceSecretChange(_ context.Context, store, secret string) error {
+func (f *fakeAnnouncer) AnnounceSecretChange(_ context.Context, store, secret string, _ time.Time) error {
 	f.said = append(f.said, store+"/"+secret)
 	return nil
 }

@@ -77,6 +77,7 @@ type Server struct {
 	// others).
 	events *events.Receiver
 	poller *rotation.Poller
+	prop   *rotation.Propagation
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -214,12 +215,16 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	// A new version written through another replica reaches this one's
 	// next resolve too.
 	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
-	s.db.OnStoreSecretChange(func(store, secret string) {
+	// How long a new version takes to reach a run, whichever replica
+	// learnt of it and whichever runs it.
+	s.prop = rotation.NewPropagation(s.db.Propagation(), s.log)
+	s.db.OnStoreSecretChange(func(store, secret string, at time.Time) {
 		if secret == "" {
 			stores.InvalidateStore(store)
 			return
 		}
 		stores.Invalidate(store, secret)
+		s.prop.Expect(store, secret, at)
 	})
 	// Announcements made while the listener was away were missed.
 	s.db.OnListen(stores.InvalidateAll)
@@ -250,6 +255,17 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 			s.log.Warn("could not reload a store another replica changed", slog.String("store", name), slog.String("error", err.Error()))
 		}
 	})
+	var eventGridJWT httpapi.JWTVerifier // nil: no Entra-secured delivery
+	if s.cfg.EventGridEntraIssuer != "" {
+		// Entra-secured Event Grid deliveries: only the token's signature,
+		// issuer, audience and lifetime matter, not who it names.
+		o, err := access.NewOIDC(ctx, access.OIDCConfig{Issuer: s.cfg.EventGridEntraIssuer,
+			Audience: s.cfg.EventGridEntraAudience, UserClaim: "sub", HTTPClient: s.oidcClient})
+		if err != nil {
+			return fmt.Errorf("eventgrid entra: %w", err)
+		}
+		eventGridJWT = o
+	}
 	acc := access.NewService(s.db.Access(), opts)
 	s.signIns = acc.NewSignInGuard(access.SignInOptions{Limit: s.cfg.MaxFailedSignIns, Window: s.signInWindow, Log: s.log})
 	token, created, err := acc.Bootstrap(ctx)
@@ -264,32 +280,39 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	connRepo := metadb.NewConnections(s.db)
-	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars))
-	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log))
+	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars),
+		connection.WithPropagation(s.prop))
+	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log),
+		rotation.WithPropagation(s.prop))
 	vaults := events.Stores{Registry: stores}
 	keys, err := s.eventGridKeys()
 	if err != nil {
 		return err
 	}
-	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate})
+	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: func(c rotation.Change) {
+		stores.Invalidate(c.Store, c.Secret)
+		s.prop.Expect(c.Store, c.Secret, c.At)
+	}})
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
 	api := &httpapi.API{
-		Access:      acc,
-		Variables:   vars,
-		Credentials: creds,
-		Connections: conns,
-		Stores:      stores,
-		StoreAdmin:  admin,
-		Secrets:     storesecret.New(stores, acc, s.db.Variables()),
-		DB:          s.db,
-		Audit:       s.trail,
-		SignIns:     s.signIns,
-		Events:      s.events,
-		Rotation:    rot,
-		Vaults:      vaults,
-		Log:         s.log,
-		Version:     version.String(),
+		Access:       acc,
+		Variables:    vars,
+		Credentials:  creds,
+		Connections:  conns,
+		Stores:       stores,
+		StoreAdmin:   admin,
+		Secrets:      storesecret.New(stores, acc, s.db.Variables()),
+		DB:           s.db,
+		Audit:        s.trail,
+		SignIns:      s.signIns,
+		Events:       s.events,
+		Rotation:     rot,
+		Propagation:  s.prop,
+		EventGridJWT: eventGridJWT,
+		Vaults:       vaults,
+		Log:          s.log,
+		Version:      version.String(),
 	}
 	s.handler = api.Handler()
 	return nil
@@ -438,10 +461,14 @@ func (s *Server) startWorkers(repo *metadb.Connections, conns *connection.Servic
 			s.checkpoints.Run(ctx)
 		}()
 	}
-	wg.Add(5)
+	wg.Add(6)
 	go func() {
 		defer wg.Done()
 		repo.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.prop.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
