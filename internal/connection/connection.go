@@ -35,6 +35,9 @@ var (
 	ErrBroken             = errors.New("connection is broken: its credential was deleted")
 	ErrOwnerLostAccess    = errors.New("the connection's owner may no longer use its credential or its variables")
 	ErrCredentialDisabled = errors.New("credential is disabled")
+	// ErrAbandoned: the caller gave up (disconnected) before the values
+	// were read; the store call was cancelled with it.
+	ErrAbandoned = errors.New("abandoned: the caller disconnected before the values were read")
 )
 
 // Statuses of a connection.
@@ -379,6 +382,11 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	rec := Resolution{RunnerID: p.ID, At: now, Request: audit.RequestFrom(ctx),
 		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + idOrName}}
 	out, err := s.resolve(ctx, p, idOrName, &rec)
+	if err != nil && ctx.Err() != nil {
+		// Nothing was learnt of the connection or its store: the read
+		// failed because the caller left.
+		err = fmt.Errorf("%w: %w", ErrAbandoned, err)
+	}
 	rec.Status, rec.Failure = statusAfterResolve(err), FailureText(err)
 	switch {
 	case err == nil:
@@ -400,10 +408,23 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	}
 	// The record must be durable before the runner gets anything: if it
 	// cannot be written, the resolve fails.
-	if werr := s.repo.Record(ctx, rec); werr != nil {
+	if werr := s.record(ctx, rec); werr != nil {
 		return Resolved{}, fmt.Errorf("record resolve: %w", werr)
 	}
 	return out, err
+}
+
+// recordTimeout bounds the wait for a resolve's record to be durable once
+// its caller has left.
+const recordTimeout = 10 * time.Second
+
+// record writes a resolve's record durably. The record is written even when
+// the caller has left meanwhile: every resolve is audited, an abandoned one
+// too.
+func (s *Service) record(ctx context.Context, rec Resolution) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return s.repo.Record(ctx, rec)
 }
 
 // Refuse records a resolve that was refused before it could start, because
@@ -415,7 +436,7 @@ func (s *Service) Refuse(ctx context.Context, p access.Principal, idOrName strin
 		Failure: "malformed request",
 		Audit: audit.Entry{Actor: p.Name, Action: "connection.resolve", Resource: "connection:" + strconv.QuoteToASCII(idOrName),
 			Outcome: audit.Denied, Reason: "malformed request: " + refusal.Error()}}
-	if err := s.repo.Record(ctx, rec); err != nil {
+	if err := s.record(ctx, rec); err != nil {
 		return fmt.Errorf("record resolve: %w", err)
 	}
 	return refusal
@@ -616,7 +637,8 @@ func (s *Service) readField(ctx context.Context, f envvar.StoreField) (secretsto
 // A resolve (always false) records only news, so that a resolve served
 // from the cache writes nothing.
 func (s *Service) observe(ctx context.Context, v envvar.Variable, sec secretstore.Secret, readErr error, always bool) {
-	if s.states == nil || v.Type != envvar.TypeSecret {
+	if s.states == nil || v.Type != envvar.TypeSecret || ctx.Err() != nil {
+		// A read whose caller left says nothing of the secret.
 		return
 	}
 	var se *StoreError
@@ -663,6 +685,8 @@ func statusAfterResolve(err error) string {
 	switch {
 	case err == nil:
 		return StatusConnected
+	case errors.Is(err, ErrAbandoned):
+		return ""
 	case errors.As(err, &se):
 		return StatusError
 	}
@@ -673,6 +697,9 @@ func statusAfterResolve(err error) string {
 // connection's status, naming the store and reference but never repeating
 // the store's own error text; "" for nil.
 func FailureText(err error) string {
+	if errors.Is(err, ErrAbandoned) {
+		return ErrAbandoned.Error()
+	}
 	var se *StoreError
 	if err == nil || !errors.As(err, &se) {
 		if err == nil {

@@ -59,7 +59,8 @@ type entry struct {
 // call is one store read shared by concurrent readers. An invalidation of
 // its secret while it runs detaches it: readers that arrive afterwards start
 // a read of their own, and its result, which may predate the change, is
-// handed to the readers already waiting but never cached.
+// handed to the readers already waiting but never cached. When every reader
+// has given up (a client disconnected), the read is cancelled and detached.
 type call struct {
 	done   chan struct{}
 	secret secretstore.Secret
@@ -67,6 +68,10 @@ type call struct {
 	// invalidated is set, under Store.mu, when the secret was invalidated
 	// after the read started.
 	invalidated bool
+	// waiters counts the readers waiting for the read, under Store.mu;
+	// cancel stops the read.
+	waiters int
+	cancel  context.CancelFunc
 }
 
 // New wraps inner.
@@ -101,15 +106,20 @@ func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secre
 	}
 	c, running := s.inflight[k]
 	if !running {
-		c = &call{done: make(chan struct{})}
+		// The read outlives the reader that started it while others wait
+		// for it, and stops when the last one gives up.
+		callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &call{done: make(chan struct{}), cancel: cancel}
 		s.inflight[k] = c
-		go s.fetch(context.WithoutCancel(ctx), k, ref, c)
+		go s.fetch(callCtx, k, ref, c)
 	}
+	c.waiters++
 	s.mu.Unlock()
 
 	select {
 	case <-c.done:
 	case <-ctx.Done():
+		s.leave(k, c)
 		return secretstore.Secret{}, fmt.Errorf("read %s: %w", ref, ctx.Err())
 	}
 	if c.err == nil {
@@ -121,8 +131,29 @@ func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secre
 	return secretstore.Secret{}, c.err
 }
 
+// leave records that a reader of c gave up; the last one to leave a read
+// still running cancels it, and a reader arriving later starts its own.
+func (s *Store) leave(k key, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.waiters--
+	if c.waiters > 0 {
+		return
+	}
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	c.cancel()
+	if s.inflight[k] == c {
+		delete(s.inflight, k)
+	}
+}
+
 // fetch makes the one store call for k and publishes its result.
 func (s *Store) fetch(ctx context.Context, k key, ref secretstore.Ref, c *call) {
+	defer c.cancel()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()
 	c.secret, c.err = s.inner.Get(ctx, ref)

@@ -131,10 +131,13 @@ func TestCallTimeoutIsStoreTimeout(t *testing.T) {
 	}
 }
 
+// TestCallerCancelDoesNotFailOthers: a reader that gives up while another
+// waits for the same read leaves the read running for the other, and its
+// value is cached.
 func TestCallerCancelDoesNotFailOthers(t *testing.T) {
 	m := memstore.New()
 	m.Set("db", "v")
-	m.SetLatency(50 * time.Millisecond)
+	m.SetLatency(100 * time.Millisecond)
 	c := cache.New(m, cache.Options{TTL: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -142,13 +145,66 @@ func TestCallerCancelDoesNotFailOthers(t *testing.T) {
 		_, err := c.Get(ctx, secretstore.Ref{Name: "db"})
 		done <- err
 	}()
-	time.Sleep(5 * time.Millisecond)
+	second := make(chan error)
+	go func() {
+		time.Sleep(10 * time.Millisecond) // joins the first reader's read
+		s, err := get(t, c, "db")
+		if err == nil && s.Value.Reveal() != "v" {
+			err = errors.New("wrong value")
+		}
+		second <- err
+	}()
+	time.Sleep(30 * time.Millisecond)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v", err)
 	}
-	if s, err := get(t, c, "db"); err != nil || s.Value.Reveal() != "v" || m.Gets() != 1 {
+	if err := <-second; err != nil || m.Gets() != 1 {
 		t.Fatalf("second reader: %v, %d calls", err, m.Gets())
+	}
+	if _, err := get(t, c, "db"); err != nil || m.Gets() != 1 {
+		t.Fatalf("the value was not cached: %v, %d calls", err, m.Gets())
+	}
+}
+
+// TestLastReaderGoneCancelsTheRead: when every reader of a read has given
+// up (a client disconnected), the store call is cancelled at once rather
+// than left to run to its timeout, and the next reader starts a new one.
+func TestLastReaderGoneCancelsTheRead(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "v")
+	m.SetLatency(time.Hour)
+	c := cache.New(m, cache.Options{TTL: time.Minute, CallTimeout: time.Hour})
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Get(ctx, secretstore.Ref{Name: "db"}); !errors.Is(err, context.Canceled) {
+				t.Errorf("reader got %v", err)
+			}
+		}()
+	}
+	waitUntil(t, func() bool { return m.InFlight() == 1 })
+	cancel()
+	wg.Wait()
+	waitUntil(t, func() bool { return m.InFlight() == 0 })
+	if m.Gets() != 1 {
+		t.Fatalf("%d store calls for three readers", m.Gets())
+	}
+	m.SetLatency(0)
+	if s, err := get(t, c, "db"); err != nil || s.Value.Reveal() != "v" || m.Gets() != 2 {
+		t.Fatalf("the next reader: %v, %d calls", err, m.Gets())
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
 	}
 }
 

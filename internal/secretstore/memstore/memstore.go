@@ -25,6 +25,7 @@ type Store struct {
 	failWith error
 	latency  time.Duration
 	gets     atomic.Int64
+	inFlight atomic.Int64
 }
 
 type version struct {
@@ -84,6 +85,9 @@ func (s *Store) SetLatency(d time.Duration) {
 // Gets is the number of reads (Get and Stat) the store has served or failed.
 func (s *Store) Gets() int64 { return s.gets.Load() }
 
+// InFlight is the number of reads running now.
+func (s *Store) InFlight() int64 { return s.inFlight.Load() }
+
 var nameRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,127}$`)
 
 // ParseRef implements secretstore.Store: "<name>" or "<name>/<version>".
@@ -117,6 +121,8 @@ func (s *Store) Stat(ctx context.Context, ref secretstore.Ref) (secretstore.Meta
 
 func (s *Store) read(ctx context.Context, ref secretstore.Ref) (version, secretstore.Meta, error) {
 	s.gets.Add(1)
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	s.mu.Lock()
 	latency, fail := s.latency, s.failWith
 	s.mu.Unlock()
