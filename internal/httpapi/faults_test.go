@@ -2,14 +2,20 @@ package httpapi_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/secretstore/azurekv/fakekv"
 )
 
 // storeCallsRunning counts the goroutines of this process that are inside
@@ -72,5 +78,120 @@ func TestDisconnectedRunnerCancelsTheStoreCall(t *testing.T) {
 	}
 	if st := statusOf(env.admin, "/api/v1/environment-variables/cf_SqlPass"); st != "ok" {
 		t.Errorf("variable status %q after the disconnect", st)
+	}
+}
+
+// TestPostgresConnectionsKilledUnderLoad: while runners resolve, every
+// database connection of the server is killed, twice (as a PostgreSQL
+// restart does). Resolves during it fail cleanly (an answer, never a hang
+// or a crash); afterwards the same server, not restarted, resolves again,
+// and the audit chain still verifies: no record was half written.
+func TestPostgresConnectionsKilledUnderLoad(t *testing.T) {
+	var pg *metadbtest.Engine
+	for _, e := range metadbtest.Engines(t) {
+		if e.Name == "postgres" {
+			pg = &e
+		}
+	}
+	if pg == nil {
+		t.Skip("needs PostgreSQL (CREDFLOW_TEST_POSTGRES_URL)")
+	}
+	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
+		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
+	t.Setenv("IDENTITY_ENDPOINT", vault.IdentityEndpoint)
+	t.Setenv("IDENTITY_HEADER", vault.IdentityHeader())
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	appName := fmt.Sprintf("credflow-killed-%d", time.Now().UnixNano())
+	u, err := url.Parse(pg.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", appName)
+	u.RawQuery = q.Encode()
+	cfg.Database = u.String()
+	env := startRotationWith(t, cfg, vault)
+	env.setUp(t)
+	killer, err := sql.Open("pgx", cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killer.Close() })
+	kill := func() int {
+		var n int
+		if err := killer.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = $1 AND pid <> pg_backend_pid()`, appName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 30 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodPost, env.inst.URL+"/api/v1/connections/sql-build/resolve", nil)
+				req.Header.Set("Authorization", "Bearer "+env.runner.token)
+				resp, err := client.Do(req)
+				code := 0 // no answer at all
+				if err == nil {
+					code = resp.StatusCode
+					if code != 200 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+						code = -code // an answer that is not a problem
+					}
+					resp.Body.Close()
+				}
+				mu.Lock()
+				statuses[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	killed := kill()
+	time.Sleep(300 * time.Millisecond)
+	killed += kill()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("killed %d connections; answers during the load: %v", killed, statuses)
+	for _, line := range strings.Split(env.inst.Log(), "\n") {
+		if strings.Contains(line, "request failed") {
+			t.Log(line)
+		}
+	}
+	if killed == 0 {
+		t.Fatal("no connection of the server was found to kill")
+	}
+	for code, n := range statuses {
+		if code != 200 && code != 503 {
+			t.Errorf("%d answers with status %d during the kills, want 200 or 503 database_unavailable", n, code)
+		}
+	}
+	if strings.Contains(env.inst.Log(), `"internal_error"`) || strings.Contains(env.inst.Log(), "request failed") {
+		t.Error("a database failure was answered as an internal error")
+	}
+	// The same server recovers.
+	waitFor(t, func() bool {
+		return env.runner.do("POST", "/api/v1/connections/sql-build/resolve", nil).status == 200
+	})
+	for range 20 {
+		env.runner.must(200, "POST", "/api/v1/connections/sql-build/resolve", nil)
+	}
+	env.admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_After", "displayName": "after", "type": "text", "value": "x"})
+	if v := env.admin.must(200, "GET", "/api/v1/audit/verify", nil); v.body["ok"] != true {
+		t.Fatalf("audit verify after the kills: %s", v.raw)
 	}
 }

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"unicode"
@@ -176,6 +178,12 @@ func problemFor(err error) (Problem, bool) {
 			return newProblem(m.status, m.code, sentence(nearest(err, m.err))), true
 		}
 	}
+	if databaseUnavailable(err) {
+		p := newProblem(http.StatusServiceUnavailable, "database_unavailable",
+			"credflow's database could not be reached or dropped the connection (a restart or a failover); try again shortly.")
+		p.RetryAfter = 1
+		return p, true
+	}
 	return newProblem(http.StatusInternalServerError, "internal_error",
 		"The server failed to handle the request. The server log has the details under this request id."), false
 }
@@ -299,4 +307,21 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// databaseUnavailable reports whether err says that the database could not
+// be reached or dropped the connection: PostgreSQL's connection exceptions
+// (SQLSTATE class 08), its shutdown and start-up refusals (57P01-57P03) and
+// too_many_connections (53300), a network failure, or a connection the
+// driver found broken. Such a failure passes: it is worth a retry, and is
+// not a fault of credflow's. A store's network failure never gets here: it
+// is a StoreError, mapped above.
+func databaseUnavailable(err error) bool {
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		code := st.SQLState()
+		return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" || code == "53300"
+	}
+	var ne *net.OpError
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn)
 }
