@@ -265,8 +265,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 			attrs = append(attrs, slog.String("store", se.Store), slog.String("secret", se.Ref))
 		}
 		a.Log.LogAttrs(r.Context(), slog.LevelError, "stored secret failed its integrity check", attrs...)
-	} else if p.Code == "database_unavailable" {
-		a.Log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
+	} else if p.Code == "database_unavailable" || p.Code == "database_full" {
+		a.Log.LogAttrs(r.Context(), slog.LevelWarn, "database failed",
 			slog.String("requestId", rid), slog.String("error", err.Error()))
 	} else if errors.Is(err, access.ErrUnauthenticated) {
 		// The reason is for operators only; no error on this path holds a token.

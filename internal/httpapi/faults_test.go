@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,5 +197,103 @@ func TestPostgresConnectionsKilledUnderLoad(t *testing.T) {
 	env.admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_After", "displayName": "after", "type": "text", "value": "x"})
 	if v := env.admin.must(200, "GET", "/api/v1/audit/verify", nil); v.body["ok"] != true {
 		t.Fatalf("audit verify after the kills: %s", v.raw)
+	}
+}
+
+// tinyDisk mounts a filesystem of size bytes for the test (as root), or
+// skips where mounting is not allowed (required under CI=true).
+func tinyDisk(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount a small filesystem: %v %s", err, out)
+		}
+		t.Skipf("cannot mount a small filesystem here (%v %s): the full-disk test needs root", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v %s", err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes into dir until the filesystem is full, and returns the file
+// to remove to free the space.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	block := make([]byte, 4096)
+	for {
+		if _, err := f.Write(block); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return f.Name()
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSQLiteFullDisk: when the SQLite volume fills up, writes and resolves
+// (whose audit record cannot be made durable) fail cleanly with
+// database_full, reads keep working, nothing half-made is left; once space
+// is freed the same server writes and resolves again and the audit chain
+// verifies.
+func TestSQLiteFullDisk(t *testing.T) {
+	data := tinyDisk(t, 8<<20)
+	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
+		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
+	t.Setenv("IDENTITY_ENDPOINT", vault.IdentityEndpoint)
+	t.Setenv("IDENTITY_HEADER", vault.IdentityHeader())
+	cfg := config.Defaults()
+	cfg.DataDir = data
+	env := startRotationWith(t, cfg, vault)
+	env.setUp(t)
+	env.runner.must(200, "POST", "/api/v1/connections/sql-build/resolve", nil)
+
+	filler := fillDisk(t, data)
+	var refused []resp
+	for i := range 20 {
+		r := env.admin.do("POST", "/api/v1/environment-variables", map[string]any{"schemaName": fmt.Sprintf("cf_Full%d", i), "displayName": "x",
+			"type": "text", "value": strings.Repeat("v", 2000)})
+		if r.status != 201 {
+			refused = append(refused, r)
+		}
+	}
+	if len(refused) == 0 {
+		t.Fatal("every write succeeded on a full disk")
+	}
+	for _, r := range refused {
+		if r.status != 507 || r.body["code"] != "database_full" {
+			t.Fatalf("a write on a full disk: %d %s\n%s", r.status, r.raw, env.inst.Log())
+		}
+	}
+	res := env.runner.do("POST", "/api/v1/connections/sql-build/resolve", nil)
+	for i := 0; res.status == 200 && i < 200; i++ {
+		res = env.runner.do("POST", "/api/v1/connections/sql-build/resolve", nil)
+	}
+	if res.status != 507 || res.body["password"] != nil {
+		t.Fatalf("a resolve whose record cannot be written: %d %s", res.status, res.raw)
+	}
+	env.admin.must(200, "GET", "/api/v1/environment-variables/cf_SqlPass", nil)
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		return env.runner.do("POST", "/api/v1/connections/sql-build/resolve", nil).status == 200
+	})
+	env.admin.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_AfterFull", "displayName": "x", "type": "text", "value": "v"})
+	if v := env.admin.must(200, "GET", "/api/v1/audit/verify", nil); v.body["ok"] != true {
+		t.Fatalf("audit verify after the full disk: %s", v.raw)
+	}
+	if strings.Contains(env.inst.Log(), "request failed") {
+		t.Error("a full disk was answered as an internal error")
 	}
 }

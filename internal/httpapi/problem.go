@@ -178,6 +178,10 @@ func problemFor(err error) (Problem, bool) {
 			return newProblem(m.status, m.code, sentence(nearest(err, m.err))), true
 		}
 	}
+	if databaseFull(err) {
+		return newProblem(http.StatusInsufficientStorage, "database_full",
+			"credflow's database volume is full: nothing was written. Free space on it; the server recovers by itself."), true
+	}
 	if databaseUnavailable(err) {
 		p := newProblem(http.StatusServiceUnavailable, "database_unavailable",
 			"credflow's database could not be reached or dropped the connection (a restart or a failover); try again shortly.")
@@ -324,4 +328,14 @@ func databaseUnavailable(err error) bool {
 	}
 	var ne *net.OpError
 	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn)
+}
+
+// sqliteFull is SQLite's result code for a full database or disk.
+const sqliteFull = 13
+
+// databaseFull reports whether err is SQLite's "database or disk is full"
+// (the extended codes keep the primary code in their low byte).
+func databaseFull(err error) bool {
+	var ce interface{ Code() int }
+	return errors.As(err, &ce) && ce.Code()&0xff == sqliteFull
 }
