@@ -39,6 +39,7 @@ import (
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
+	"github.com/credflow/credflow/internal/webui"
 )
 
 // InitialTokenFile is the name, inside the data directory, of the file that
@@ -77,6 +78,8 @@ type Server struct {
 	// others).
 	events *events.Receiver
 	poller *rotation.Poller
+	// sessions are the web interface's session limits.
+	sessions webui.SessionOptions
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -291,9 +294,38 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Log:         s.log,
 		Version:     version.String(),
 	}
-	s.handler = api.Handler()
+	ui := &webui.UI{
+		Access:        acc,
+		Variables:     vars,
+		Credentials:   creds,
+		Connections:   conns,
+		StoreAdmin:    admin,
+		Stores:        stores,
+		Audit:         s.trail,
+		Sessions:      webui.NewSessions(s.sessions),
+		SignIns:       s.signIns,
+		Log:           s.log,
+		Prefix:        s.cfg.Prefix,
+		SecureCookies: s.cfg.TLS(),
+	}
+	s.handler = routeFaces(api.Handler(), ui.Handler())
 	return nil
 }
+
+// routeFaces sends the API's paths to the API and every other path to the
+// web interface.
+func routeFaces(api, ui http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/api/", "/healthz", "/readyz", "/openapi.json"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", ui)
+	return mux
+}
+
+// WithSessions sets the web interface's session limits (tests shorten
+// them).
+func WithSessions(o webui.SessionOptions) Option { return func(s *Server) { s.sessions = o } }
 
 // openBuiltin loads the master key and opens the built-in store. A missing
 // key leaves the store sealed rather than stopping the server (the file can
