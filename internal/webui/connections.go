@@ -55,7 +55,7 @@ func (u *UI) createConnection(w http.ResponseWriter, r *http.Request, c *call) e
 		if err := f.refuse(err, sameField, "name"); err != nil {
 			return err
 		}
-		return u.connectionList(w, r, c, http.StatusUnprocessableEntity, f)
+		return u.connectionList(w, r, c, f.Status(), f)
 	}
 	return u.done(w, r, c, "/connections/"+conn.ID, "Created the connection "+conn.Name+".")
 }

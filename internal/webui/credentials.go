@@ -124,7 +124,7 @@ func (u *UI) editCredential(w http.ResponseWriter, r *http.Request, c *call) err
 		if err := f.refuse(err, sameField, "name"); err != nil {
 			return err
 		}
-		return u.credentialPage(w, r, c, http.StatusUnprocessableEntity, f, nil)
+		return u.credentialPage(w, r, c, f.Status(), f, nil)
 	}
 	return u.done(w, r, c, "/credentials/"+cr.ID, "Saved.")
 }
@@ -158,7 +158,7 @@ func (u *UI) shareCredential(w http.ResponseWriter, r *http.Request, c *call) er
 			return err
 		}
 	}
-	return u.credentialPage(w, r, c, http.StatusUnprocessableEntity, nil, f)
+	return u.credentialPage(w, r, c, f.Status(), nil, f)
 }
 
 func (u *UI) unshareCredential(w http.ResponseWriter, r *http.Request, c *call) error {

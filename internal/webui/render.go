@@ -118,6 +118,17 @@ type form struct {
 	Errors map[string]string
 	// Summary is the server's whole answer, shown above the form.
 	Summary string
+	// status is the API's status for the refusal (0: none yet).
+	status int
+}
+
+// Status is the HTTP status to answer a refused form with: the API's for
+// the same refusal, 422 for one found by the page itself.
+func (f *form) Status() int {
+	if f.status == 0 {
+		return http.StatusUnprocessableEntity
+	}
+	return f.status
 }
 
 func newForm(v url.Values) *form {
@@ -150,6 +161,7 @@ func (f *form) refuse(err error, field func(api string) string, fallback string)
 		return err
 	}
 	f.Summary = p.Detail
+	f.status = p.Status
 	placed := false
 	for _, fe := range p.Errors {
 		name := field(fe.Field)

@@ -174,7 +174,7 @@ func (u *UI) createStore(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := f.refuse(err, sameField, "name"); err != nil {
 		return err
 	}
-	return u.storeForm(w, r, c, http.StatusUnprocessableEntity, f)
+	return u.storeForm(w, r, c, f.Status(), f)
 }
 
 // storeView is a store's page: its health, settings, grants and a check.
@@ -237,7 +237,7 @@ func (u *UI) editStore(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := f.refuse(err, sameField, "cacheTTL"); err != nil {
 		return err
 	}
-	return u.storePage(w, r, c, http.StatusUnprocessableEntity, st.Name, f, nil, nil)
+	return u.storePage(w, r, c, f.Status(), st.Name, f, nil, nil)
 }
 
 func (u *UI) checkStore(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -258,7 +258,7 @@ func (u *UI) putGrant(w http.ResponseWriter, r *http.Request, c *call) error {
 		if err := f.refuse(err, sameField, "principal"); err != nil {
 			return err
 		}
-		return u.storePage(w, r, c, http.StatusUnprocessableEntity, st.Name, nil, f, nil)
+		return u.storePage(w, r, c, f.Status(), st.Name, nil, f, nil)
 	}
 	return u.done(w, r, c, "/stores/"+st.Name, "Granted "+f.V("principal")+" the use of "+st.Name+".")
 }

@@ -95,10 +95,10 @@ func (u *UI) createVariable(w http.ResponseWriter, r *http.Request, c *call) err
 	typ := envvar.Type(f.V("type"))
 	v, err := u.Variables.Create(r.Context(), c.p, variableInput(f, "", f.V("store"), typ))
 	if err != nil {
-		if err := f.refuse(err, variableField("", false), "ref"); err != nil {
+		if err := f.refuse(err, variableField("", false), variableFallback(err, "", false)); err != nil {
 			return err
 		}
-		return u.variableForm(w, r, c, http.StatusUnprocessableEntity, f)
+		return u.variableForm(w, r, c, f.Status(), f)
 	}
 	return u.done(w, r, c, "/variables/"+v.ID, "Created the variable "+v.SchemaName+".")
 }
@@ -170,7 +170,7 @@ func (u *UI) editVariable(w http.ResponseWriter, r *http.Request, c *call) error
 		if err := f.refuse(err, variableField("", false), "ref"); err != nil {
 			return err
 		}
-		return u.variablePage(w, r, c, http.StatusUnprocessableEntity, f, "")
+		return u.variablePage(w, r, c, f.Status(), f, "")
 	}
 	return u.done(w, r, c, "/variables/"+v.ID, "Saved.")
 }

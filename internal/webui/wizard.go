@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -101,20 +102,24 @@ func (u *UI) wizardFinish(w http.ResponseWriter, r *http.Request, c *call, f *fo
 		}
 		v, err := u.Variables.Create(r.Context(), c.p, variableInput(f, role+".", st.Name, typ))
 		if err != nil {
-			if err := f.refuse(err, variableField(role+".", kv), refField(role+".", kv)); err != nil {
+			if err := f.refuse(err, variableField(role+".", kv), variableFallback(err, role+".", kv)); err != nil {
 				return err
 			}
-			return u.wizard(w, r, c, http.StatusUnprocessableEntity, 3, f)
+			return u.wizard(w, r, c, f.Status(), 3, f)
 		}
 		f.Values.Set(role, v.SchemaName)
 	}
 	cr, err := u.Credentials.Create(r.Context(), c.p, credential.CreateInput{Name: f.V("name"), Description: f.Raw("description"),
 		Username: f.V("username"), Password: f.V("password")})
 	if err != nil {
-		if err := f.refuse(err, sameField, "password"); err != nil {
+		fallback := "password"
+		if errors.Is(err, credential.ErrNameTaken) {
+			fallback = "name"
+		}
+		if err := f.refuse(err, sameField, fallback); err != nil {
 			return err
 		}
-		return u.wizard(w, r, c, http.StatusUnprocessableEntity, 3, f)
+		return u.wizard(w, r, c, f.Status(), 3, f)
 	}
 	return u.done(w, r, c, "/credentials/"+cr.ID, "Created the credential "+cr.Name+".")
 }
@@ -234,6 +239,15 @@ func variableField(prefix string, kv bool) func(string) string {
 		}
 		return prefix + api
 	}
+}
+
+// variableFallback is the field a refusal of a New variable naming no
+// field belongs to: the unique name when it is taken, else the secret.
+func variableFallback(err error, prefix string, kv bool) string {
+	if errors.Is(err, envvar.ErrNameTaken) {
+		return prefix + "schemaName"
+	}
+	return refField(prefix, kv)
 }
 
 // refField is the field that names a secret in a New variable form.
