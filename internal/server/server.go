@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -294,6 +295,10 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Log:         s.log,
 		Version:     version.String(),
 	}
+	oidcSecret, err := s.oidcClientSecret()
+	if err != nil {
+		return err
+	}
 	ui := &webui.UI{
 		Access:        acc,
 		Variables:     vars,
@@ -307,9 +312,26 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Log:           s.log,
 		Prefix:        s.cfg.Prefix,
 		SecureCookies: s.cfg.TLS(),
+		OIDC:          webui.OIDCOptions{RedirectURL: s.cfg.OIDCRedirectURL, ClientSecret: oidcSecret},
 	}
 	s.handler = routeFaces(api.Handler(), ui.Handler())
 	return nil
+}
+
+// oidcClientSecret reads the OIDC client secret's file, when there is one.
+func (s *Server) oidcClientSecret() (string, error) {
+	if s.cfg.OIDCClientSecretFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(s.cfg.OIDCClientSecretFile)
+	if err != nil {
+		return "", fmt.Errorf("oidc client secret: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("oidc client secret file %s is empty", s.cfg.OIDCClientSecretFile)
+	}
+	return secret, nil
 }
 
 // routeFaces sends the API's paths to the API and every other path to the
@@ -406,6 +428,9 @@ func checkKeyFiles(cfg config.Config) error {
 	files := []keyFile{{"master key", cfg.KeyFile(), true}}
 	if cfg.EventGridKeyFile != "" {
 		files = append(files, keyFile{"Event Grid key", cfg.EventGridKeyFile, false})
+	}
+	if cfg.OIDCClientSecretFile != "" {
+		files = append(files, keyFile{"OIDC client secret", cfg.OIDCClientSecretFile, false})
 	}
 	if cfg.TLS() {
 		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})

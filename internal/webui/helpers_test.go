@@ -99,6 +99,16 @@ func (b *browser) get(path string) page {
 	return read(b.t, res)
 }
 
+// getURL follows a redirect elsewhere (to the identity provider).
+func (b *browser) getURL(u string) page {
+	b.t.Helper()
+	res, err := b.c.Get(u)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return read(b.t, res)
+}
+
 func (b *browser) post(path string, form url.Values) page {
 	b.t.Helper()
 	res, err := b.c.PostForm(b.base+path, form)

@@ -47,6 +47,8 @@ type Sessions struct {
 	opts SessionOptions
 	mu   sync.Mutex
 	byID map[[32]byte]*session
+	// pending are the single sign-ons sent to the issuer, by state.
+	pending map[string]pendingSignIn
 }
 
 // session is one signed-in browser.
@@ -74,7 +76,7 @@ func NewSessions(opts SessionOptions) *Sessions {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Sessions{opts: opts, byID: map[[32]byte]*session{}}
+	return &Sessions{opts: opts, byID: map[[32]byte]*session{}, pending: map[string]pendingSignIn{}}
 }
 
 func randomToken() string {
@@ -104,13 +106,46 @@ func (s *Sessions) start(userID string) (*session, string) {
 	return sess, id
 }
 
-// sweep drops expired sessions; s.mu is held.
+// sweep drops expired sessions and sign-ins; s.mu is held.
 func (s *Sessions) sweep(now time.Time) {
 	for k, o := range s.byID {
 		if s.expired(o, now) {
 			delete(s.byID, k)
 		}
 	}
+	for k, p := range s.pending {
+		if now.Sub(p.created) >= pendingTTL {
+			delete(s.pending, k)
+		}
+	}
+}
+
+// startSignIn keeps a sign-in sent to the issuer and returns its state.
+// Past the bound, the sign-ins in progress start over.
+func (s *Sessions) startSignIn(p pendingSignIn) string {
+	state := randomToken()
+	now := s.opts.Now()
+	p.created = now
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweep(now)
+	if len(s.pending) >= s.opts.Max {
+		clear(s.pending)
+	}
+	s.pending[state] = p
+	return state
+}
+
+// finishSignIn returns, and forgets, the sign-in with state.
+func (s *Sessions) finishSignIn(state string) (pendingSignIn, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pending[state]
+	delete(s.pending, state)
+	if !ok || s.opts.Now().Sub(p.created) >= pendingTTL {
+		return pendingSignIn{}, false
+	}
+	return p, true
 }
 
 func (s *Sessions) expired(o *session, now time.Time) bool {

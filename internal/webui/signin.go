@@ -14,6 +14,8 @@ type signInView struct {
 	Form *form
 	Next string
 	Out  bool
+	// OIDC offers the single sign-on.
+	OIDC bool
 }
 
 // signInPage shows the token form with a fresh CSRF token, which a
@@ -29,7 +31,7 @@ func (u *UI) signInPage(w http.ResponseWriter, r *http.Request, t *templates, pr
 	}
 	next := r.FormValue("next")
 	u.render(w, r, t, status, "signin", view{Title: "Sign in", CSRF: token,
-		Data: signInView{Form: f, Next: localPath(next), Out: r.URL.Query().Get("out") == "1"}})
+		Data: signInView{Form: f, Next: localPath(next), Out: r.URL.Query().Get("out") == "1", OIDC: u.Access.OIDCEnabled()}})
 }
 
 // signIn checks the API token typed into the form and starts a session

@@ -60,6 +60,9 @@ type UI struct {
 	// SecureCookies marks the session cookie Secure: the server speaks
 	// TLS. A request that arrived over TLS gets it anyway.
 	SecureCookies bool
+	// OIDC configures the single sign-on, offered when the server trusts
+	// an OpenID Connect issuer.
+	OIDC OIDCOptions
 }
 
 // contentSecurityPolicy allows scripts, styles and images from this origin
@@ -76,6 +79,8 @@ func (u *UI) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static)))
 	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { u.signInPage(w, r, t, "", http.StatusOK) })
 	mux.HandleFunc("POST /signin", func(w http.ResponseWriter, r *http.Request) { u.signIn(w, r, t) })
+	mux.HandleFunc("GET "+oidcPath, func(w http.ResponseWriter, r *http.Request) { u.oidcStart(w, r, t) })
+	mux.HandleFunc("GET "+oidcPath+"/callback", func(w http.ResponseWriter, r *http.Request) { u.oidcCallback(w, r, t) })
 	mux.Handle("POST /signout", u.page(t, access.PermTokenSelf, u.signOut))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/credentials", http.StatusSeeOther)
