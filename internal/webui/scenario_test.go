@@ -3,8 +3,10 @@ package webui_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
 	"github.com/credflow/credflow/internal/server/servertest"
@@ -197,4 +199,48 @@ func TestBrowserStoresVariablesAndAudit(t *testing.T) {
 		}
 	}
 	b.check("credentials-narrow")
+}
+
+// TestBrowserKeyboard signs in and reaches the pages with the keyboard
+// alone: the skip link comes first, every control is reached by Tab in
+// reading order, and Enter submits.
+func TestBrowserKeyboard(t *testing.T) {
+	needBrowser(t)
+	inst := servertest.Start(t, metadbtest.Engines(t)[0])
+	b := newTab(t, inst.URL)
+	b.open("/signin")
+	focused := func() string {
+		return eval[string](b, `(document.activeElement.id || document.activeElement.innerText || document.activeElement.tagName).trim()`)
+	}
+	b.do("tab", chromedp.KeyEvent(kb.Tab))
+	if got := focused(); got != "Skip to content" {
+		t.Fatalf("first Tab stop %q, want the skip link", got)
+	}
+	b.do("tab", chromedp.KeyEvent(kb.Tab))
+	if got := focused(); got != "f-token" {
+		t.Fatalf("second Tab stop %q, want the token field", got)
+	}
+	eval[bool](b, `window.__cfOld = true`)
+	b.do("type and press Enter", chromedp.KeyEvent(inst.AdminToken+kb.Enter))
+	deadline := time.Now().Add(15 * time.Second)
+	for !eval[bool](b, `window.__cfOld !== true && document.readyState === "complete"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Enter did not sign in:\n%s", b.text())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.wantText("Credentials", "Sign out")
+	// Tab order on the list: skip link, then the navigation in order.
+	var stops []string
+	for range 5 {
+		b.do("tab", chromedp.KeyEvent(kb.Tab))
+		stops = append(stops, focused())
+	}
+	if strings.Join(stops, "|") != "Skip to content|Credentials|Environment variables|Connections|Stores" {
+		t.Errorf("Tab stops %q", stops)
+	}
+	// Every control has a visible focus outline.
+	if !eval[bool](b, `getComputedStyle(document.activeElement).outlineStyle !== "none"`) {
+		t.Error("the focused link shows no outline")
+	}
 }
