@@ -95,6 +95,8 @@ func TestCredentialPages(t *testing.T) {
 			t.Fatalf("after edit: %v", c)
 		}
 
+		wantContains(t, b.get(page), `href="/connections?credential=SQL%20reports#new-h"`)
+		wantContains(t, b.get("/connections?credential=SQL%20reports"), `<option value="SQL reports" selected>`)
 		res = b.post(page+"/share", url.Values{"csrf": {csrf}, "principal": {"user:nobody"}, "role": {"user"}})
 		if res.status != http.StatusNotFound || fieldError(res, "f-principal") == "" {
 			t.Fatalf("unknown principal: %d %s", res.status, res.body)

@@ -335,6 +335,9 @@ func TestStaticAssetsAreEmbedded(t *testing.T) {
 			t.Errorf("%s: %d %q", path, p.status, p.header.Get("Content-Type"))
 		}
 	}
+	if p := b.get("/static/"); p.status != 404 {
+		t.Errorf("the static directory is listed: %d", p.status)
+	}
 	// The API keeps its own answers.
 	if p := b.get("/api/v1/nope"); p.status != 404 || p.header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("API 404: %d %q", p.status, p.header.Get("Content-Type"))
