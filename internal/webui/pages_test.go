@@ -268,3 +268,31 @@ func TestStoreAndAuditPages(t *testing.T) {
 		wantContains(t, b.get("/audit?from="+today+"&to="+today+"&actor=admin"), "credential.create")
 	})
 }
+
+func TestWizardSecretUsernameAndConnectionForm(t *testing.T) {
+	inst := servertest.Start(t, metadbtest.Engines(t)[0])
+	s := newScene(t, inst)
+	s.admin.must(201, "PUT", "/api/v1/stores/local/secrets/api-user", map[string]any{"value": "robot"})
+	b := newBrowser(t, inst.URL, nil)
+	csrf := b.signIn(inst.AdminToken)
+	loc := wantRedirect(t, b.post("/credentials/new", url.Values{"csrf": {csrf}, "step": {"3"}, "name": {"API"}, "store": {"local"},
+		"username": {"+new"}, "username.displayName": {"API User"}, "username.type": {"secret"}, "username.ref": {"api-user"},
+		"password": {"cf_SQLPassword"}}), "/credentials/")
+	wantContains(t, b.get(loc), "cf_APIUser")
+	if v := s.admin.must(200, "GET", "/api/v1/environment-variables/cf_APIUser", nil); v["type"] != "secret" {
+		t.Fatalf("username variable %v", v)
+	}
+
+	res := b.post("/connections/new", url.Values{"csrf": {csrf}, "name": {""}, "credential": {"API"}, "runnerGroup": {"build"}})
+	if res.status != http.StatusUnprocessableEntity || fieldError(res, "f-name") == "" {
+		t.Fatalf("connection without a name: %d %s", res.status, res.body)
+	}
+	res = b.post("/connections/new", url.Values{"csrf": {csrf}, "name": {"api-job"}, "credential": {"API"}, "runnerGroup": {"nowhere"}})
+	if res.status < 400 || !strings.Contains(res.body, "nowhere") {
+		t.Fatalf("unknown runner group: %d", res.status)
+	}
+	conn := wantRedirect(t, b.post("/connections/new", url.Values{"csrf": {csrf}, "name": {"api-job"}, "credential": {"API"}, "runnerGroup": {"build"}}), "/connections/")
+	wantContains(t, b.get(conn), "Created the connection api-job.", "build")
+	wantRedirect(t, b.post(conn+"/delete", url.Values{"csrf": {csrf}}), "/connections")
+	s.admin.must(404, "GET", "/api/v1/connections/api-job", nil)
+}

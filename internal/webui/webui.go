@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -165,16 +166,25 @@ func (u *UI) page(t *templates, perm access.Permission, h handler) http.Handler 
 				Data: errorView{Message: "Your session has ended. Sign in again, then repeat what you were doing."}})
 			return
 		}
-		if r.Method != http.MethodGet && !sess.checkCSRF(r.PostFormValue(csrfField)) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !sess.checkCSRF(r.PostFormValue(csrfField)) {
 			u.render(w, r, t, http.StatusForbidden, "error", view{Title: "Form refused",
 				Data: errorView{Message: "This form was refused: it did not carry this session's security token. Reload the page and try again."}})
 			return
 		}
 		p, err := u.Access.PrincipalOf(r.Context(), sess.userID)
-		if err != nil {
+		switch {
+		case errors.Is(err, access.ErrNotFound):
+			// The user was deleted: the session ends with them.
 			u.Sessions.end(sess)
 			u.clearCookie(w, r)
 			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			return
+		case err != nil:
+			u.Log.LogAttrs(r.Context(), slog.LevelError, "page failed", slog.String("path", r.URL.Path),
+				slog.String("requestId", audit.RequestFrom(r.Context()).RequestID), slog.String("error", err.Error()))
+			u.render(w, r, t, http.StatusInternalServerError, "error", view{Title: "Server error",
+				Data: errorView{Message: "The server failed to handle the request. The server log has the details under this request id: " +
+					audit.RequestFrom(r.Context()).RequestID + "."}})
 			return
 		}
 		c := &call{p: p, sess: sess, t: t}

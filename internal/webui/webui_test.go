@@ -36,6 +36,11 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 			t.Errorf("headers %v", h)
 		}
 	}
+	if res, err := b.c.Head(inst.URL + "/credentials"); err != nil || res.StatusCode != 200 {
+		t.Errorf("HEAD of a page: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	if p := b.get("/credentials"); p.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("a page may be cached: %q", p.header.Get("Cache-Control"))
 	}
