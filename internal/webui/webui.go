@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
@@ -112,8 +113,24 @@ func (u *UI) Handler() http.Handler {
 		r = r.WithContext(audit.WithRequest(r.Context(), audit.Request{RequestID: rid, Client: client}))
 		// Forms are small; nothing a page takes needs more.
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		mux.ServeHTTP(w, r)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		mux.ServeHTTP(rec, r)
+		u.Log.LogAttrs(r.Context(), slog.LevelInfo, "page",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)), slog.String("requestId", rid))
 	})
+}
+
+// statusRecorder keeps the status of an answer, for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }
 
 // staticFiles serves the embedded assets; they change only with the

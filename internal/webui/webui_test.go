@@ -326,6 +326,12 @@ func TestNoSecretValueReachesTheBrowser(t *testing.T) {
 				t.Errorf("page %d holds the secret's value", i)
 			}
 		}
+		if strings.Contains(inst.Log(), secretValue) {
+			t.Error("the server log holds the secret's value")
+		}
+		if !strings.Contains(inst.Log(), `"msg":"page"`) {
+			t.Error("the pages are not logged")
+		}
 		wantContains(t, pages[0], "Every step passed", "sql-password")
 		wantContains(t, pages[1], `The secret &#34;no-such-secret&#34; was not found in store &#34;local&#34;.`)
 	})
