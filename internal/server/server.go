@@ -278,6 +278,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate})
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
+	secrets := storesecret.New(stores, acc, s.db.Variables())
 	api := &httpapi.API{
 		Access:      acc,
 		Variables:   vars,
@@ -285,7 +286,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Connections: conns,
 		Stores:      stores,
 		StoreAdmin:  admin,
-		Secrets:     storesecret.New(stores, acc, s.db.Variables()),
+		Secrets:     secrets,
 		DB:          s.db,
 		Audit:       s.trail,
 		SignIns:     s.signIns,
@@ -306,6 +307,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Connections:   conns,
 		StoreAdmin:    admin,
 		Stores:        stores,
+		Secrets:       secrets,
 		Audit:         s.trail,
 		Sessions:      webui.NewSessions(s.sessions),
 		SignIns:       s.signIns,

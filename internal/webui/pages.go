@@ -30,6 +30,9 @@ func (u *UI) pages() []route {
 		{"POST /variables/{id}/edit", access.PermVariableWrite, u.editVariable},
 		{"POST /variables/{id}/delete", access.PermVariableWrite, u.deleteVariable},
 
+		{"GET /secrets/new", access.PermSecretWrite, u.newSecretPage},
+		{"POST /secrets/new", access.PermSecretWrite, u.putSecret},
+
 		{"GET /connections", access.PermConnectionRead, u.listConnections},
 		{"POST /connections/new", access.PermConnectionWrite, u.createConnection},
 		{"GET /connections/{id}", access.PermConnectionRead, u.showConnection},

@@ -296,3 +296,48 @@ func TestWizardSecretUsernameAndConnectionForm(t *testing.T) {
 	wantRedirect(t, b.post(conn+"/delete", url.Values{"csrf": {csrf}}), "/connections")
 	s.admin.must(404, "GET", "/api/v1/connections/api-job", nil)
 }
+
+// TestWriteASecret types a secret's value into a form: it reaches the
+// store (a variable can reference it, a resolve gets it) and no page ever
+// shows it, not even the refused form typed again.
+func TestWriteASecret(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		inst := servertest.Start(t, e)
+		s := newScene(t, inst)
+		s.admin.must(200, "PUT", "/api/v1/stores/local/grants/user:bob", map[string]any{"prefix": "team-"})
+		b := newBrowser(t, inst.URL, nil)
+		csrf := b.signIn(s.bob)
+		const value = "T3am-Secr3t-Typed-In"
+		var pages []page
+		pages = append(pages, b.get("/secrets/new"))
+		res := b.post("/secrets/new", url.Values{"csrf": {csrf}, "store": {"local"}, "name": {"other-db"}, "value": {value}})
+		if res.status != http.StatusForbidden || !strings.Contains(fieldError(res, "f-name"), "other-db") {
+			t.Fatalf("outside the grant: %d %q", res.status, fieldError(res, "f-name"))
+		}
+		pages = append(pages, res)
+		res = b.post("/secrets/new", url.Values{"csrf": {csrf}, "store": {"local"}, "name": {"team-db"}, "value": {""}})
+		if res.status != http.StatusUnprocessableEntity || fieldError(res, "f-value") == "" {
+			t.Fatalf("empty value: %d", res.status)
+		}
+		wantRedirect(t, b.post("/secrets/new", url.Values{"csrf": {csrf}, "store": {"local"}, "name": {"team-db"}, "value": {value}}), "/secrets/new")
+		done := b.get("/secrets/new")
+		wantContains(t, done, "Wrote the first version (1) of secret team-db to store local.")
+		pages = append(pages, done, b.get("/variables"))
+		for i, p := range pages {
+			if strings.Contains(p.body, value) {
+				t.Errorf("page %d shows the value", i)
+			}
+		}
+		if strings.Contains(inst.Log(), value) {
+			t.Error("the log holds the value")
+		}
+		bobAPI := apiClient{t: t, base: inst.URL, token: s.bob}
+		bobAPI.must(201, "POST", "/api/v1/environment-variables", map[string]any{"displayName": "Team DB", "type": "secret",
+			"secretRef": map[string]any{"store": "local", "ref": "team-db"}})
+		s.admin.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "Team", "username": "cf_SQLUser", "password": "cf_TeamDB"})
+		s.admin.must(201, "POST", "/api/v1/connections", map[string]any{"name": "team-job", "credential": "Team", "runnerGroup": "build"})
+		if got := s.runner.must(200, "POST", "/api/v1/connections/team-job/resolve", nil); got["password"] != value {
+			t.Fatal("the resolve did not get the value written")
+		}
+	})
+}

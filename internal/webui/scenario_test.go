@@ -179,6 +179,11 @@ func TestBrowserStoresVariablesAndAudit(t *testing.T) {
 	b.open("/variables/new")
 	b.choose("#f-type", "secret")
 	b.check("variable-new")
+	b.open("/secrets/new")
+	if eval[string](b, `document.getElementById("f-value").type`) != "password" {
+		t.Error("a secret's value is typed into a field that shows it")
+	}
+	b.check("secret-new")
 
 	b.open("/audit")
 	b.check("audit")

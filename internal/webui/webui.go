@@ -33,6 +33,7 @@ import (
 	"github.com/credflow/credflow/internal/httpapi"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
+	"github.com/credflow/credflow/internal/storesecret"
 )
 
 //go:embed templates static
@@ -52,6 +53,7 @@ type UI struct {
 	Connections *connection.Service
 	StoreAdmin  *storeadmin.Service
 	Stores      *secretstore.Registry
+	Secrets     *storesecret.Service
 	Audit       AuditLog
 	Sessions    *Sessions
 	// SignIns counts failed sign-ins, like the API's bearer tokens.
