@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-go test -race ./... "$@"
+go test -race -timeout 30m ./... "$@"
 status=$?
 # Then every fuzz target briefly, beyond its seed corpus.
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then

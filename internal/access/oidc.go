@@ -42,6 +42,9 @@ type Identity struct {
 	Name      string
 	Groups    []string // nil when the token names none
 	ExpiresAt time.Time
+	// Nonce is the token's nonce claim ("" when absent): a browser's
+	// sign-in checks it against the one it sent.
+	Nonce string
 }
 
 // OIDC verifies bearer JWTs issued by one OpenID Connect provider. It is
@@ -52,6 +55,9 @@ type OIDC struct {
 	now        func() time.Time
 
 	verifier atomic.Pointer[oidc.IDTokenVerifier] // set once discovery succeeds
+	// flow holds the endpoints of the authorization code flow, set with
+	// verifier.
+	flow atomic.Pointer[OIDCFlow]
 
 	// discovering holds a single slot: whoever holds it may run discovery
 	// and read or write failedAt and failure.
@@ -212,7 +218,33 @@ func (o *OIDC) verify(ctx context.Context, raw string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{Subject: sub, Name: name, Groups: groups, ExpiresAt: exp}, nil
+	nonce, _, err := claimString(claims, "nonce")
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Subject: sub, Name: name, Groups: groups, ExpiresAt: exp, Nonce: nonce}, nil
+}
+
+// OIDCFlow is what a browser's sign-in with the authorization code flow
+// needs of the issuer: its endpoints, the client id (the audience ID
+// tokens are issued for) and the HTTP client that reaches it.
+type OIDCFlow struct {
+	AuthURL, TokenURL string
+	ClientID          string
+	HTTPClient        *http.Client
+}
+
+// Flow returns the issuer's authorization code flow, running discovery
+// first if no earlier call succeeded.
+func (o *OIDC) Flow(ctx context.Context) (OIDCFlow, error) {
+	if _, err := o.idTokenVerifier(ctx); err != nil {
+		return OIDCFlow{}, err
+	}
+	f := o.flow.Load()
+	if f == nil || f.AuthURL == "" || f.TokenURL == "" {
+		return OIDCFlow{}, fmt.Errorf("the discovery document of %s names no authorization_endpoint or token_endpoint", o.cfg.Issuer)
+	}
+	return *f, nil
 }
 
 // idTokenVerifier returns the verifier built from the discovery document,
@@ -262,6 +294,8 @@ func (o *OIDC) idTokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 		SupportedSigningAlgs: oidcSigningAlgs,
 		SkipExpiryCheck:      true, // checked in verify, with oidcLeeway
 	})
+	ep := p.Endpoint()
+	o.flow.Store(&OIDCFlow{AuthURL: ep.AuthURL, TokenURL: ep.TokenURL, ClientID: o.cfg.Audience, HTTPClient: o.cfg.HTTPClient})
 	o.verifier.Store(v)
 	o.failure = nil
 	return v, nil

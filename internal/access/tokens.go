@@ -169,6 +169,42 @@ func (s *Service) authenticateOIDC(ctx context.Context, raw string) (Principal, 
 	if err != nil {
 		return Principal{}, err
 	}
+	return s.oidcPrincipal(ctx, id)
+}
+
+// ErrNoOIDC: the server trusts no OpenID Connect issuer.
+var ErrNoOIDC = errors.New("no OpenID Connect issuer is configured")
+
+// OIDCFlow returns the configured issuer's authorization code flow, for a
+// browser's sign-in; ErrNoOIDC when there is none.
+func (s *Service) OIDCFlow(ctx context.Context) (OIDCFlow, error) {
+	if s.oidc == nil {
+		return OIDCFlow{}, ErrNoOIDC
+	}
+	return s.oidc.Flow(ctx)
+}
+
+// OIDCEnabled reports whether an OpenID Connect issuer is configured.
+func (s *Service) OIDCEnabled() bool { return s.oidc != nil }
+
+// SignInOIDC is Authenticate for the ID token a browser's sign-in got from
+// the token endpoint: it must also carry the nonce the sign-in sent.
+func (s *Service) SignInOIDC(ctx context.Context, rawIDToken, nonce string) (Principal, error) {
+	if s.oidc == nil {
+		return Principal{}, ErrNoOIDC
+	}
+	id, err := s.oidc.Verify(ctx, rawIDToken)
+	if err != nil {
+		return Principal{}, err
+	}
+	if nonce == "" || subtle.ConstantTimeCompare([]byte(id.Nonce), []byte(nonce)) != 1 {
+		return Principal{}, fmt.Errorf("oidc sign-in: the ID token's nonce is not the one sent: %w", ErrUnauthenticated)
+	}
+	return s.oidcPrincipal(ctx, id)
+}
+
+// oidcPrincipal maps a verified identity to its user.
+func (s *Service) oidcPrincipal(ctx context.Context, id Identity) (Principal, error) {
 	if msg := principalNameProblem(id.Name); msg != "" {
 		return Principal{}, fmt.Errorf("oidc user name %q %s: %w", id.Name, msg, ErrUnauthenticated)
 	}

@@ -145,6 +145,7 @@ func TestUsageErrorsExit2AndSendNothing(t *testing.T) {
 		{"token revoke two ids", []string{"token", "revoke", "a", "b"}, "wants 1 argument(s) (ID), got 2"},
 		{"connection runners without id", []string{"connection", "runners"}, "wants 1 argument(s) (ID), got 0"},
 		{"serve half OIDC", []string{"serve", "--oidc-issuer", "https://idp.example.com"}, "oidc-issuer and oidc-audience: give both or neither"},
+		{"serve OIDC redirect elsewhere", []string{"serve", "--oidc-redirect-url", "https://credflow.example.com/login"}, "oidc-redirect-url \"https://credflow.example.com/login\": want the absolute URL of credflow's /signin/oidc/callback"},
 		{"connection create without flags", []string{"connection", "create"}, `required flag(s) "credential", "name", "runner-group" not set`},
 		{"connection resolve without name", []string{"connection", "resolve"}, "wants 1 argument(s) (NAME)"},
 		{"run without connection", []string{"run", "--", "true"}, `required flag(s) "connection" not set`},

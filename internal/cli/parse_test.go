@@ -455,6 +455,10 @@ func TestServeOIDCFlags(t *testing.T) {
 			c.OIDCIssuer, c.OIDCAudience, c.OIDCUserClaim, c.OIDCGroupsClaim = "https://idp.example.com", "credflow", "email", "roles"
 			c.OIDCAutoCreate = true
 		}},
+		{"web sign-in", map[string]string{config.EnvOIDCSecret: "/run/secrets/oidc"}, []string{"--oidc-redirect-url", "https://credflow.example.com/signin/oidc/callback"},
+			func(c *config.Config) {
+				c.OIDCRedirectURL, c.OIDCClientSecretFile = "https://credflow.example.com/signin/oidc/callback", "/run/secrets/oidc"
+			}},
 		{"auto-create off by flag", nil, []string{"--oidc-issuer", "https://idp", "--oidc-audience", "a", "--oidc-auto-create=false"}, func(c *config.Config) {
 			c.OIDCIssuer, c.OIDCAudience, c.OIDCAutoCreate = "https://idp", "a", false
 		}},

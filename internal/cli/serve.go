@@ -54,6 +54,8 @@ in its description; flags win.`,
 	fl.StringVar(&c.OIDCAudience, "oidc-audience", c.OIDCAudience, "the audience the OIDC tokens must carry ($"+config.EnvOIDCAudience+")")
 	fl.StringVar(&c.OIDCUserClaim, "oidc-user-claim", c.OIDCUserClaim, "the claim naming the user (default preferred_username, then email, then sub) ($"+config.EnvOIDCUser+")")
 	fl.StringVar(&c.OIDCGroupsClaim, "oidc-groups-claim", c.OIDCGroupsClaim, "the claim listing the user's groups (default groups) ($"+config.EnvOIDCGroups+")")
+	fl.StringVar(&c.OIDCRedirectURL, "oidc-redirect-url", c.OIDCRedirectURL, "the web sign-in's callback URL as the issuer knows it, ending in /signin/oidc/callback (default: from the request's host) ($"+config.EnvOIDCRedirect+")")
+	fl.StringVar(&c.OIDCClientSecretFile, "oidc-client-secret-file", c.OIDCClientSecretFile, "a file holding the OIDC client secret, for a confidential client (default: a public client with PKCE) ($"+config.EnvOIDCSecret+")")
 	fl.BoolVar(&c.OIDCAutoCreate, "oidc-auto-create", c.OIDCAutoCreate, "create OIDC users unknown to credflow, as makers ($"+config.EnvOIDCAuto+")")
 	fl.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", c.AuditCheckpointFile, "append-only file of audit checkpoints (default <data-dir>/audit-checkpoints) ($"+config.EnvAuditCheckpointFile+")")
 	fl.Int64Var(&c.AuditCheckpointRecords, "audit-checkpoint-records", c.AuditCheckpointRecords, "write an audit checkpoint after this many records ($"+config.EnvAuditCheckpointRecords+")")

@@ -42,6 +42,14 @@ type Config struct {
 	OIDCGroupsClaim string // default groups
 	// OIDCAutoCreate creates a verified user unknown to credflow as a maker.
 	OIDCAutoCreate bool
+	// OIDCRedirectURL is the web interface's sign-in callback as the
+	// issuer knows it (https://credflow.example.com/signin/oidc/callback);
+	// "" derives it from each request's host. The client id is
+	// OIDCAudience.
+	OIDCRedirectURL string
+	// OIDCClientSecretFile holds the client secret of a confidential
+	// client; "" signs in as a public client (PKCE only).
+	OIDCClientSecretFile string
 
 	// PprofAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
 	// on that address, for diagnosing performance. Keep it on loopback.
@@ -88,6 +96,8 @@ const (
 	EnvOIDCUser      = "CREDFLOW_OIDC_USER_CLAIM"
 	EnvOIDCGroups    = "CREDFLOW_OIDC_GROUPS_CLAIM"
 	EnvOIDCAuto      = "CREDFLOW_OIDC_AUTO_CREATE"
+	EnvOIDCRedirect  = "CREDFLOW_OIDC_REDIRECT_URL"
+	EnvOIDCSecret    = "CREDFLOW_OIDC_CLIENT_SECRET_FILE"
 	EnvPprofAddr     = "CREDFLOW_PPROF_ADDR"
 
 	EnvAuditCheckpointFile     = "CREDFLOW_AUDIT_CHECKPOINT_FILE"
@@ -142,6 +152,8 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvOIDCAudience, &c.OIDCAudience},
 		{EnvOIDCUser, &c.OIDCUserClaim},
 		{EnvOIDCGroups, &c.OIDCGroupsClaim},
+		{EnvOIDCRedirect, &c.OIDCRedirectURL},
+		{EnvOIDCSecret, &c.OIDCClientSecretFile},
 		{EnvPprofAddr, &c.PprofAddr},
 		{EnvAuditCheckpointFile, &c.AuditCheckpointFile},
 		{EnvEventGridKeyFile, &c.EventGridKeyFile},
@@ -272,6 +284,12 @@ func (c Config) Validate() error {
 	}
 	if (c.EventGridEntraIssuer == "") != (c.EventGridEntraAudience == "") {
 		return fmt.Errorf("eventgrid-entra-issuer and eventgrid-entra-audience: give both or neither")
+	}
+	if c.OIDCRedirectURL != "" {
+		u, err := url.Parse(c.OIDCRedirectURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "/signin/oidc/callback" {
+			return fmt.Errorf("oidc-redirect-url %q: want the absolute URL of credflow's /signin/oidc/callback", c.OIDCRedirectURL)
+		}
 	}
 	if c.AuditCheckpointRecords < 1 {
 		return fmt.Errorf("audit-checkpoint-records %d: want at least 1", c.AuditCheckpointRecords)

@@ -108,6 +108,12 @@ const secretInUseHint = "Change or delete those variables first, or delete the s
 // whatever its cause.
 const unauthenticatedDetail = "A valid bearer token is required."
 
+// Explain is problemFor for the other faces of the service (the web
+// interface), so that a person reads the same status and words the API
+// would answer with. known is false for an error the API does not know,
+// which the caller logs.
+func Explain(err error) (p Problem, known bool) { return problemFor(err) }
+
 // problemFor decides the HTTP status and body of an error: the one place
 // where errors meet HTTP. Unknown errors are 500s whose detail reveals
 // nothing; the caller logs them.

@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
+	"github.com/credflow/credflow/internal/webui"
 )
 
 // InitialTokenFile is the name, inside the data directory, of the file that
@@ -78,6 +80,8 @@ type Server struct {
 	events *events.Receiver
 	poller *rotation.Poller
 	prop   *rotation.Propagation
+	// sessions are the web interface's session limits.
+	sessions webui.SessionOptions
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -295,6 +299,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}})
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
+	secrets := storesecret.New(stores, acc, s.db.Variables())
 	api := &httpapi.API{
 		Access:       acc,
 		Variables:    vars,
@@ -302,7 +307,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Connections:  conns,
 		Stores:       stores,
 		StoreAdmin:   admin,
-		Secrets:      storesecret.New(stores, acc, s.db.Variables()),
+		Secrets:      secrets,
 		DB:           s.db,
 		Audit:        s.trail,
 		SignIns:      s.signIns,
@@ -314,9 +319,60 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Log:          s.log,
 		Version:      version.String(),
 	}
-	s.handler = api.Handler()
+	oidcSecret, err := s.oidcClientSecret()
+	if err != nil {
+		return err
+	}
+	ui := &webui.UI{
+		Access:        acc,
+		Variables:     vars,
+		Credentials:   creds,
+		Connections:   conns,
+		StoreAdmin:    admin,
+		Stores:        stores,
+		Secrets:       secrets,
+		Audit:         s.trail,
+		Sessions:      webui.NewSessions(s.sessions),
+		SignIns:       s.signIns,
+		Log:           s.log,
+		Prefix:        s.cfg.Prefix,
+		SecureCookies: s.cfg.TLS(),
+		OIDC:          webui.OIDCOptions{RedirectURL: s.cfg.OIDCRedirectURL, ClientSecret: oidcSecret},
+	}
+	s.handler = routeFaces(api.Handler(), ui.Handler())
 	return nil
 }
+
+// oidcClientSecret reads the OIDC client secret's file, when there is one.
+func (s *Server) oidcClientSecret() (string, error) {
+	if s.cfg.OIDCClientSecretFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(s.cfg.OIDCClientSecretFile)
+	if err != nil {
+		return "", fmt.Errorf("oidc client secret: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("oidc client secret file %s is empty", s.cfg.OIDCClientSecretFile)
+	}
+	return secret, nil
+}
+
+// routeFaces sends the API's paths to the API and every other path to the
+// web interface.
+func routeFaces(api, ui http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/api/", "/healthz", "/readyz", "/openapi.json"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", ui)
+	return mux
+}
+
+// WithSessions sets the web interface's session limits (tests shorten
+// them).
+func WithSessions(o webui.SessionOptions) Option { return func(s *Server) { s.sessions = o } }
 
 // openBuiltin loads the master key and opens the built-in store. A missing
 // key leaves the store sealed rather than stopping the server (the file can
@@ -397,6 +453,9 @@ func checkKeyFiles(cfg config.Config) error {
 	files := []keyFile{{"master key", cfg.KeyFile(), true}}
 	if cfg.EventGridKeyFile != "" {
 		files = append(files, keyFile{"Event Grid key", cfg.EventGridKeyFile, false})
+	}
+	if cfg.OIDCClientSecretFile != "" {
+		files = append(files, keyFile{"OIDC client secret", cfg.OIDCClientSecretFile, false})
 	}
 	if cfg.TLS() {
 		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})
