@@ -10,7 +10,6 @@ import (
 	"github.com/credflow/credflow/internal/access/oidctest"
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
-	"github.com/credflow/credflow/internal/secretstore/azurekv/fakekv"
 	"github.com/credflow/credflow/internal/server"
 )
 
@@ -23,10 +22,7 @@ func TestEventGridEntraSecuredDelivery(t *testing.T) {
 	e := metadbtest.Engines(t)[0] // the webhook's authentication does not touch the database
 	key := oidctest.NewRSAKey(t, "eventgrid-1")
 	idp := oidctest.New(t, key)
-	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
-		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
-	t.Setenv("IDENTITY_ENDPOINT", vault.IdentityEndpoint)
-	t.Setenv("IDENTITY_HEADER", vault.IdentityHeader())
+	vault := startVaultEmulator(t)
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Database = e.DSN(t)

@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"database/sql"
-	"fmt"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -81,15 +79,8 @@ func startReplica(t testing.TB, envA rotationEnv) (api, string, *sql.DB) {
 	cfg.MasterKeyFile = filepath.Join(envA.inst.Config.DataDir, "master.key")
 	// B's connections carry a name of their own, so that the test
 	// can find B's listener among every test's.
-	appName := fmt.Sprintf("credflow-replica-b-%d", time.Now().UnixNano())
-	u, err := url.Parse(cfg.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", appName)
-	u.RawQuery = q.Encode()
-	cfg.Database = u.String()
+	var appName string
+	cfg.Database, appName = withAppName(t, cfg.Database, "credflow-replica-b")
 	envB := startRotationConfig(t, cfg, envA.vault)
 	viaB := envA.withRunner(envB.inst.URL)
 	db, err := sql.Open("pgx", cfg.Database)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,12 +37,35 @@ type rotationEnv struct {
 	hook   api // no bearer token
 }
 
-func startRotation(t testing.TB, e metadbtest.Engine) rotationEnv {
+// startVaultEmulator starts the Key Vault emulator for "myvault" and points
+// the managed identity of this process at it.
+func startVaultEmulator(t testing.TB) *fakekv.TestServer {
 	t.Helper()
 	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
 		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
 	t.Setenv("IDENTITY_ENDPOINT", vault.IdentityEndpoint)
 	t.Setenv("IDENTITY_HEADER", vault.IdentityHeader())
+	return vault
+}
+
+// withAppName returns dsn with a PostgreSQL application_name of its own,
+// so that a test can find (and kill) the connections of one server.
+func withAppName(t testing.TB, dsn, prefix string) (string, string) {
+	t.Helper()
+	appName := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", appName)
+	u.RawQuery = q.Encode()
+	return u.String(), appName
+}
+
+func startRotation(t testing.TB, e metadbtest.Engine) rotationEnv {
+	t.Helper()
+	vault := startVaultEmulator(t)
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Database = e.DSN(t)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
-	"github.com/credflow/credflow/internal/secretstore/azurekv/fakekv"
 )
 
 // storeCallsRunning counts the goroutines of this process that are inside
@@ -100,21 +98,11 @@ func TestPostgresConnectionsKilledUnderLoad(t *testing.T) {
 	if pg == nil {
 		t.Skip("needs PostgreSQL (CREDFLOW_TEST_POSTGRES_URL)")
 	}
-	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
-		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
-	t.Setenv("IDENTITY_ENDPOINT", vault.IdentityEndpoint)
-	t.Setenv("IDENTITY_HEADER", vault.IdentityHeader())
+	vault := startVaultEmulator(t)
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
-	appName := fmt.Sprintf("credflow-killed-%d", time.Now().UnixNano())
-	u, err := url.Parse(pg.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", appName)
-	u.RawQuery = q.Encode()
-	cfg.Database = u.String()
+	var appName string
+	cfg.Database, appName = withAppName(t, pg.DSN(t), "credflow-killed")
 	env := startRotationWith(t, cfg, vault)
 	env.setUp(t)
 	killer, err := sql.Open("pgx", cfg.Database)
@@ -247,10 +235,7 @@ func fillDisk(t *testing.T, dir string) string {
 // verifies.
 func TestSQLiteFullDisk(t *testing.T) {
 	data := tinyDisk(t, 8<<20)
-	vault := fakekv.Start(t, fakekv.Options{VaultName: "myvault",
-		Identity: fakekv.Identity{ClientID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", ObjectID: "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"}})
-	t.Setenv("IDENTITY_ENDPOINT", vault.IdentityEndpoint)
-	t.Setenv("IDENTITY_HEADER", vault.IdentityHeader())
+	vault := startVaultEmulator(t)
 	cfg := config.Defaults()
 	cfg.DataDir = data
 	env := startRotationWith(t, cfg, vault)
