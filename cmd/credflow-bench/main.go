@@ -5,8 +5,11 @@
 //
 //	credflow-bench seed -addr http://127.0.0.1:8080 -token "$ADMIN_TOKEN"   # prints a runner token
 //	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
+//	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
-// It starts no credflow server: it drives the one named by -addr. The bare
+// The resolve benchmark starts no credflow server: it drives the one named
+// by -addr. The soak test starts one of its own, in this process, so that it
+// can sample the server's heap, goroutines, files and database pool. The bare
 // handler runs in a child process of its own (this program, re-run), so
 // that neither target shares a Go runtime with the load generator.
 package main
@@ -31,6 +34,8 @@ func main() {
 			os.Exit(bareServer(os.Args[2:]))
 		case "seed":
 			os.Exit(seed(os.Args[2:]))
+		case "soak":
+			os.Exit(soakCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))
