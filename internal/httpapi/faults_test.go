@@ -282,3 +282,62 @@ func TestSQLiteFullDisk(t *testing.T) {
 		t.Error("a full disk was answered as an internal error")
 	}
 }
+
+// TestHungStoreLeavesOthersServing: while every read of one store hangs
+// (runners waiting on it, several secrets at once), the connections of
+// another store resolve as before: nothing is shared that one store's
+// trouble can exhaust. How long those resolves took is logged, not judged:
+// speed belongs to the benchmarks.
+func TestHungStoreLeavesOthersServing(t *testing.T) {
+	e := metadbtest.Engines(t)[0] // the isolation does not depend on the database
+	env := startRotation(t, e)
+	env.setUp(t)
+	a := env.admin
+	// A second connection, on the built-in store, for the same runners.
+	a.must(201, "PUT", "/api/v1/stores/local/secrets/local-pass", map[string]string{"value": "local-password"})
+	a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_LocalPass", "displayName": "lp", "type": "secret",
+		"secretRef": map[string]string{"store": "local", "ref": "local-pass"}})
+	a.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "Local", "username": "cf_SqlUser", "password": "cf_LocalPass"})
+	a.must(201, "POST", "/api/v1/connections", map[string]any{"name": "local-build", "credential": "Local", "runnerGroup": "build"})
+	// Eight more connections on the hanging vault, each its own secret.
+	for i := range 8 {
+		name := fmt.Sprintf("slow-%d", i)
+		env.vault.Set(name, "v")
+		a.must(201, "POST", "/api/v1/environment-variables", map[string]any{"schemaName": "cf_Slow" + fmt.Sprint(i), "displayName": name, "type": "secret",
+			"secretRef": map[string]string{"store": "kv", "ref": kvPath(name)}})
+		a.must(201, "POST", "/api/v1/credentials", map[string]any{"name": name, "username": "cf_SqlUser", "password": "cf_Slow" + fmt.Sprint(i)})
+		a.must(201, "POST", "/api/v1/connections", map[string]any{"name": name, "credential": name, "runnerGroup": "build"})
+	}
+	env.vault.SetLatency(time.Hour)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var hung sync.WaitGroup
+	for i := range 8 {
+		for range 4 {
+			hung.Add(1)
+			go func() {
+				defer hung.Done()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, env.inst.URL+fmt.Sprintf("/api/v1/connections/slow-%d/resolve", i), nil)
+				req.Header.Set("Authorization", "Bearer "+env.runner.token)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+		}
+	}
+	waitFor(t, func() bool { return storeCallsRunning() >= 8 })
+	var slowest time.Duration
+	for range 100 {
+		start := time.Now()
+		if got := env.runner.must(200, "POST", "/api/v1/connections/local-build/resolve", nil).str("password"); got != "local-password" {
+			t.Fatalf("resolve on the healthy store: %q", got)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	if n := storeCallsRunning(); n < 8 {
+		t.Fatalf("the hung reads ended early (%d left): the test did not hold the store hung", n)
+	}
+	t.Logf("100 resolves on the healthy store while 32 runners waited on the hung one: slowest %v", slowest)
+	cancel()
+	hung.Wait()
+}
