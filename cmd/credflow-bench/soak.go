@@ -58,7 +58,7 @@ func soakCmd(args []string) int {
 		}
 	}
 	first, last := rep.Samples[0], rep.Samples[len(rep.Samples)-1]
-	fmt.Printf("%v: %d resolves, %d writes, %d events, %d errors\n", *dur, last.Resolves, last.Writes, last.Events, last.Errors)
+	fmt.Printf("%v: %d resolves (%.0f%% from the cache), %d writes, %d events, %d errors\n", *dur, last.Resolves, 100*(1-float64(last.Versions)/float64(max(1, last.Resolves))), last.Writes, last.Events, last.Errors)
 	fmt.Printf("heap in use %d -> %d MiB, goroutines %d -> %d, open files %d -> %d, database connections %d -> %d\n",
 		first.HeapInuse>>20, last.HeapInuse>>20, first.Goroutines, last.Goroutines, first.OpenFiles, last.OpenFiles, first.DBOpen, last.DBOpen)
 	if len(rep.Findings) > 0 {

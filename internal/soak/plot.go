@@ -11,11 +11,11 @@ import (
 // WriteCSV writes the samples, one row each, with a header.
 func (r Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"seconds", "heap_inuse_bytes", "goroutines", "open_files", "db_open", "db_in_use", "resolves", "writes", "events", "errors"})
+	_ = cw.Write([]string{"seconds", "heap_inuse_bytes", "goroutines", "open_files", "db_open", "db_in_use", "resolves", "versions", "writes", "events", "errors"})
 	for _, s := range r.Samples {
 		_ = cw.Write([]string{strconv.FormatFloat(s.At.Seconds(), 'f', 1, 64), strconv.FormatUint(s.HeapInuse, 10), strconv.Itoa(s.Goroutines),
 			strconv.Itoa(s.OpenFiles), strconv.Itoa(s.DBOpen), strconv.Itoa(s.DBInUse), strconv.FormatInt(s.Resolves, 10),
-			strconv.FormatInt(s.Writes, 10), strconv.FormatInt(s.Events, 10), strconv.FormatInt(s.Errors, 10)})
+			strconv.FormatInt(s.Versions, 10), strconv.FormatInt(s.Writes, 10), strconv.FormatInt(s.Events, 10), strconv.FormatInt(s.Errors, 10)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -47,6 +47,7 @@ type Sample struct {
 	OpenFiles       int // -1 where the platform does not tell
 	DBOpen, DBInUse int
 	Resolves        int64
+	Versions        int64 // new versions of the resolved secret: store reads
 	Writes          int64
 	Events          int64
 	Errors          int64
@@ -63,9 +64,9 @@ type Report struct {
 const webhookKey = "soak-webhook-key-0123456789abcdef"
 
 // Run starts a server in opts.DataDir, loads it for opts.Duration and
-// samples it. Resolves are 90% or more cache hits: a writer puts a new
-// version of the resolved secret now and then, and creates and deletes
-// variables; Event Grid deliveries arrive all along.
+// samples it. About 90% of resolves are cache hits: a rotator puts a new
+// version of the resolved secret for about every ninth resolve; a writer
+// creates and deletes variables; Event Grid deliveries arrive all along.
 func Run(ctx context.Context, opts Options) (Report, error) {
 	if opts.Clients <= 0 {
 		opts.Clients = 4
@@ -115,7 +116,11 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			}
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		w.rotator(loadCtx, c, srv.InitialToken)
+	}()
 	go func() {
 		defer wg.Done()
 		w.writer(loadCtx, c, srv.InitialToken)
@@ -250,7 +255,7 @@ func (c *caller) setUp(admin string) (string, error) {
 
 // work counts what the load did.
 type work struct {
-	resolves, writes, events, errors atomic.Int64
+	resolves, versions, writes, events, errors atomic.Int64
 }
 
 func (w *work) count(n *atomic.Int64, err error) {
@@ -264,21 +269,29 @@ func (w *work) count(n *atomic.Int64, err error) {
 	n.Add(1)
 }
 
-// writer puts a new version of the resolved secret (so that the next
-// resolves miss the cache) and creates and deletes a variable, in turns.
+// rotator puts new versions of the resolved secret, each of which makes
+// exactly one store read (the next resolves share it): about one for every
+// nine resolves, so that 90% of resolves are served from the cache.
+func (w *work) rotator(ctx context.Context, c *caller, admin string) {
+	for i := 0; ctx.Err() == nil; i++ {
+		if w.versions.Load()*9 >= w.resolves.Load() {
+			sleep(ctx, time.Millisecond)
+			continue
+		}
+		w.count(&w.versions, c.do(ctx, admin, "PUT", "/stores/local/secrets/soak-password",
+			map[string]string{"value": fmt.Sprintf("soak-password-%d", i)}))
+	}
+}
+
+// writer creates and deletes variables.
 func (w *work) writer(ctx context.Context, c *caller, admin string) {
 	for i := 0; ctx.Err() == nil; i++ {
-		if i%2 == 0 {
-			w.count(&w.writes, c.do(ctx, admin, "PUT", "/stores/local/secrets/soak-password",
-				map[string]string{"value": fmt.Sprintf("soak-password-%d", i)}))
-		} else {
-			name := fmt.Sprintf("cf_Soak%d", i)
-			err := c.do(ctx, admin, "POST", "/environment-variables", map[string]any{"schemaName": name, "displayName": name, "type": "text", "value": "v"})
-			if err == nil {
-				err = c.do(ctx, admin, "DELETE", "/environment-variables/"+name, nil)
-			}
-			w.count(&w.writes, err)
+		name := fmt.Sprintf("cf_Soak%d", i)
+		err := c.do(ctx, admin, "POST", "/environment-variables", map[string]any{"schemaName": name, "displayName": name, "type": "text", "value": "v"})
+		if err == nil {
+			err = c.do(ctx, admin, "DELETE", "/environment-variables/"+name, nil)
 		}
+		w.count(&w.writes, err)
 		sleep(ctx, 20*time.Millisecond)
 	}
 }
@@ -310,7 +323,7 @@ func (w *work) sample(srv *server.Server, at time.Duration) Sample {
 	st := srv.DB().SQL().Stats()
 	return Sample{At: at, HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(),
 		DBOpen: st.OpenConnections, DBInUse: st.InUse,
-		Resolves: w.resolves.Load(), Writes: w.writes.Load(), Events: w.events.Load(), Errors: w.errors.Load()}
+		Resolves: w.resolves.Load(), Versions: w.versions.Load(), Writes: w.writes.Load(), Events: w.events.Load(), Errors: w.errors.Load()}
 }
 
 // openFiles counts this process's open file descriptors (-1 where

@@ -23,10 +23,10 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, last := rep.Samples[0], rep.Samples[len(rep.Samples)-1]
-	t.Logf("%v: %d resolves, %d writes, %d events, %d errors; heap %d → %d MiB, goroutines %d → %d, open files %d → %d",
-		d, last.Resolves, last.Writes, last.Events, last.Errors, first.HeapInuse>>20, last.HeapInuse>>20,
+	t.Logf("%v: %d resolves (%.0f%% from the cache), %d writes, %d events, %d errors; heap %d → %d MiB, goroutines %d → %d, open files %d → %d",
+		d, last.Resolves, 100*(1-float64(last.Versions)/float64(max(1, last.Resolves))), last.Writes, last.Events, last.Errors, first.HeapInuse>>20, last.HeapInuse>>20,
 		first.Goroutines, last.Goroutines, first.OpenFiles, last.OpenFiles)
-	if last.Resolves == 0 || last.Writes == 0 || last.Events == 0 {
+	if last.Resolves == 0 || last.Versions == 0 || last.Writes == 0 || last.Events == 0 {
 		t.Fatalf("the load did not run: %+v", last)
 	}
 	for _, f := range rep.Findings {
