@@ -429,6 +429,11 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 	if !t.Credential.Enabled {
 		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
 	}
+	for _, v := range []envvar.Variable{t.Username, t.Password} {
+		if v.Secret != nil && v.Secret.Problem == envvar.StatusPendingValidation {
+			return Resolved{}, fmt.Errorf("%w: %s was imported without a read of its secret; validate it first", envvar.ErrPendingValidation, v.SchemaName)
+		}
+	}
 	user, err := s.read(ctx, t.Username)
 	s.observe(ctx, t.Username, user, err, false)
 	if err != nil {

@@ -52,7 +52,8 @@ type SecretRef struct {
 	ExpiresAt time.Time // zero: no expiry
 	CheckedAt time.Time // zero: never checked
 	// Problem is what the last read of the secret said instead of its
-	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled);
+	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled),
+	// or StatusPendingValidation when it was imported without a read;
 	// "" when it read the secret.
 	Problem Status
 	// Notice is what the store announced of the secret's expiry
@@ -77,24 +78,29 @@ type Status string
 
 // The statuses of a variable (and of a credential, the worst of its two).
 const (
-	StatusOK             Status = "ok"
-	StatusExpiring       Status = "expiring"
-	StatusPending        Status = "pending"
-	StatusExpired        Status = "expired"
-	StatusSecretDisabled Status = "secret_disabled"
-	StatusAccessDenied   Status = "access_denied"
-	StatusNotFound       Status = "not_found"
+	StatusOK       Status = "ok"
+	StatusExpiring Status = "expiring"
+	StatusPending  Status = "pending"
+	// StatusPendingValidation is a secret variable imported while its
+	// store could not be read (see Plan): it does not resolve until a
+	// successful read of its secret validates it.
+	StatusPendingValidation Status = "pending-validation"
+	StatusExpired           Status = "expired"
+	StatusSecretDisabled    Status = "secret_disabled"
+	StatusAccessDenied      Status = "access_denied"
+	StatusNotFound          Status = "not_found"
 )
 
 // severity orders the statuses from best to worst, for Worst.
-var severity = map[Status]int{StatusOK: 0, StatusExpiring: 1, StatusPending: 2, StatusExpired: 3, StatusSecretDisabled: 4,
-	StatusAccessDenied: 5, StatusNotFound: 6}
+var severity = map[Status]int{StatusOK: 0, StatusExpiring: 1, StatusPending: 2, StatusPendingValidation: 3, StatusExpired: 4,
+	StatusSecretDisabled: 5, StatusAccessDenied: 6, StatusNotFound: 7}
 
 // StatusOf derives a variable's status at time now from what credflow
 // knows without asking the store, so that listing stays a database read:
 //
 //   - a text variable is ok;
 //   - a secret variable never checked is pending;
+//   - one imported without a read of its secret is pending-validation;
 //   - one whose last read was refused says why: not_found, access_denied,
 //     secret_disabled;
 //   - one the store last called disabled is secret_disabled;

@@ -36,6 +36,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/conjur"
 	"github.com/credflow/credflow/internal/secretstore/cyberarkccp"
 	"github.com/credflow/credflow/internal/secretstore/hcvault"
+	"github.com/credflow/credflow/internal/solution"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
@@ -263,6 +264,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
+	sols := solution.NewService(s.db.Solutions(), vars, creds)
 	connRepo := metadb.NewConnections(s.db)
 	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars))
 	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log))
@@ -278,6 +280,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Access:      acc,
 		Variables:   vars,
 		Credentials: creds,
+		Solutions:   sols,
 		Connections: conns,
 		Stores:      stores,
 		StoreAdmin:  admin,
