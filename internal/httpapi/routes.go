@@ -109,6 +109,8 @@ func (a *API) routes() []route {
 			query: pageParams, status: 200, resp: solutionList{}, handle: a.listSolutions},
 		{method: "GET", path: "/api/v1/solutions/{id}", summary: "Get a solution by id or name, with its components", perm: access.PermSolutionRead,
 			status: 200, resp: solutionJSON{}, handle: a.getSolution},
+		{method: "PATCH", path: "/api/v1/solutions/{id}", summary: "Change a solution's version or description", perm: access.PermSolutionWrite,
+			body: updateSolutionRequest{}, status: 200, resp: solutionJSON{}, handle: a.updateSolution},
 		{method: "POST", path: "/api/v1/solutions/{id}/components", summary: "Add a credential (with its two variables) or a variable to a solution", perm: access.PermSolutionWrite,
 			body: addComponentRequest{}, status: 200, resp: solutionJSON{}, handle: a.addSolutionComponent},
 		{method: "DELETE", path: "/api/v1/solutions/{id}/components/{kind}/{name}", summary: "Take a component (kind variable or credential) out of a solution", perm: access.PermSolutionWrite,

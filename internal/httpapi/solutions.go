@@ -46,6 +46,11 @@ type createSolutionRequest struct {
 	Publisher   string `json:"publisher"`
 }
 
+type updateSolutionRequest struct {
+	Version     *string `json:"version,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
 type addComponentRequest struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
@@ -120,6 +125,19 @@ func (a *API) listSolutions(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) getSolution(w http.ResponseWriter, r *http.Request) error {
 	s, err := a.Solutions.Get(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toSolutionJSON(s))
+	return nil
+}
+
+func (a *API) updateSolution(w http.ResponseWriter, r *http.Request) error {
+	var req updateSolutionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	s, err := a.Solutions.Update(r.Context(), principal(r), r.PathValue("id"), solution.UpdateInput{Version: req.Version, Description: req.Description})
 	if err != nil {
 		return err
 	}

@@ -254,9 +254,40 @@ func (s *Service) List(ctx context.Context, p access.Principal, after string, li
 	return s.repo.List(ctx, owner, after, limit)
 }
 
+// UpdateInput changes a solution's version or description; nil fields stay.
+type UpdateInput struct {
+	Version     *string
+	Description *string
+}
+
+// Update changes a solution p owns (any, for admins).
+func (s *Service) Update(ctx context.Context, p access.Principal, idOrName string, in UpdateInput) (Solution, error) {
+	sol, err := s.get(ctx, p, idOrName)
+	if err != nil {
+		return Solution{}, err
+	}
+	version, description := sol.Version.String(), sol.Description
+	if in.Version != nil {
+		version = *in.Version
+	}
+	if in.Description != nil {
+		description = *in.Description
+	}
+	var ve validation.Error
+	sol.Version = checkFields(&ve, "", sol.Name, description, version, sol.Publisher)
+	if err := ve.Err(); err != nil {
+		return Solution{}, err
+	}
+	sol.Description, sol.UpdatedAt = description, s.now().UTC()
+	if err := s.repo.SetComponents(ctx, sol, entry(p, "solution.update", sol, "version "+sol.Version.String())); err != nil {
+		return Solution{}, fmt.Errorf("update solution %q: %w", sol.Name, err)
+	}
+	return s.repo.Get(ctx, sol.ID)
+}
+
 // Add puts an object p may use into the solution: a credential brings its
-// two variables, which are the solution's own unless another solution
-// already carries them, when they become required components.
+// two variables. An object another solution already carries becomes a
+// required component: the package names it, and the target must have it.
 func (s *Service) Add(ctx context.Context, p access.Principal, idOrName string, kind Kind, object string) (Solution, error) {
 	sol, err := s.get(ctx, p, idOrName)
 	if err != nil {
@@ -286,7 +317,11 @@ func (s *Service) Add(ctx context.Context, p access.Principal, idOrName string, 
 			}
 			add = append(add, Component{Kind: KindVariable, ID: v.ID, Name: v.SchemaName, Required: len(holders) > 0})
 		}
-		add = append(add, Component{Kind: KindCredential, ID: c.ID, Name: c.Name})
+		holders, err := s.repo.Holders(ctx, KindCredential, c.ID, sol.ID)
+		if err != nil {
+			return Solution{}, err
+		}
+		add = append(add, Component{Kind: KindCredential, ID: c.ID, Name: c.Name, Required: len(holders) > 0})
 	default:
 		return Solution{}, validation.Field("kind", fmt.Sprintf("must be variable or credential, not %q", kind))
 	}
