@@ -113,9 +113,11 @@ func (s *Service) Import(ctx context.Context, p access.Principal, data []byte, o
 	}
 	planned := map[string]envvar.Variable{}
 	var plan Plan
+	failed := map[string]bool{}
 	for _, in := range vars {
 		pl, ok := imp.variable(ctx, in, opts.DeferValidation)
 		if !ok {
+			failed[strings.ToLower(in.SchemaName)] = true
 			continue
 		}
 		planned[strings.ToLower(in.SchemaName)] = pl.Variable
@@ -130,7 +132,7 @@ func (s *Service) Import(ctx context.Context, p access.Principal, data []byte, o
 		}
 	}
 	for _, in := range creds {
-		pl, ok := imp.credential(ctx, in, planned)
+		pl, ok := imp.credential(ctx, in, planned, failed)
 		if !ok {
 			continue
 		}
@@ -348,13 +350,19 @@ func (imp *importer) variable(ctx context.Context, in envvar.CreateInput, deferV
 
 // credential plans one of the package's credentials through the
 // credential service, over the planned variables or existing ones.
-func (imp *importer) credential(ctx context.Context, in credential.CreateInput, planned map[string]envvar.Variable) (credential.Planned, bool) {
+// A variable of the package that has problems of its own is not reported
+// again as the credential's.
+func (imp *importer) credential(ctx context.Context, in credential.CreateInput, planned map[string]envvar.Variable, failed map[string]bool) (credential.Planned, bool) {
 	what := "credential " + in.Name
 	pair := make([]envvar.Variable, 2)
 	ok := true
 	for i, name := range []string{in.Username, in.Password} {
 		if v, found := planned[strings.ToLower(name)]; found {
 			pair[i] = v
+			continue
+		}
+		if failed[strings.ToLower(name)] {
+			ok = false
 			continue
 		}
 		v, err := imp.s.vars.Get(ctx, imp.p, name)
