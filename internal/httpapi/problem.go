@@ -222,7 +222,9 @@ func importProblem(ime *solution.ImportError) (Problem, bool) {
 			denied = false
 		}
 		for _, fe := range sub.Errors {
-			msg += " (" + fe.Field + ": " + fe.Message + ")"
+			if !strings.Contains(msg, fe.Message) {
+				msg += " (" + fe.Field + ": " + fe.Message + ")"
+			}
 		}
 		p.Errors = append(p.Errors, FieldError{Field: ip.Component, Message: msg, Code: sub.Code})
 		msgs[i] = ip.Component + ": " + msg

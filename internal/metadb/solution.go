@@ -66,6 +66,12 @@ func (r Solutions) Get(ctx context.Context, idOrName string) (solution.Solution,
 	if err != nil {
 		return s, fmt.Errorf("read solution: %w", err)
 	}
+	return s, r.withComponents(ctx, &s)
+}
+
+// withComponents fills s's components, variables first.
+func (r Solutions) withComponents(ctx context.Context, s *solution.Solution) error {
+	var err error
 	s.Components, err = queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (solution.Component, error) {
 		var c solution.Component
 		err := row.Scan(&c.Kind, &c.ID, &c.Name, &c.Required)
@@ -77,15 +83,24 @@ func (r Solutions) Get(ctx context.Context, idOrName string) (solution.Solution,
 			JOIN credentials c ON c.id = sc.credential_id WHERE sc.solution_id = $1
 		ORDER BY 1 DESC, 3`, s.ID)
 	if err != nil {
-		return s, fmt.Errorf("read solution %s's components: %w", s.Name, err)
+		return fmt.Errorf("read solution %s's components: %w", s.Name, err)
 	}
-	return s, nil
+	return nil
 }
 
 // List implements solution.Repository.
 func (r Solutions) List(ctx context.Context, ownerID, after string, limit int) ([]solution.Solution, error) {
-	return queryList(ctx, r.db, scanSolution, `SELECT `+solutionColumns+`
+	sols, err := queryList(ctx, r.db, scanSolution, `SELECT `+solutionColumns+`
 		WHERE s.id > $1 AND ($2 = '' OR s.owner_id = $2) ORDER BY s.id LIMIT $3`, after, ownerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list solutions: %w", err)
+	}
+	for i := range sols {
+		if err := r.withComponents(ctx, &sols[i]); err != nil {
+			return nil, err
+		}
+	}
+	return sols, nil
 }
 
 // SetComponents implements solution.Repository.
