@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"io/fs"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -65,8 +64,8 @@ func TestSolutionBadPackages(t *testing.T) {
 		{"nested archive", craftZip(t, good, zipEntry{name: "components/inner.zip", body: inner}), "package_nested_archive"},
 		{"nested archive in a json file", craftZip(t, good, zipEntry{name: "components/001-variable-x.json", body: inner}), "package_nested_archive"},
 		{"more than 10,000 entries", craftZip(t, many...), "package_too_many_entries"},
-		{"more than 50 MiB", craftZip(t, good, zipEntry{name: "a.json", body: lowEntropy(26 << 20)}, zipEntry{name: "b.json", body: lowEntropy(25 << 20)}), "package_too_large"},
-		{"ratio over 100:1", craftZip(t, good, zipEntry{name: "components/bomb.json", body: bytes.Repeat([]byte(" "), 4<<20)}), "package_ratio_exceeded"},
+		{"more than 50 MiB", claimedSizes(t, good, 26<<20, 25<<20), "package_too_large"},
+		{"ratio over 100:1", craftZip(t, good, zipEntry{name: "components/bomb.json", body: bytes.Repeat([]byte(" "), 1<<20)}), "package_ratio_exceeded"},
 		{"unknown format version", craftZip(t, zipEntry{name: "solution.json", body: bytes.Replace(manifest, []byte(`"formatVersion":1`), []byte(`"formatVersion":2`), 1)}), "package_unknown_format"},
 		{"no manifest", craftZip(t, zipEntry{name: "readme.txt", body: []byte("hi")}), "package_invalid"},
 		{"not a zip", []byte("MZ this is not a zip"), "package_invalid"},
@@ -89,19 +88,25 @@ func TestSolutionBadPackages(t *testing.T) {
 	})
 }
 
-// lowEntropy is n bytes of a and b at random: it deflates about 7:1, under
-// the ratio limit, so only its size is wrong.
-func lowEntropy(n int) []byte {
-	r := rand.New(rand.NewPCG(1, 2))
-	b := make([]byte, n)
-	for i := 0; i < n; i += 64 {
-		bits := r.Uint64()
-		for j := i; j < i+64 && j < n; j++ {
-			b[j] = 'a' + byte(bits&1)
-			bits >>= 1
+// claimedSizes is a package whose extra entries claim these uncompressed
+// sizes and hold almost nothing: refused before anything is inflated.
+func claimedSizes(t testing.TB, first zipEntry, sizes ...uint64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create(first.name)
+	w.Write(first.body)
+	for i, n := range sizes {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: "components/" + itoaTest(i) + ".json", Method: zip.Store, CompressedSize64: 2, UncompressedSize64: n})
+		if err != nil {
+			t.Fatal(err)
 		}
+		w.Write([]byte("{}"))
 	}
-	return b
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func itoaTest(i int) string {

@@ -3,6 +3,7 @@ package pkgzip
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"errors"
 	"io/fs"
 	"strings"
@@ -101,8 +102,9 @@ func TestReadRefusesBadPackages(t *testing.T) {
 		{"nested zip by content", build(t, entry{name: "inner.json", body: build(t, entry{name: "a", body: []byte("b")})}), CodeNestedArchive},
 		{"nested gzip by content", build(t, entry{name: "inner.json", body: []byte{0x1f, 0x8b, 8, 0, 0, 0}}), CodeNestedArchive},
 		{"too many entries", build(t, many...), CodeTooManyEntries},
-		{"too large", build(t, entry{name: "a.json", body: make([]byte, 30<<20), stored: true}, entry{name: "b.json", body: make([]byte, 21<<20), stored: true}), CodeTooLarge},
-		{"ratio", build(t, entry{name: "bomb.json", body: make([]byte, 8<<20)}), CodeRatio},
+		{"too large, as declared", declaredSizes(t, 30<<20, 21<<20), CodeTooLarge},
+		{"ratio", build(t, entry{name: "bomb.json", body: make([]byte, 1<<20)}), CodeRatio},
+		{"a header that understates the size", understated(t), CodeInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,6 +132,44 @@ func TestReadAcceptsDirectoriesAndSmallRepetitiveFiles(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("files %v", files)
 	}
+}
+
+// understated is an archive whose one entry claims fewer bytes than it
+// inflates to: the reader must stop at the claim, not trust it.
+func understated(t testing.TB) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	fw, _ := flate.NewWriter(&raw, flate.BestCompression)
+	fw.Write(make([]byte, 64<<10))
+	fw.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "a.json", Method: zip.Deflate, CompressedSize64: uint64(raw.Len()), UncompressedSize64: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw.Bytes())
+	zw.Close()
+	return buf.Bytes()
+}
+
+// declaredSizes is an archive whose entries claim these uncompressed
+// sizes and hold almost nothing: Read refuses it before inflating anything.
+func declaredSizes(t testing.TB, sizes ...uint64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i, n := range sizes {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: itoa(i) + ".json", Method: zip.Store, CompressedSize64: 2, UncompressedSize64: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("{}"))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func itoa(i int) string {
