@@ -678,8 +678,11 @@ type StateRecorder interface {
 // their place. A failure that says nothing of the secret (see ProblemOf)
 // records nothing. Unless always, a read that tells nothing new records
 // nothing either, so that resolves do not write; the periodic check
-// passes always, to say when the secret was last seen. It reports whether
-// it wrote.
+// passes always, to say when the secret was last seen. A successful read
+// of a variable pending validation validates it (the periodic check of a
+// connection that uses it is the background retry of an import's deferred
+// validation); a failed one leaves it pending. It reports whether it
+// wrote.
 func (s *Service) Observe(ctx context.Context, v Variable, meta secretstore.Meta, readErr error, always bool) (bool, error) {
 	rec, ok := s.repo.(StateRecorder)
 	if !ok || v.Type != TypeSecret || v.Secret == nil {
@@ -695,6 +698,11 @@ func (s *Service) Observe(ctx context.Context, v Variable, meta secretstore.Meta
 		known = r
 	}
 	s.recordedMu.Unlock()
+	if known.Problem == StatusPendingValidation && problem != "" {
+		// Only a successful read completes a pending validation; a failed
+		// one leaves it pending.
+		return false, nil
+	}
 	next := known
 	next.Problem = problem
 	if problem == "" {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/secretstore/cache"
+	"github.com/credflow/credflow/internal/server"
 )
 
 // pkgOf crafts a package by hand: a manifest for the components (each a
@@ -208,5 +211,39 @@ func TestSolutionImportRules(t *testing.T) {
 				t.Errorf("resolved %q", got)
 			}
 		})
+	})
+}
+
+// TestDeferredValidationCompletedInTheBackground: a variable imported
+// pending validation stays pending while the periodic check of a
+// connection fails to read its secret, and the first read that succeeds
+// completes it, with no one running env validate.
+func TestDeferredValidationCompletedInTheBackground(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		env := startRuntime(t, e, cache.Options{}, server.WithCheckInterval(30*time.Millisecond))
+		m := env.maker
+		pkg := pkgOf(t, "Later", "1.0.0.0", map[string]any{"kind": "variable", "schemaName": "cf_LaterPass", "displayName": "Later",
+			"description": "", "type": "secret", "secretRef": map[string]string{"store": "vault", "ref": "later-pass"}})
+		if r := importZip(m, pkg, nil, "?deferValidation=true"); r.status != 200 {
+			t.Fatalf("import: %d %s", r.status, r.raw)
+		}
+		m.must(201, "POST", "/api/v1/credentials", map[string]any{"name": "later", "username": "cf_SqlUser", "password": "cf_LaterPass"})
+		m.must(201, "POST", "/api/v1/connections", map[string]any{"name": "later-build", "credential": "later", "runnerGroup": "build"})
+		time.Sleep(150 * time.Millisecond) // a few checks that fail to read the secret
+		if st := statusOf(m, "/api/v1/environment-variables/cf_LaterPass"); st != "pending-validation" {
+			t.Fatalf("a failed background read changed the state to %q", st)
+		}
+		wantProblem(t, env.runner.do("POST", "/api/v1/connections/later-build/resolve", nil), 409, "pending_validation", "")
+		env.vault.Set("later-pass", "later-value")
+		deadline := time.Now().Add(10 * time.Second)
+		for statusOf(m, "/api/v1/environment-variables/cf_LaterPass") != "ok" {
+			if time.Now().After(deadline) {
+				t.Fatal("the background check did not complete the validation")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := env.runner.must(200, "POST", "/api/v1/connections/later-build/resolve", nil).str("password"); got != "later-value" {
+			t.Errorf("resolved %q", got)
+		}
 	})
 }
