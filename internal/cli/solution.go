@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -281,7 +283,16 @@ settings file never holds a secret's value, and import refuses one that does.`,
 				return runF(opts)
 			}
 			return solutionFileRun(cmd.Context(), opts, func(c *client.Client) ([]byte, error) {
-				return c.SolutionSettings(cmd.Context(), opts.Name)
+				b, err := c.SolutionSettings(cmd.Context(), opts.Name)
+				if err != nil {
+					return nil, err
+				}
+				// Indented, for people to edit.
+				var out bytes.Buffer
+				if err := json.Indent(&out, b, "", "  "); err != nil {
+					return nil, fmt.Errorf("settings of %s: %w", opts.Name, err)
+				}
+				return out.Bytes(), nil
 			})
 		},
 	}
