@@ -85,7 +85,7 @@ func unzip(t testing.TB, b []byte) map[string]string {
 	return out
 }
 
-// twoVaultStores registers a fake Vault on a server under name.
+// registerVault registers a fake Vault on a server under name.
 func registerVault(t *testing.T, a api, v *fakevault.TestServer, name string) {
 	t.Helper()
 	dir := t.TempDir()
