@@ -247,3 +247,25 @@ func TestDeferredValidationCompletedInTheBackground(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletingTheOwnerOfASolution: a user who owns a solution is deleted
+// only with transferTo, which hands the solution over with the rest.
+func TestDeletingTheOwnerOfASolution(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
+		_, a := start(t, e)
+		mia := newUser(a, "mia", "maker")
+		mia.must(201, "POST", "/api/v1/solutions", map[string]any{"name": "Mine", "version": "1.0.0.0", "publisher": "cf"})
+		r := a.do("DELETE", "/api/v1/users/mia", nil)
+		wantProblem(t, r, 409, "in_use", "")
+		if !strings.Contains(r.str("detail"), "1 solution") {
+			t.Errorf("the refusal does not count the solution: %s", r.raw)
+		}
+		a.must(204, "DELETE", "/api/v1/users/mia?transferTo=admin", nil)
+		if got := a.must(200, "GET", "/api/v1/solutions/Mine", nil).str("owner"); got != "admin" {
+			t.Errorf("owner %q after the hand-over", got)
+		}
+		if items := a.must(200, "GET", "/api/v1/audit?action=solution.owner.transfer", nil).body["items"].([]any); len(items) != 1 {
+			t.Errorf("hand-over audit records: %v", items)
+		}
+	})
+}
