@@ -182,20 +182,27 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 // send builds and sends a request; the caller owns the response body.
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
+	contentType := ""
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			// Marshalling errors name types, never values.
 			return nil, fmt.Errorf("client: %s %s: encode request: %w", method, path, err)
 		}
-		rd = bytes.NewReader(b)
+		rd, contentType = bytes.NewReader(b), "application/json"
 	}
+	return c.sendRaw(ctx, method, path, contentType, rd)
+}
+
+// sendRaw sends a body of any content type ("" and nil for none); the
+// caller owns the response body.
+func (c *Client) sendRaw(ctx context.Context, method, path, contentType string, rd io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: %w", method, path, err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	if c.userAgent != "" {

@@ -95,7 +95,7 @@ func TestErrorDecoding(t *testing.T) {
 			name: "validation with fields", status: 422, contentType: "application/problem+json; charset=utf-8",
 			body: `{"title":"Unprocessable Entity","status":422,"code":"validation_failed","errors":[{"field":"displayName","message":"is required"},{"field":"type","message":"must be text or secret"}],"requestId":"r2"}`,
 			want: Error{Status: 422, Code: "validation_failed", Title: "Unprocessable Entity", RequestID: "r2",
-				Errors: []FieldError{{"displayName", "is required"}, {"type", "must be text or secret"}}},
+				Errors: []FieldError{{Field: "displayName", Message: "is required"}, {Field: "type", Message: "must be text or secret"}}},
 			wantMessage: "Unprocessable Entity (displayName: is required; type: must be text or secret)",
 		},
 		{

@@ -71,6 +71,9 @@ const (
 	StatusOK VariableStatus = "ok"
 	// StatusPending: the secret was never checked.
 	StatusPending VariableStatus = "pending"
+	// StatusPendingValidation: imported while its store could not be
+	// read; it does not resolve until validated.
+	StatusPendingValidation VariableStatus = "pending-validation"
 	// StatusExpired: the secret's expiry date is past.
 	StatusExpired VariableStatus = "expired"
 	// StatusSecretDisabled: the store says the secret is disabled.

@@ -41,6 +41,9 @@ type Error struct {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Code is the problem code of this error when the problem gathers
+	// errors of several kinds (a refused import's), else "".
+	Code string `json:"code,omitempty"`
 }
 
 // Problem is the RFC 9457 name of Error.

@@ -78,6 +78,8 @@ const (
 	PermStoreRead       Permission = "store:read"
 	PermSecretWrite     Permission = "store:secret-write"
 	PermConnectionRead  Permission = "connection:read"
+	PermSolutionRead    Permission = "solution:read"
+	PermSolutionWrite   Permission = "solution:write" // create, change, import
 	PermConnectionWrite Permission = "connection:write"
 	PermResolve         Permission = "connection:resolve"
 	PermTokenSelf       Permission = "token:self" // manage one's own API tokens
@@ -93,6 +95,8 @@ var permissionText = map[Permission]string{
 	PermStoreRead:       "read secret stores",
 	PermSecretWrite:     "write secrets",
 	PermConnectionRead:  "read connections",
+	PermSolutionRead:    "read solutions",
+	PermSolutionWrite:   "change or import solutions",
 	PermConnectionWrite: "change connections",
 	PermResolve:         "resolve connections",
 	PermTokenSelf:       "manage API tokens",
@@ -108,7 +112,8 @@ var rolePermissions = map[Role][]Permission{
 	// connection's group is answered 404 by the connection itself, exactly
 	// like a missing connection, rather than 403 here.
 	RoleMaker: {PermVariableRead, PermVariableWrite, PermCredentialRead, PermCredentialWrite,
-		PermStoreRead, PermSecretWrite, PermConnectionRead, PermConnectionWrite, PermResolve, PermTokenSelf},
+		PermStoreRead, PermSecretWrite, PermConnectionRead, PermConnectionWrite, PermResolve, PermTokenSelf,
+		PermSolutionRead, PermSolutionWrite},
 	RoleRunner: {PermResolve, PermTokenSelf},
 }
 

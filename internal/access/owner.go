@@ -242,6 +242,9 @@ func handOver(owned []Owned, from, to Principal, actor string, at time.Time, can
 		summary = fmt.Sprintf("handed over to user:%s: %s, %s, %s", to.Name,
 			plural(counts[KindCredential], "credential"), plural(counts[KindVariable], "environment variable"),
 			plural(counts[KindConnection], "connection"))
+		if n := counts[KindSolution]; n > 0 {
+			summary += ", " + plural(n, "solution")
+		}
 	}
 	entries = append(entries, audit.Entry{Actor: actor, Action: "user.delete", Resource: "user:" + from.Name,
 		Outcome: audit.Success, Reason: summary})
@@ -306,7 +309,12 @@ func (s *Service) ownsNothing(ctx context.Context, u User) error {
 	for _, o := range owned {
 		counts[o.Object.Kind]++
 	}
-	return fmt.Errorf("%w: user %s owns %s, %s and %s; delete the user with transferTo=<user> to give them to another user in the same step",
-		ErrInUse, u.Name, plural(counts[KindCredential], "credential"), plural(counts[KindVariable], "environment variable"),
+	what := fmt.Sprintf("%s, %s and %s", plural(counts[KindCredential], "credential"), plural(counts[KindVariable], "environment variable"),
 		plural(counts[KindConnection], "connection"))
+	if n := counts[KindSolution]; n > 0 {
+		what = fmt.Sprintf("%s, %s, %s and %s", plural(counts[KindCredential], "credential"), plural(counts[KindVariable], "environment variable"),
+			plural(counts[KindConnection], "connection"), plural(n, "solution"))
+	}
+	return fmt.Errorf("%w: user %s owns %s; delete the user with transferTo=<user> to give them to another user in the same step",
+		ErrInUse, u.Name, what)
 }

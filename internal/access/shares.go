@@ -19,6 +19,7 @@ const (
 	KindCredential ObjectKind = "credential"
 	KindVariable   ObjectKind = "variable"
 	KindConnection ObjectKind = "connection" // owned, not shared
+	KindSolution   ObjectKind = "solution"   // owned, not shared
 )
 
 // Object identifies one shared object.

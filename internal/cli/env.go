@@ -27,6 +27,7 @@ store (--store, --ref), never the value itself.`,
 			Args:  exactArgs("ID"),
 		}, (*client.Client).GetEnvironmentVariable, variableFields),
 		newCmdEnvUpdate(f, nil),
+		newCmdEnvValidate(f, nil),
 		newCmdDelete(f, &cobra.Command{
 			Use:   "delete ID",
 			Short: "Delete an environment variable (refused while a credential uses it)",

@@ -134,6 +134,7 @@ runners get them at run time.
 		newCmdConnection(f),
 		newCmdRun(f, nil),
 		newCmdStore(f),
+		newCmdSolution(f),
 		newCmdRunnerGroup(f),
 		newCmdUser(f),
 		newCmdGroup(f),

@@ -467,6 +467,18 @@ func (s *Service) resolve(ctx context.Context, p access.Principal, idOrName stri
 	if !t.Credential.Enabled {
 		return Resolved{}, fmt.Errorf("%w: %s", ErrCredentialDisabled, t.Credential.Name)
 	}
+	if v := pendingOf(t); v != "" {
+		// The background check records a completed validation as run-time
+		// state, which leaves cached plans alone: ask the database.
+		fresh, err := s.repo.Target(ctx, c.ID)
+		if err != nil {
+			return Resolved{}, err
+		}
+		if v := pendingOf(fresh); v != "" {
+			return Resolved{}, fmt.Errorf("%w: %s was imported without a read of its secret; validate it first", envvar.ErrPendingValidation, v)
+		}
+		t.Username, t.Password = fresh.Username, fresh.Password
+	}
 	user, err := s.read(ctx, t.Username)
 	s.observe(ctx, t.Username, user, err, false)
 	if err != nil {
@@ -516,6 +528,16 @@ func (s *Service) served(p access.Principal, conn string, started time.Time, v e
 	}
 	s.prop.Served(started, rotation.Reached{Store: storeName, Secret: ref.Name, At: s.now().UTC(),
 		Version: sec.Version, Runner: p.Name, Connection: conn})
+}
+
+// pendingOf names a variable of t that is pending validation, or "".
+func pendingOf(t Target) string {
+	for _, v := range []envvar.Variable{t.Username, t.Password} {
+		if v.Secret != nil && v.Secret.Problem == envvar.StatusPendingValidation {
+			return v.SchemaName
+		}
+	}
+	return ""
 }
 
 // plan returns what a resolve of idOrName needs to decide: from the cache

@@ -52,7 +52,8 @@ type SecretRef struct {
 	ExpiresAt time.Time // zero: no expiry
 	CheckedAt time.Time // zero: never checked
 	// Problem is what the last read of the secret said instead of its
-	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled);
+	// value (StatusNotFound, StatusAccessDenied or StatusSecretDisabled),
+	// or StatusPendingValidation when it was imported without a read;
 	// "" when it read the secret.
 	Problem Status
 	// Notice is what the store announced of the secret's expiry
@@ -77,24 +78,29 @@ type Status string
 
 // The statuses of a variable (and of a credential, the worst of its two).
 const (
-	StatusOK             Status = "ok"
-	StatusExpiring       Status = "expiring"
-	StatusPending        Status = "pending"
-	StatusExpired        Status = "expired"
-	StatusSecretDisabled Status = "secret_disabled"
-	StatusAccessDenied   Status = "access_denied"
-	StatusNotFound       Status = "not_found"
+	StatusOK       Status = "ok"
+	StatusExpiring Status = "expiring"
+	StatusPending  Status = "pending"
+	// StatusPendingValidation is a secret variable imported while its
+	// store could not be read (see Plan): it does not resolve until a
+	// successful read of its secret validates it.
+	StatusPendingValidation Status = "pending-validation"
+	StatusExpired           Status = "expired"
+	StatusSecretDisabled    Status = "secret_disabled"
+	StatusAccessDenied      Status = "access_denied"
+	StatusNotFound          Status = "not_found"
 )
 
 // severity orders the statuses from best to worst, for Worst.
-var severity = map[Status]int{StatusOK: 0, StatusExpiring: 1, StatusPending: 2, StatusExpired: 3, StatusSecretDisabled: 4,
-	StatusAccessDenied: 5, StatusNotFound: 6}
+var severity = map[Status]int{StatusOK: 0, StatusExpiring: 1, StatusPending: 2, StatusPendingValidation: 3, StatusExpired: 4,
+	StatusSecretDisabled: 5, StatusAccessDenied: 6, StatusNotFound: 7}
 
 // StatusOf derives a variable's status at time now from what credflow
 // knows without asking the store, so that listing stays a database read:
 //
 //   - a text variable is ok;
 //   - a secret variable never checked is pending;
+//   - one imported without a read of its secret is pending-validation;
 //   - one whose last read was refused says why: not_found, access_denied,
 //     secret_disabled;
 //   - one the store last called disabled is secret_disabled;
@@ -672,8 +678,11 @@ type StateRecorder interface {
 // their place. A failure that says nothing of the secret (see ProblemOf)
 // records nothing. Unless always, a read that tells nothing new records
 // nothing either, so that resolves do not write; the periodic check
-// passes always, to say when the secret was last seen. It reports whether
-// it wrote.
+// passes always, to say when the secret was last seen. A successful read
+// of a variable pending validation validates it (the periodic check of a
+// connection that uses it is the background retry of an import's deferred
+// validation); a failed one leaves it pending. It reports whether it
+// wrote.
 func (s *Service) Observe(ctx context.Context, v Variable, meta secretstore.Meta, readErr error, always bool) (bool, error) {
 	rec, ok := s.repo.(StateRecorder)
 	if !ok || v.Type != TypeSecret || v.Secret == nil {
@@ -689,6 +698,11 @@ func (s *Service) Observe(ctx context.Context, v Variable, meta secretstore.Meta
 		known = r
 	}
 	s.recordedMu.Unlock()
+	if known.Problem == StatusPendingValidation && problem != "" {
+		// Only a successful read completes a pending validation; a failed
+		// one leaves it pending.
+		return false, nil
+	}
 	next := known
 	next.Problem = problem
 	if problem == "" {

@@ -139,6 +139,10 @@ func TestObserve(t *testing.T) {
 		{"read again after a refusal", secretVar(envvar.SecretRef{Enabled: true, ExpiresAt: exp, CheckedAt: saved, Problem: envvar.StatusNotFound}),
 			secretstore.Meta{Enabled: true, ExpiresAt: exp}, nil, false, true, "", envvar.StatusOK},
 		{"a never checked secret is news", secretVar(envvar.SecretRef{Enabled: true}), secretstore.Meta{Enabled: true}, nil, false, true, "", envvar.StatusOK},
+		{"a failed read leaves a pending validation pending", secretVar(envvar.SecretRef{Enabled: true, CheckedAt: saved, Problem: envvar.StatusPendingValidation}),
+			secretstore.Meta{}, secretstore.ErrNotFound, true, false, "", ""},
+		{"a successful read completes a pending validation", secretVar(envvar.SecretRef{Enabled: true, CheckedAt: saved, Problem: envvar.StatusPendingValidation}),
+			secretstore.Meta{Enabled: true}, nil, true, true, "", envvar.StatusOK},
 		{"a text variable has no secret", envvar.Variable{ID: "v2", Type: envvar.TypeText}, secretstore.Meta{}, secretstore.ErrNotFound, true, false, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"github.com/credflow/credflow/internal/events"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/solution"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 )
@@ -52,6 +53,7 @@ type API struct {
 	Access      *access.Service
 	Variables   *envvar.Service
 	Credentials *credential.Service
+	Solutions   *solution.Service
 	Connections *connection.Service
 	Stores      *secretstore.Registry
 	StoreAdmin  *storeadmin.Service

@@ -44,9 +44,21 @@ func (a *API) openAPIDocument() map[string]any {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.body))}}}
 		}
+		if rt.upload != nil {
+			props := map[string]any{}
+			for _, p := range rt.upload {
+				props[p.name] = map[string]any{"type": "string", "format": "binary", "description": p.description}
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object", "properties": props,
+					"required": []any{rt.upload[0].name}}}}}
+		}
 		ok := map[string]any{"description": http.StatusText(rt.status)}
 		if rt.resp != nil {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.resp))}}
+		}
+		if rt.download != "" {
+			ok["content"] = map[string]any{rt.download: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
 		}
 		responses := map[string]any{
 			strconv.Itoa(rt.status): ok,

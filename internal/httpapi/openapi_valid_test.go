@@ -126,6 +126,16 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"grant list", "GET", "/api/v1/stores/local/grants", nil, 200},
 		{"secret list", "GET", "/api/v1/stores/local/secrets", nil, 200},
 		{"store check", "POST", "/api/v1/stores/local/check", map[string]any{"secret": "db-pass"}, 200},
+		{"created solution", "POST", "/api/v1/solutions", map[string]any{"name": "Reporting", "version": "1.0.0.0", "publisher": "cf"}, 201},
+		{"solution component added", "POST", "/api/v1/solutions/Reporting/components", map[string]any{"kind": "credential", "name": "db"}, 200},
+		{"solution updated", "PATCH", "/api/v1/solutions/Reporting", map[string]any{"version": "1.0.1.0"}, 200},
+		{"solution list", "GET", "/api/v1/solutions", nil, 200},
+		{"solution", "GET", "/api/v1/solutions/Reporting", nil, 200},
+		{"solution settings", "GET", "/api/v1/solutions/Reporting/settings", nil, 200},
+		{"solution export", "GET", "/api/v1/solutions/Reporting/export", nil, 200},
+		{"solution component removed", "DELETE", "/api/v1/solutions/Reporting/components/credential/db", nil, 200},
+		{"solution version refused", "PATCH", "/api/v1/solutions/Reporting", map[string]any{"version": "1.0"}, 422},
+		{"variable validated", "POST", "/api/v1/environment-variables/cf_DBPass/validate", nil, 200},
 		{"audit verify", "GET", "/api/v1/audit/verify", nil, 200},
 		{"health", "GET", "/healthz", nil, 200},
 		{"readiness", "GET", "/readyz", nil, 200},
@@ -137,6 +147,19 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		}
 		t.Run(c.name, func(t *testing.T) { check(t, as, c.method, c.path, c.body, c.status) })
 	}
+	t.Run("solution import", func(t *testing.T) {
+		pkg := exportZip(a.as(t), "Reporting", "")
+		for _, want := range []int{200, 400} {
+			r := importZip(a.as(t), pkg, nil, "")
+			if want == 400 {
+				r = importZip(a.as(t), []byte("not a zip"), nil, "")
+			}
+			if r.status != want {
+				t.Fatalf("import: %d %s", r.status, r.raw)
+			}
+			validateResponse(t, doc, "POST", "/api/v1/solutions/import", r)
+		}
+	})
 }
 
 // validateResponse checks r, the answer to method path, against doc.

@@ -16,6 +16,8 @@ import (
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/solution"
+	"github.com/credflow/credflow/internal/solution/pkgzip"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/validation"
@@ -40,6 +42,9 @@ type Problem struct {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Code is the problem code of this error, when the problem gathers
+	// several of different kinds (an import's).
+	Code string `json:"code,omitempty"`
 }
 
 // problemTypeBase starts every problem's type URI; the code completes it.
@@ -83,9 +88,15 @@ var sentinelProblems = []struct {
 	{envvar.ErrNotFound, http.StatusNotFound, "not_found"},
 	{credential.ErrNotFound, http.StatusNotFound, "not_found"},
 	{envvar.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{envvar.ErrPendingValidation, http.StatusConflict, "pending_validation"},
 	{credential.ErrNameTaken, http.StatusConflict, "name_taken"},
 	{credential.ErrPasswordMustBeSecret, http.StatusUnprocessableEntity, "password_must_be_secret"},
 	{connection.ErrNotFound, http.StatusNotFound, "not_found"},
+	{solution.ErrNotFound, http.StatusNotFound, "not_found"},
+	{solution.ErrNameTaken, http.StatusConflict, "name_taken"},
+	{solution.ErrDowngrade, http.StatusConflict, "solution_downgrade"},
+	{solution.ErrRequired, http.StatusConflict, "in_use"},
+	{solution.ErrMissingDependency, http.StatusUnprocessableEntity, "missing_dependency"},
 	{connection.ErrNameTaken, http.StatusConflict, "name_taken"},
 	{connection.ErrBroken, http.StatusConflict, "connection_broken"},
 	{connection.ErrOwnerLostAccess, http.StatusForbidden, "owner_lost_access"},
@@ -128,8 +139,20 @@ func problemFor(err error) (Problem, bool) {
 		sce *envvar.SecretCheckError
 		rse *connection.StoreError
 		mbe *http.MaxBytesError
+		pke *pkgzip.Error
+		ime *solution.ImportError
 	)
 	switch {
+	case errors.As(err, &pke):
+		p := newProblem(http.StatusBadRequest, pke.Code, sentence("The package is refused, nothing was written: "+pke.Error()))
+		field := "package"
+		if pke.Entry != "" {
+			field = "package:" + pke.Entry
+		}
+		p.Errors = []FieldError{{Field: field, Message: pke.Detail, Code: pke.Code}}
+		return p, true
+	case errors.As(err, &ime):
+		return importProblem(ime)
 	case errors.As(err, &mbe):
 		return newProblem(http.StatusRequestEntityTooLarge, "body_too_large",
 			fmt.Sprintf("The request body is larger than %d bytes.", mbe.Limit)), true
@@ -196,6 +219,39 @@ func problemFor(err error) (Problem, bool) {
 	}
 	return newProblem(http.StatusInternalServerError, "internal_error",
 		"The server failed to handle the request. The server log has the details under this request id."), false
+}
+
+// importProblem lists every problem of a refused import, each with the
+// code and words the API would give it alone; the status is 403 when every
+// problem is a refusal of the importer's rights, else 422.
+// A problem the API does not know (a database failure) makes the whole
+// answer a 500, logged by the caller.
+func importProblem(ime *solution.ImportError) (Problem, bool) {
+	p := newProblem(http.StatusUnprocessableEntity, "import_invalid", "")
+	denied := true
+	msgs := make([]string, len(ime.Problems))
+	for i, ip := range ime.Problems {
+		sub, known := problemFor(ip.Err)
+		if !known {
+			return sub, false
+		}
+		msg := sub.Detail
+		if sub.Status != http.StatusForbidden {
+			denied = false
+		}
+		for _, fe := range sub.Errors {
+			if !strings.Contains(msg, fe.Message) {
+				msg += " (" + fe.Field + ": " + fe.Message + ")"
+			}
+		}
+		p.Errors = append(p.Errors, FieldError{Field: ip.Component, Message: msg, Code: sub.Code})
+		msgs[i] = ip.Component + ": " + msg
+	}
+	if denied {
+		p.Status, p.Title = http.StatusForbidden, http.StatusText(http.StatusForbidden)
+	}
+	p.Detail = fmt.Sprintf("Solution %s was not imported and nothing was changed; %d problem(s): %s", ime.Solution, len(ime.Problems), strings.Join(msgs, " "))
+	return p, true
 }
 
 // storeProblem explains why a store did not confirm a secret reference

@@ -15,11 +15,17 @@ type route struct {
 	public  bool              // no authentication at all
 	perm    access.Permission // what an authenticated caller must hold
 	query   []param
-	body    any   // the request body's type, nil when none
-	status  int   // the success status
-	also    []int // other success statuses with the same body
-	resp    any   // the success body's type, nil when none
-	handle  func(w http.ResponseWriter, r *http.Request) error
+	body    any // the request body's type, nil when none
+	// upload, when set, makes the body multipart/form-data with these
+	// parts (files; the first is required) instead of JSON.
+	upload []param
+	// download, when set, is the media type of a success body that is
+	// not JSON (a file).
+	download string
+	status   int   // the success status
+	also     []int // other success statuses with the same body
+	resp     any   // the success body's type, nil when none
+	handle   func(w http.ResponseWriter, r *http.Request) error
 	// refused, when set, hears of a request refused before handle ran
 	// (its path or query is malformed) and returns the error to answer
 	// with: for a route that must audit every refusal.
@@ -93,6 +99,31 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/credentials/{id}/shares/{principal}", summary: "Remove a share of a credential; answers with the shares of its variables the principal still holds", perm: access.PermCredentialWrite,
 			query:  []param{{"withVariables", "true: also remove, in the same step, the variable shares this credential share gave (shares given directly or through another credential stay)."}},
 			status: 200, resp: unsharedJSON{}, handle: a.deleteCredentialShare},
+
+		{method: "POST", path: "/api/v1/environment-variables/{id}/validate", summary: "Check a variable's secret against its store now, as a save does; completes the validation of a variable imported pending validation", perm: access.PermVariableWrite,
+			status: 200, resp: variableJSON{}, handle: a.validateVariable},
+
+		{method: "POST", path: "/api/v1/solutions", summary: "Create an empty solution", perm: access.PermSolutionWrite,
+			body: createSolutionRequest{}, status: 201, resp: solutionJSON{}, handle: a.createSolution},
+		{method: "GET", path: "/api/v1/solutions", summary: "List your solutions (all, for admins)", perm: access.PermSolutionRead,
+			query: pageParams, status: 200, resp: solutionList{}, handle: a.listSolutions},
+		{method: "GET", path: "/api/v1/solutions/{id}", summary: "Get a solution by id or name, with its components", perm: access.PermSolutionRead,
+			status: 200, resp: solutionJSON{}, handle: a.getSolution},
+		{method: "PATCH", path: "/api/v1/solutions/{id}", summary: "Change a solution's version or description", perm: access.PermSolutionWrite,
+			body: updateSolutionRequest{}, status: 200, resp: solutionJSON{}, handle: a.updateSolution},
+		{method: "POST", path: "/api/v1/solutions/{id}/components", summary: "Add a credential (with its two variables) or a variable to a solution", perm: access.PermSolutionWrite,
+			body: addComponentRequest{}, status: 200, resp: solutionJSON{}, handle: a.addSolutionComponent},
+		{method: "DELETE", path: "/api/v1/solutions/{id}/components/{kind}/{name}", summary: "Take a component (kind variable or credential) out of a solution", perm: access.PermSolutionWrite,
+			status: 200, resp: solutionJSON{}, handle: a.removeSolutionComponent},
+		{method: "GET", path: "/api/v1/solutions/{id}/export", summary: "Export a solution as a zip package (deterministic; never a secret value)", perm: access.PermSolutionRead,
+			query: []param{{"withoutValues", "true: leave text variables' values out too (deployment settings give them at import)."}}, status: 200, download: "application/zip", handle: a.exportSolution},
+		{method: "GET", path: "/api/v1/solutions/{id}/settings", summary: "A deployment-settings template: every variable of the solution with its current value or reference", perm: access.PermSolutionRead,
+			status: 200, resp: settingsJSON{}, handle: a.solutionSettings},
+		{method: "POST", path: "/api/v1/solutions/import", summary: "Import a solution package with optional deployment settings: everything is checked first, then written in one transaction", perm: access.PermSolutionWrite,
+			query: []param{{"allowDowngrade", "true: let a lower version replace the installed one."},
+				{"deferValidation", "true: import secret variables whose store cannot be read now in state pending-validation (grants are checked all the same)."}},
+			upload: []param{{"package", "The solution's zip, as exported."}, {"settings", "Deployment settings (JSON) for the target environment."}},
+			status: 200, resp: importResultJSON{}, handle: a.importSolution},
 
 		{method: "GET", path: "/api/v1/stores", summary: "List secret stores", perm: access.PermStoreRead,
 			status: 200, resp: storeList{}, handle: a.listStores},

@@ -64,18 +64,25 @@ func (s secretStateColumns) ref() *envvar.SecretRef {
 // Create implements credential.Repository.
 func (r Credentials) Create(ctx context.Context, c credential.Credential, owner access.Share, e audit.Entry) error {
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		_, err := r.db.exec(ctx, tx, `
-			INSERT INTO credentials (id, name, description, username_var_id, password_var_id, owner_id, enabled, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt)
-		if isUniqueViolation(err) {
-			return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("insert credential: %w", err)
+		if err := insertCredential(ctx, r.db, tx, c); err != nil {
+			return err
 		}
 		return putShares(ctx, r.db, tx, owner)
 	})
+}
+
+func insertCredential(ctx context.Context, db *DB, tx *sql.Tx, c credential.Credential) error {
+	_, err := db.exec(ctx, tx, `
+		INSERT INTO credentials (id, name, description, username_var_id, password_var_id, owner_id, enabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("insert credential: %w", err)
+	}
+	return nil
 }
 
 // Get implements credential.Repository.
@@ -113,18 +120,20 @@ func (r Credentials) List(ctx context.Context, v access.Viewer, after string, li
 
 // Update implements credential.Repository.
 func (r Credentials) Update(ctx context.Context, c credential.Credential, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		res, err := r.db.exec(ctx, tx, `
-			UPDATE credentials SET name = $2, description = $3, enabled = $4, updated_at = $5 WHERE id = $1`,
-			c.ID, c.Name, c.Description, c.Enabled, c.UpdatedAt)
-		if isUniqueViolation(err) {
-			return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("update credential: %w", err)
-		}
-		return mustAffect(res, fmt.Errorf("%w: %q", credential.ErrNotFound, c.Name))
-	})
+	return r.db.write(ctx, e, func(tx *sql.Tx) error { return updateCredential(ctx, r.db, tx, c) })
+}
+
+func updateCredential(ctx context.Context, db *DB, tx *sql.Tx, c credential.Credential) error {
+	res, err := db.exec(ctx, tx, `
+		UPDATE credentials SET name = $2, description = $3, enabled = $4, updated_at = $5 WHERE id = $1`,
+		c.ID, c.Name, c.Description, c.Enabled, c.UpdatedAt)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("update credential: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: %q", credential.ErrNotFound, c.Name))
 }
 
 // Delete implements credential.Repository.

@@ -217,19 +217,28 @@ func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Varia
 
 // Update implements envvar.Repository.
 func (r Variables) Update(ctx context.Context, v envvar.Variable, e audit.Entry) error {
+	return r.db.write(ctx, e, func(tx *sql.Tx) error { return updateVariable(ctx, r.db, tx, v) })
+}
+
+// updateVariable writes every field a variable may change after creation.
+func updateVariable(ctx context.Context, db *DB, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
 	enabled, expires, checked, problem, notice := secretMetaColumns(v)
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
-		res, err := r.db.exec(ctx, tx, `
-			UPDATE environment_variables
-			SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7,
-			    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10, secret_problem = $11, secret_notice = $12
-			WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked, problem, notice)
-		if err != nil {
-			return fmt.Errorf("update environment variable: %w", err)
-		}
-		return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, v.SchemaName))
-	})
+	var fromStoreID, fromRef, fromField any
+	if v.From != nil {
+		fromStoreID, fromRef, fromField = v.From.StoreID, v.From.Ref, v.From.Field
+	}
+	res, err := db.exec(ctx, tx, `
+		UPDATE environment_variables
+		SET display_name = $2, description = $3, value = $4, store_id = $5, secret_ref = $6, updated_at = $7,
+		    secret_enabled = $8, secret_expires_at = $9, secret_checked_at = $10, secret_problem = $11, secret_notice = $12,
+		    from_store_id = $13, from_ref = $14, from_field = $15
+		WHERE id = $1`, v.ID, v.DisplayName, v.Description, value, storeID, ref, v.UpdatedAt, enabled, expires, checked, problem, notice,
+		fromStoreID, fromRef, fromField)
+	if err != nil {
+		return fmt.Errorf("update environment variable: %w", err)
+	}
+	return mustAffect(res, fmt.Errorf("%w: %s", envvar.ErrNotFound, v.SchemaName))
 }
 
 // Delete implements envvar.Repository.

@@ -16,6 +16,7 @@ var ownerTables = map[access.ObjectKind]string{
 	access.KindCredential: "credentials",
 	access.KindVariable:   "environment_variables",
 	access.KindConnection: "connections",
+	access.KindSolution:   "solutions",
 }
 
 // SetOwner implements access.Owners.
@@ -42,8 +43,8 @@ func setOwner(ctx context.Context, db *DB, tx *sql.Tx, ch access.OwnerChange) er
 			return err
 		}
 	}
-	if ch.Object.Kind == access.KindConnection {
-		return nil // a connection has no shares
+	if ch.Object.Kind == access.KindConnection || ch.Object.Kind == access.KindSolution {
+		return nil // connections and solutions have no shares
 	}
 	if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at, via_credential)
 		VALUES ($1, $2, 'user', $3, 'owner', NULL, $4, '')
@@ -139,7 +140,15 @@ func (r AccessRepo) Owned(ctx context.Context, userID string, now time.Time) ([]
 	if err != nil {
 		return nil, fmt.Errorf("list owned connections: %w", err)
 	}
-	return append(append(creds, vars...), conns...), nil
+	sols, err := queryList(ctx, r.db, func(row interface{ Scan(...any) error }) (access.Owned, error) {
+		o := access.Owned{Object: access.Object{Kind: access.KindSolution}, Primary: true}
+		err := row.Scan(&o.Object.ID, &o.Object.Name)
+		return o, err
+	}, `SELECT id, name FROM solutions WHERE owner_id = $1 ORDER BY id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list owned solutions: %w", err)
+	}
+	return append(append(append(creds, vars...), conns...), sols...), nil
 }
 
 // DeleteUserHandingOver implements access.Owners.

@@ -37,6 +37,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/conjur"
 	"github.com/credflow/credflow/internal/secretstore/cyberarkccp"
 	"github.com/credflow/credflow/internal/secretstore/hcvault"
+	"github.com/credflow/credflow/internal/solution"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/version"
@@ -283,6 +284,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
+	sols := solution.NewService(s.db.Solutions(), vars, creds)
 	connRepo := metadb.NewConnections(s.db)
 	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars),
 		connection.WithPropagation(s.prop))
@@ -304,6 +306,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Access:       acc,
 		Variables:    vars,
 		Credentials:  creds,
+		Solutions:    sols,
 		Connections:  conns,
 		Stores:       stores,
 		StoreAdmin:   admin,
