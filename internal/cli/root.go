@@ -140,6 +140,7 @@ runners get them at run time.
 		newCmdToken(f),
 		newCmdWhoami(f, nil),
 		newCmdAudit(f),
+		newCmdAdmin(f),
 		newCmdNotifySecretChange(f, nil),
 		newCmdServe(f, nil),
 		newCmdVersion(f, nil),

@@ -58,6 +58,7 @@ type API struct {
 	Secrets     *storesecret.Service
 	DB          Pinger
 	Audit       AuditLog
+	Backup      Backuper
 	// SignIns counts failed sign-ins per client address, audits them and
 	// refuses an address's failing requests past its limit.
 	SignIns *access.SignInGuard

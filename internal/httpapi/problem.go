@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/backup"
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
@@ -97,6 +98,7 @@ var sentinelProblems = []struct {
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
 	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
+	{backup.ErrUnsupported, http.StatusConflict, "backup_unsupported"},
 }
 
 // secretInUseHint says how to delete a secret that variables reference.

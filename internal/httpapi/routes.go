@@ -198,5 +198,8 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/audit/verify", summary: "Check the audit trail's chain against the newest checkpoint", perm: access.PermAdmin,
 			query:  []param{{"full", "true: check every record, not only those after the newest checkpoint."}},
 			status: 200, resp: auditVerifyJSON{}, handle: a.verifyAudit},
+
+		{method: "POST", path: "/api/v1/admin/backup", summary: "A consistent copy of the SQLite database, taken while the server serves, with the audit checkpoints (a tar file; PostgreSQL: use pg_dump)", perm: access.PermAdmin,
+			status: 200, handle: a.backup},
 	}
 }

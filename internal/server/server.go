@@ -21,6 +21,7 @@ import (
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/backup"
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
@@ -274,6 +275,10 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate})
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
+	var snap backup.Snapshotter
+	if s.db.Dialect() == metadb.SQLite {
+		snap = s.db
+	}
 	api := &httpapi.API{
 		Access:      acc,
 		Variables:   vars,
@@ -284,6 +289,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Secrets:     storesecret.New(stores, acc, s.db.Variables()),
 		DB:          s.db,
 		Audit:       s.trail,
+		Backup:      backup.NewMaker(snap, s.db.Audit(), s.cfg.DataDir, s.cfg.CheckpointFile(), version.String()),
 		SignIns:     s.signIns,
 		Events:      s.events,
 		Rotation:    rot,
@@ -331,7 +337,7 @@ func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, *audit.Key, e
 	if err != nil {
 		return nil, nil, err
 	}
-	ak, err := audit.DeriveKey(key)
+	ak, err := AuditKey(ctx, s.db, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -574,4 +580,9 @@ func servePprof(addr string) (stop func(), err error) {
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln) //nolint:errcheck // ends with Close
 	return func() { hs.Close() }, nil
+}
+
+// AuditKey returns the audit key of db, whose master key is master.
+func AuditKey(_ context.Context, _ *metadb.DB, master []byte) (*audit.Key, error) {
+	return audit.DeriveKey(master)
 }
