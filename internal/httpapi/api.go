@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -45,6 +46,9 @@ type Pinger interface {
 type AuditLog interface {
 	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Verification, error)
+	Archive(ctx context.Context, before time.Time, w io.Writer) (audit.Checkpoint, error)
+	CommitArchive(ctx context.Context, actor string, end audit.Checkpoint) (int64, error)
+	VerifyArchive(r io.Reader) (audit.ArchiveVerification, error)
 }
 
 // API holds what the handlers need. Every field is required.

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/backup"
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
@@ -99,6 +100,11 @@ var sentinelProblems = []struct {
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
 	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
 	{backup.ErrUnsupported, http.StatusConflict, "backup_unsupported"},
+	{audit.ErrNothingToArchive, http.StatusConflict, "nothing_to_archive"},
+	{audit.ErrKeyUnavailable, http.StatusConflict, "audit_key_unavailable"},
+	{audit.ErrChainBroken, http.StatusConflict, "audit_chain_broken"},
+	{audit.ErrArchiveInvalid, http.StatusUnprocessableEntity, "archive_invalid"},
+	{audit.ErrArchiveStale, http.StatusConflict, "archive_stale"},
 }
 
 // secretInUseHint says how to delete a secret that variables reference.

@@ -199,6 +199,13 @@ func (a *API) routes() []route {
 			query:  []param{{"full", "true: check every record, not only those after the newest checkpoint."}},
 			status: 200, resp: auditVerifyJSON{}, handle: a.verifyAudit},
 
+		{method: "POST", path: "/api/v1/audit/archive", summary: "The records older than a date (never the newest), with their chain and a sealed end anchor, as JSON lines; nothing is removed until the archive is committed", perm: access.PermAdmin,
+			body: auditArchiveRequest{}, status: 200, handle: a.archiveAudit},
+		{method: "POST", path: "/api/v1/audit/archive/commit", summary: "Remove the records an archive holds, in one step, once it is safely written: the remaining chain continues from its end anchor", perm: access.PermAdmin,
+			body: auditArchiveCommitRequest{}, status: 200, resp: auditArchiveCommitJSON{}, handle: a.commitAuditArchive},
+		{method: "POST", path: "/api/v1/audit/archive/verify", summary: "Check an archive (the request body, JSON lines) on its own: its anchors' seals, every record's link, its count", perm: access.PermAdmin,
+			status: 200, resp: auditArchiveVerifyJSON{}, handle: a.verifyAuditArchive},
+
 		{method: "POST", path: "/api/v1/admin/backup", summary: "A consistent copy of the SQLite database, taken while the server serves, with the audit checkpoints (a tar file; PostgreSQL: use pg_dump)", perm: access.PermAdmin,
 			status: 200, handle: a.backup},
 	}
