@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,9 +43,9 @@ func (r Report) OK() bool {
 	return len(r.Integrity) == 0 && r.KeyMatches && len(r.Unreadable) == 0 && r.Audit.OK
 }
 
-// AuditKeyFunc returns the audit key of the open database db whose master
-// key is master.
-type AuditKeyFunc func(ctx context.Context, db *metadb.DB, master []byte) (*audit.Key, error)
+// AuditKeyFunc returns the audit key of the built-in store st, opened
+// with master.
+type AuditKeyFunc func(ctx context.Context, st *builtin.Store, master []byte) (*audit.Key, error)
 
 // Verify unpacks the backup at path into a scratch directory and checks it:
 // SQLite's integrity check, the master key (nil: not given) against the
@@ -80,12 +81,18 @@ func Verify(ctx context.Context, path string, master []byte, auditKey AuditKeyFu
 	}
 	var ak *audit.Key
 	if rep.KeyGiven = len(master) > 0; rep.KeyGiven {
-		rep.KeyMatches = builtin.KeyID(master) == rep.BoundKeyID
-		if rep.KeyMatches {
-			if err := readSecrets(ctx, repo, master, &rep); err != nil {
+		// During a rotation either key opens the store.
+		st, err := builtin.Open(ctx, repo, master)
+		switch {
+		case errors.Is(err, builtin.ErrWrongKey):
+		case err != nil:
+			return rep, err
+		default:
+			rep.KeyMatches = true
+			if err := readSecrets(ctx, st, &rep); err != nil {
 				return rep, err
 			}
-			if ak, err = auditKey(ctx, db, master); err != nil {
+			if ak, err = auditKey(ctx, st, master); err != nil {
 				return rep, err
 			}
 		}
@@ -98,11 +105,7 @@ func Verify(ctx context.Context, path string, master []byte, auditKey AuditKeyFu
 }
 
 // readSecrets opens the latest version of every built-in secret.
-func readSecrets(ctx context.Context, repo builtin.Repository, master []byte, rep *Report) error {
-	st, err := builtin.New(repo, master)
-	if err != nil {
-		return err
-	}
+func readSecrets(ctx context.Context, st *builtin.Store, rep *Report) error {
 	after := ""
 	for {
 		page, err := st.List(ctx, after, 500)

@@ -337,7 +337,7 @@ func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, *audit.Key, e
 	if err != nil {
 		return nil, nil, err
 	}
-	ak, err := AuditKey(ctx, s.db, key)
+	ak, err := AuditKey(ctx, st, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -582,7 +582,32 @@ func servePprof(addr string) (stop func(), err error) {
 	return func() { hs.Close() }, nil
 }
 
-// AuditKey returns the audit key of db, whose master key is master.
-func AuditKey(_ context.Context, _ *metadb.DB, master []byte) (*audit.Key, error) {
-	return audit.DeriveKey(master)
+// auditKeyName names the audit key among the values kept wrapped under the
+// master key.
+const auditKeyName = "audit-key"
+
+// AuditKey returns the audit key of the built-in store st, opened with
+// master: the one kept wrapped under the master key, or, the first time,
+// the one derived from master, which is then kept so. A rotated master key
+// thus opens the key the chain was sealed with.
+func AuditKey(ctx context.Context, st *builtin.Store, master []byte) (*audit.Key, error) {
+	b, ok, err := st.Unwrap(ctx, auditKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	if ok {
+		defer clear(b)
+		return audit.KeyFromBytes(b)
+	}
+	k, err := audit.DeriveKey(master)
+	if err != nil {
+		return nil, err
+	}
+	b = k.Bytes()
+	defer clear(b)
+	if err := st.Wrap(ctx, auditKeyName, b); err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	// Another replica may have kept its own first: read back the kept one.
+	return AuditKey(ctx, st, master)
 }
