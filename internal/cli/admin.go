@@ -23,12 +23,12 @@ import (
 func newCmdAdmin(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Operate an instance: backups and restores (admins)",
+		Short: "Operate an instance: backups, restores, master-key rotation (admins)",
 		RunE:  runGroup,
 	}
 	bk := newCmdAdminBackup(f, nil)
 	bk.AddCommand(newCmdAdminBackupVerify(f, nil))
-	cmd.AddCommand(bk, newCmdAdminRestore(f, nil))
+	cmd.AddCommand(bk, newCmdAdminRestore(f, nil), newCmdAdminRotateKey(f, nil))
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/credflow/credflow/client"
 	"github.com/credflow/credflow/internal/backup"
@@ -21,8 +22,8 @@ import (
 )
 
 // resolveWhile resolves sql-build as the runner in a loop until stop is
-// called, and fails the test on any error; it returns how many resolves
-// succeeded.
+// called, and fails the test on any error; it returns once the first
+// resolve succeeded, and stop returns how many did.
 func resolveWhile(t *testing.T, url string, runner *session) (stop func() int64) {
 	t.Helper()
 	c, err := client.New(url, runner.inv.env[envToken])
@@ -54,6 +55,10 @@ func resolveWhile(t *testing.T, url string, runner *session) (stop func() int64)
 				n.Add(1)
 			}
 		}()
+	}
+	// Resolves are flowing before whatever runs "during" them starts.
+	for deadline := time.Now().Add(10 * time.Second); n.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 	return func() int64 {
 		cancel()

@@ -63,6 +63,7 @@ type API struct {
 	DB          Pinger
 	Audit       AuditLog
 	Backup      Backuper
+	MasterKey   KeyRotator
 	// SignIns counts failed sign-ins per client address, audits them and
 	// refuses an address's failing requests past its limit.
 	SignIns *access.SignInGuard

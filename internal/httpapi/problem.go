@@ -16,6 +16,7 @@ import (
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/storeadmin"
 	"github.com/credflow/credflow/internal/storesecret"
 	"github.com/credflow/credflow/internal/validation"
@@ -105,6 +106,9 @@ var sentinelProblems = []struct {
 	{audit.ErrChainBroken, http.StatusConflict, "audit_chain_broken"},
 	{audit.ErrArchiveInvalid, http.StatusUnprocessableEntity, "archive_invalid"},
 	{audit.ErrArchiveStale, http.StatusConflict, "archive_stale"},
+	{builtin.ErrRotationInProgress, http.StatusConflict, "rotation_in_progress"},
+	{builtin.ErrSameKey, http.StatusConflict, "same_master_key"},
+	{builtin.ErrWrongKey, http.StatusConflict, "wrong_master_key"},
 }
 
 // secretInUseHint says how to delete a secret that variables reference.
@@ -130,6 +134,10 @@ func problemFor(err error) (Problem, bool) {
 		mbe *http.MaxBytesError
 	)
 	switch {
+	case errors.Is(err, builtin.ErrBadKeyFile):
+		p := newProblem(http.StatusUnprocessableEntity, "invalid_key_file", "The new master key file cannot be used: "+sentence(err.Error()))
+		p.Errors = []FieldError{{Field: "newKeyFile", Message: "must name a readable key file (base64 of 32 bytes, mode 0600) on the server's machine"}}
+		return p, true
 	case errors.As(err, &mbe):
 		return newProblem(http.StatusRequestEntityTooLarge, "body_too_large",
 			fmt.Sprintf("The request body is larger than %d bytes.", mbe.Limit)), true

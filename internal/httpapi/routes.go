@@ -208,5 +208,7 @@ func (a *API) routes() []route {
 
 		{method: "POST", path: "/api/v1/admin/backup", summary: "A consistent copy of the SQLite database, taken while the server serves, with the audit checkpoints (a tar file; PostgreSQL: use pg_dump)", perm: access.PermAdmin,
 			status: 200, handle: a.backup},
+		{method: "POST", path: "/api/v1/admin/master-key/rotate", summary: "Rewrap every data key (and the audit key) under a new master key read from a file on the server's machine, in batches while the server serves; run it again to resume an interrupted rotation", perm: access.PermAdmin,
+			body: rotateMasterKeyRequest{}, status: 200, resp: rotateMasterKeyJSON{}, handle: a.rotateMasterKey},
 	}
 }

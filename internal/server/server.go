@@ -78,6 +78,10 @@ type Server struct {
 	// others).
 	events *events.Receiver
 	poller *rotation.Poller
+	// local is the built-in store; rotationStop stops its rotations after
+	// that many batches (tests).
+	local        *builtin.Store
+	rotationStop int
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -200,9 +204,16 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.local = local
 	if err := s.openTrail(ctx, auditKey); err != nil {
 		return err
 	}
+	// A rotation begun or finished by another replica: learn its keys.
+	s.db.OnMasterKeyChange(func() {
+		if err := local.Refresh(context.Background()); err != nil {
+			s.log.Error("could not load the master keys of a rotation another replica began", slog.String("error", err.Error()))
+		}
+	})
 	info, err := s.db.Stores().Ensure(ctx, builtin.DefaultName, builtin.Kind)
 	if err != nil {
 		return err
@@ -290,6 +301,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		DB:          s.db,
 		Audit:       s.trail,
 		Backup:      backup.NewMaker(snap, s.db.Audit(), s.cfg.DataDir, s.cfg.CheckpointFile(), version.String()),
+		MasterKey:   keyRotator{st: local, keyFile: s.cfg.KeyFile(), stop: s.rotationStop},
 		SignIns:     s.signIns,
 		Events:      s.events,
 		Rotation:    rot,
@@ -385,17 +397,25 @@ func checkKeyFiles(cfg config.Config) error {
 		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})
 	}
 	for _, f := range files {
-		st, err := os.Stat(f.path)
-		if errors.Is(err, fs.ErrNotExist) && f.mayBeMissing {
+		if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) && f.mayBeMissing {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.what, err)
+		if err := checkKeyFileMode(f.what, f.path); err != nil {
+			return err
 		}
-		if perm := st.Mode().Perm(); perm&0o077 != 0 {
-			return fmt.Errorf("%s file %s has mode %04o: group and others can read or change it; run 'chmod 600 %s' and start again",
-				f.what, f.path, perm, f.path)
-		}
+	}
+	return nil
+}
+
+// checkKeyFileMode refuses a key file that others than its owner may read.
+func checkKeyFileMode(what, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s file %s has mode %04o: group and others can read or change it; run 'chmod 600 %s' and start again",
+			what, path, perm, path)
 	}
 	return nil
 }

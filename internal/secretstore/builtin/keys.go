@@ -21,6 +21,8 @@ var (
 	ErrRotationInProgress = errors.New("builtin: another master-key rotation has not finished")
 	// ErrSameKey: the new master key is the current one.
 	ErrSameKey = errors.New("builtin: the new master key is the current one")
+	// ErrBadKeyFile: a key file given for a rotation cannot be used.
+	ErrBadKeyFile = errors.New("builtin: the key file cannot be used")
 	// ErrKeyUnknown: a row or value is wrapped under a master key this
 	// store does not hold.
 	ErrKeyUnknown = errors.New("builtin: wrapped under a master key that is not loaded")
