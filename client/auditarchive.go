@@ -82,7 +82,7 @@ func (c *Client) ArchiveAudit(ctx context.Context, before string, w io.Writer) (
 // is end, in one step; the remaining chain then continues from it.
 func (c *Client) CommitAuditArchive(ctx context.Context, end AuditAnchor) (*AuditArchiveCommit, error) {
 	var out AuditArchiveCommit
-	if err := c.do(ctx, http.MethodPost, auditPath+"/archive/commit", map[string]AuditAnchor{"end": end}, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, auditPath+"/archive/commit", end, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

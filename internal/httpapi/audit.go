@@ -130,10 +130,9 @@ type auditAnchorJSON struct {
 	MAC     string    `json:"mac"`
 }
 
-type auditArchiveCommitRequest struct {
-	// End is the end anchor of the archive, as its last line holds it.
-	End auditAnchorJSON `json:"end"`
-}
+// auditArchiveCommitRequest is the end anchor of the archive, as its last
+// line holds it under "end".
+type auditArchiveCommitRequest = auditAnchorJSON
 
 type auditArchiveCommitJSON struct {
 	Removed int64           `json:"removed"`
@@ -186,15 +185,15 @@ func (a *API) commitAuditArchive(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.End.Seq < 1 || req.End.MAC == "" || req.End.Head == "" {
-		return badRequest("end", "end must be the end anchor of an archive, as its last line holds it.")
+	if req.Seq < 1 || req.MAC == "" || req.Head == "" {
+		return badRequest("seq", "The body must be the end anchor of an archive, as its last line holds it under \"end\".")
 	}
-	end := audit.Checkpoint{Seq: req.End.Seq, Records: req.End.Records, Head: req.End.Head, Time: req.End.Time, MAC: req.End.MAC}
+	end := audit.Checkpoint{Seq: req.Seq, Records: req.Records, Head: req.Head, Time: req.Time, MAC: req.MAC}
 	n, err := a.Audit.CommitArchive(r.Context(), principal(r).Name, end)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, auditArchiveCommitJSON{Removed: n, Anchor: req.End})
+	writeJSON(w, http.StatusOK, auditArchiveCommitJSON{Removed: n, Anchor: req})
 	return nil
 }
 
