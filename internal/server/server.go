@@ -205,6 +205,13 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	s.local = local
+	if !local.Sealed() {
+		keyFile := s.cfg.KeyFile()
+		local.SetKeySource(func() ([]byte, error) {
+			k, _, err := builtin.LoadOrCreateKey(keyFile, false)
+			return k, err
+		})
+	}
 	if err := s.openTrail(ctx, auditKey); err != nil {
 		return err
 	}
@@ -234,7 +241,13 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		stores.Invalidate(store, secret)
 	})
 	// Announcements made while the listener was away were missed.
-	s.db.OnListen(stores.InvalidateAll)
+	s.db.OnListen(func() {
+		stores.InvalidateAll()
+		// A rotation may have begun or finished while the listener was away.
+		if err := local.Refresh(context.Background()); err != nil {
+			s.log.Error("could not reload the master keys", slog.String("error", err.Error()))
+		}
+	})
 	for _, x := range s.extraStores {
 		info, err := s.db.Stores().Ensure(ctx, x.name, x.kind)
 		if err != nil {

@@ -62,6 +62,8 @@ type Store struct {
 	// the one new rows are written under.
 	keys  map[string]cipher.AEAD
 	keyID string
+	// source reads the key file again (nil: never); see SetKeySource.
+	source func() ([]byte, error)
 }
 
 var (

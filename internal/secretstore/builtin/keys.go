@@ -132,6 +132,17 @@ func (s *Store) loadKeys(ctx context.Context) error {
 	}
 	if _, ok := keys[st.Bound]; ok {
 		write = st.Bound
+	} else if st.Bound != "" && s.source != nil {
+		// The database moved to a key this store never learnt: the key
+		// file may hold it by now.
+		if b, err := s.source(); err == nil {
+			if KeyID(b) == st.Bound {
+				if aead, err := newGCM(b); err == nil {
+					keys[st.Bound], write = aead, st.Bound
+				}
+			}
+			clear(b)
+		}
 	}
 	s.keys, s.keyID = keys, write
 	return nil
@@ -155,7 +166,47 @@ func (s *Store) key(ctx context.Context, keyID string) (cipher.AEAD, error) {
 	if k, ok := keys[keyID]; ok {
 		return k, nil
 	}
+	if k := s.fromSource(keyID); k != nil {
+		return k, nil
+	}
 	return nil, fmt.Errorf("master key %s: %w", keyID, ErrKeyUnknown)
+}
+
+// SetKeySource gives the store a way to read its key file again: a server
+// that missed a whole rotation (cut off from the database while it ran)
+// then picks up the new key once the file holds it, without a restart.
+func (s *Store) SetKeySource(read func() ([]byte, error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.source = read
+}
+
+// fromSource reads the key file again and keeps its key when it is keyID.
+func (s *Store) fromSource(keyID string) cipher.AEAD {
+	s.mu.RLock()
+	read := s.source
+	s.mu.RUnlock()
+	if read == nil {
+		return nil
+	}
+	b, err := read()
+	if err != nil || KeyID(b) != keyID {
+		clear(b)
+		return nil
+	}
+	aead, err := newGCM(b)
+	clear(b)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := map[string]cipher.AEAD{keyID: aead}
+	for id, k := range s.keys {
+		keys[id] = k
+	}
+	s.keys = keys
+	return aead
 }
 
 // Wrap keeps b wrapped under the database's master key as name, unless a
