@@ -67,6 +67,7 @@ func (t *writeTracker) Write(p []byte) (int, error) {
 func (a *API) backup(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.Header().Set("Content-Disposition", `attachment; filename="credflow-backup.tar"`)
+	w.Header().Set("Cache-Control", "no-store")
 	t := &writeTracker{w: w}
 	err := a.Backup.Write(r.Context(), principal(r).Name, t)
 	if err != nil && t.wrote {
