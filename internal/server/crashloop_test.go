@@ -22,6 +22,7 @@ import (
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/cli"
 	"github.com/credflow/credflow/internal/metadb"
+	"github.com/credflow/credflow/internal/metadb/metadbtest"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/server"
@@ -33,13 +34,15 @@ const (
 	crashServeEnv = "CREDFLOW_CRASHLOOP_SERVE"
 	crashDataEnv  = "CREDFLOW_CRASHLOOP_DATA"
 	crashAddrEnv  = "CREDFLOW_CRASHLOOP_ADDR"
+	crashDBEnv    = "CREDFLOW_CRASHLOOP_DATABASE"
 	// crashCyclesEnv sets the number of cycles (default 20, the CI run).
 	crashCyclesEnv = "CREDFLOW_CRASHLOOP_CYCLES"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(crashServeEnv) == "1" {
-		os.Exit(cli.Main(context.Background(), []string{"serve", "--data-dir", os.Getenv(crashDataEnv), "--addr", os.Getenv(crashAddrEnv)}, cli.SystemStreams()))
+		os.Exit(cli.Main(context.Background(), []string{"serve", "--data-dir", os.Getenv(crashDataEnv), "--addr", os.Getenv(crashAddrEnv),
+			"--database", os.Getenv(crashDBEnv)}, cli.SystemStreams()))
 	}
 	os.Exit(m.Run())
 }
@@ -60,11 +63,13 @@ type acks struct {
 	vars    []ackedVar
 }
 
-// TestCrashLoop writes at random to a server on SQLite and kills it with
-// SIGKILL at a random moment, again and again; then checks that the
-// database is sound, that every write the server acknowledged is there,
-// and that nothing is half made: every built-in secret version decrypts,
-// every variable has its owner, and the audit chain verifies in full.
+// TestCrashLoop writes at random to a server and kills it with SIGKILL at
+// a random moment, again and again; then checks that the database is
+// sound, that every write the server acknowledged is there, and that
+// nothing is half made: every built-in secret version decrypts, every
+// variable has its owner, and the audit chain verifies in full. SQLite
+// gets CREDFLOW_CRASHLOOP_CYCLES cycles (20 by default), PostgreSQL a
+// quarter of them (at least 5).
 func TestCrashLoop(t *testing.T) {
 	cycles := 20
 	if v := os.Getenv(crashCyclesEnv); v != "" {
@@ -74,6 +79,18 @@ func TestCrashLoop(t *testing.T) {
 		}
 		cycles = n
 	}
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			n := cycles
+			if e.Name != "sqlite" {
+				n = max(cycles/4, 5)
+			}
+			crashLoop(t, e.DSN(t), n)
+		})
+	}
+}
+
+func crashLoop(t *testing.T, dsn string, cycles int) {
 	data := t.TempDir()
 	var (
 		token string
@@ -84,7 +101,7 @@ func TestCrashLoop(t *testing.T) {
 	for cycle := range cycles {
 		addr := freeAddr(t)
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashServeEnv+"=1", crashDataEnv+"="+data, crashAddrEnv+"="+addr)
+		cmd.Env = append(os.Environ(), crashServeEnv+"=1", crashDataEnv+"="+data, crashAddrEnv+"="+addr, crashDBEnv+"="+dsn)
 		var logs strings.Builder
 		cmd.Stderr, cmd.Stdout = &logs, io.Discard
 		if err := cmd.Start(); err != nil {
@@ -129,7 +146,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Fatalf("no write was acknowledged in %d cycles (%d secrets, %d variables)", cycles, len(got.secrets), len(got.vars))
 	}
 	t.Logf("%d cycles: %d secret versions and %d variables acknowledged", cycles, len(got.secrets), len(got.vars))
-	checkAfterCrashes(t, data, &got)
+	checkAfterCrashes(t, dsn, data, &got)
 }
 
 // write writes at random until ctx ends: new versions of a few built-in
@@ -158,15 +175,20 @@ func write(ctx context.Context, c *client.Client, g, seq int, got *acks) {
 	}
 }
 
-func checkAfterCrashes(t *testing.T, data string, got *acks) {
+func checkAfterCrashes(t *testing.T, dsn, data string, got *acks) {
 	ctx := context.Background()
-	db, err := metadb.Open(ctx, "", data, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	db, err := metadb.Open(ctx, dsn, data, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if found, err := db.IntegrityCheck(ctx); err != nil || len(found) > 0 {
-		t.Fatalf("integrity check after the crashes: %v, %v", found, err)
+	param := "?"
+	if db.Dialect() == metadb.SQLite {
+		if found, err := db.IntegrityCheck(ctx); err != nil || len(found) > 0 {
+			t.Fatalf("integrity check after the crashes: %v, %v", found, err)
+		}
+	} else {
+		param = "$1"
 	}
 	key, _, err := builtin.LoadOrCreateKey(filepath.Join(data, "master.key"), false)
 	if err != nil {
@@ -202,7 +224,7 @@ func checkAfterCrashes(t *testing.T, data string, got *acks) {
 	}
 	for _, v := range got.vars {
 		var value string
-		if err := db.SQL().QueryRow(`SELECT value FROM environment_variables WHERE schema_name = ?`, v.name).Scan(&value); err != nil || value != v.value {
+		if err := db.SQL().QueryRow(`SELECT value FROM environment_variables WHERE schema_name = `+param, v.name).Scan(&value); err != nil || value != v.value {
 			t.Errorf("acknowledged variable %s: %v, value %q", v.name, err, value)
 		}
 	}
