@@ -104,8 +104,8 @@ func adminBackupRun(ctx context.Context, opts *adminBackupOptions) error {
 	return nil
 }
 
-// masterKeyFlag reads --master-key-file, falling back to the variable the
-// server reads.
+// masterKeyPath is --master-key-file, or else the variable the server
+// reads.
 func masterKeyPath(f *factory, flag string) string {
 	if flag != "" {
 		return flag

@@ -92,7 +92,7 @@ func auditArchiveRun(ctx context.Context, opts *auditArchiveOptions) error {
 	if err != nil {
 		return err
 	}
-	if !v.OK || v.End == nil || *v.End != *end {
+	if !v.OK || v.End == nil || v.End.Seq != end.Seq || v.End.Head != end.Head || v.End.MAC != end.MAC {
 		return fmt.Errorf("the archive as written does not verify (%s: %s): nothing was removed from the database", v.Finding, v.Problem)
 	}
 	// A hard link fails when the name is taken: an archive never replaces
