@@ -23,7 +23,9 @@ type Key struct {
 }
 
 // DeriveKey derives the audit keys from the built-in store's master key
-// with HKDF-SHA-256. The caller may clear master afterwards.
+// with HKDF-SHA-256. The caller may clear master afterwards. A database
+// keeps the key it derived first wrapped under its master key, so that a
+// rotated master key still opens the same audit key.
 func DeriveKey(master []byte) (*Key, error) {
 	if len(master) < 32 {
 		return nil, fmt.Errorf("audit: derive key: the master key is %d bytes, want at least 32", len(master))
@@ -46,3 +48,21 @@ func (*Key) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
 
 // Format prints [redacted] whatever the verb.
 func (*Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[redacted]")) }
+
+// keyBytes is the length of Bytes' result.
+const keyBytes = 64
+
+// Bytes returns the key's material, for keeping it wrapped under the
+// master key (so that it outlives a rotation of the master key). The caller
+// should clear it.
+func (k *Key) Bytes() []byte {
+	return append(append(make([]byte, 0, keyBytes), k.chain...), k.checkpoint...)
+}
+
+// KeyFromBytes is the inverse of Bytes.
+func KeyFromBytes(b []byte) (*Key, error) {
+	if len(b) != keyBytes {
+		return nil, fmt.Errorf("audit: key material is %d bytes, want %d", len(b), keyBytes)
+	}
+	return &Key{chain: append([]byte(nil), b[:32]...), checkpoint: append([]byte(nil), b[32:]...)}, nil
+}

@@ -39,6 +39,9 @@ type State struct {
 	// Checkpointed is the sequence number of the newest checkpoint written
 	// (0: none yet).
 	Checkpointed int64
+	// Archived is the anchor of the last record moved out to an archive
+	// (nil: none was): the chain left in the database continues from it.
+	Archived *Checkpoint
 }
 
 // Trail reads and verifies the audit trail, with the audit key when it is
@@ -76,6 +79,11 @@ func (t *Trail) Verify(ctx context.Context, opts VerifyOptions) (Verification, e
 		return Verification{KeyedFrom: st.KeyedFrom, Finding: FindingKeyUnavailable,
 			Problem: fmt.Sprintf("the audit key is not available (the master key is missing, or is not this database's), so the keyed links "+
 				"from record %d on cannot be checked: restore the master key and restart the server", st.KeyedFrom)}, nil
+	}
+	if a := st.Archived; a != nil && t.key != nil && !a.verify(t.key) {
+		return Verification{KeyedFrom: st.KeyedFrom, FirstBad: a.Seq + 1, Finding: FindingArchiveAnchorBad,
+			Problem: fmt.Sprintf("the database's archived anchor (record %d) is not sealed under the audit key: it was edited, "+
+				"which could hide records deleted from the start of the chain", a.Seq)}, nil
 	}
 	var cp *Checkpoint
 	if t.key != nil {
@@ -137,7 +145,7 @@ func (t *Trail) fromCheckpoint(ctx context.Context, st State, cp *Checkpoint) (v
 		if err != nil {
 			return v, false, err
 		}
-		if n != v.Records {
+		if n+st.archivedRecords() != v.Records {
 			return v, false, nil
 		}
 	}
@@ -159,7 +167,7 @@ func (t *Trail) full(ctx context.Context, st State, cp *Checkpoint) (Verificatio
 			return v, nil
 		}
 	}
-	c := NewVerifier(t.key, st.KeyedFrom)
+	c := st.verifierFrom(t.key)
 	var v Verification
 	var anchorBad bool
 	err := t.repo.Walk(ctx, 0, 0, func(r Record) bool {
@@ -179,10 +187,11 @@ func (t *Trail) full(ctx context.Context, st State, cp *Checkpoint) (Verificatio
 	}
 	if !anchorBad && !c.Failed() && c.suspect == nil && cp != nil && c.Next()-1 < cp.Seq {
 		v = truncated(st, cp, c.Next()-1)
-		v.Records, v.Checked, v.Full = c.v.Records, c.v.Checked, true
+		v.Records, v.Checked, v.Full = c.v.Records+st.archivedRecords(), c.v.Checked, true
 		return v, nil
 	}
 	v = c.Finish(st.Head)
+	v.Records += st.archivedRecords()
 	v.Checkpoint = cp
 	return v, nil
 }
@@ -301,8 +310,10 @@ func (c *Checkpointer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v, count := NewVerifier(c.t.key, st.KeyedFrom), int64(0)
-	if c.last != nil {
+	v, count := st.verifierFrom(c.t.key), st.archivedRecords()
+	// A checkpoint older than the archived anchor anchors records that
+	// are gone: the check starts at the anchor instead.
+	if c.last != nil && (st.Archived == nil || c.last.Seq >= st.Archived.Seq) {
 		v, count = NewVerifierAfter(c.t.key, st.KeyedFrom, c.last.Seq, c.last.HeadBytes()), c.last.Records
 	}
 	if err := c.t.repo.Walk(ctx, v.Next()-1, head.Seq, v.Add); err != nil {

@@ -8,15 +8,17 @@ import (
 
 // What a verification found, in one word each (Verification.Finding).
 const (
-	FindingEdited            = "edited"              // a record's content no longer matches its link
-	FindingRecomputed        = "recomputed"          // links were recomputed without the audit key
-	FindingRewritten         = "rewritten"           // the chain differs from a checkpoint, yet every link holds
-	FindingDeleted           = "deleted"             // records are missing from the middle
-	FindingReordered         = "reordered"           // records do not link to the one before them
-	FindingTruncated         = "truncated"           // records were removed from the end
-	FindingCheckpointBad     = "checkpoint_tampered" // the checkpoint file does not verify
-	FindingCheckpointMissing = "checkpoint_missing"  // checkpoints were written, but the file is gone
-	FindingKeyUnavailable    = "key_unavailable"     // the audit key is not loaded: keyed links cannot be checked
+	FindingEdited            = "edited"                  // a record's content no longer matches its link
+	FindingRecomputed        = "recomputed"              // links were recomputed without the audit key
+	FindingRewritten         = "rewritten"               // the chain differs from a checkpoint, yet every link holds
+	FindingDeleted           = "deleted"                 // records are missing from the middle
+	FindingReordered         = "reordered"               // records do not link to the one before them
+	FindingTruncated         = "truncated"               // records were removed from the end
+	FindingCheckpointBad     = "checkpoint_tampered"     // the checkpoint file does not verify
+	FindingCheckpointMissing = "checkpoint_missing"      // checkpoints were written, but the file is gone
+	FindingKeyUnavailable    = "key_unavailable"         // the audit key is not loaded: keyed links cannot be checked
+	FindingArchiveAnchorBad  = "archive_anchor_tampered" // an archived anchor is not sealed under the audit key
+	FindingNotArchive        = "not_an_archive"          // the file is not an audit archive, or not a whole one
 )
 
 // Verification is the result of checking a chain.

@@ -24,6 +24,7 @@ that records removed from the end show as well. Records never hold a value.`,
 	cmd.AddCommand(
 		newCmdAuditList(f, nil),
 		newCmdAuditVerify(f, nil),
+		newCmdAuditArchive(f, nil),
 	)
 	return cmd
 }
@@ -107,6 +108,8 @@ type auditVerifyOptions struct {
 	Format outputFormat
 
 	Verify client.AuditVerifyOptions
+	// Archive, when set, is an archive file to check instead of the trail.
+	Archive string
 }
 
 func newCmdAuditVerify(f *factory, runF func(*auditVerifyOptions) error) *cobra.Command {
@@ -118,7 +121,11 @@ func newCmdAuditVerify(f *factory, runF func(*auditVerifyOptions) error) *cobra.
 checkpoint anchors (nothing removed from the end), and that every record after
 it links to the one before under the audit key. --full checks every record.
 Exits 1 and says what was found (truncated, deleted, recomputed, edited, ...)
-when the trail does not verify.`,
+when the trail does not verify.
+
+--archive FILE checks an archive made by 'credflow audit archive' on its own,
+without the records in the database: the seals of its anchors, every record's
+link, and its count. The server's audit key is needed, so the server checks it.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Format = f.format()
@@ -129,6 +136,8 @@ when the trail does not verify.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Verify.Full, "full", false, "check every record, not only those after the newest checkpoint")
+	cmd.Flags().StringVar(&opts.Archive, "archive", "", "check this archive file (made by 'audit archive') on its own instead")
+	cmd.MarkFlagsMutuallyExclusive("full", "archive")
 	return cmd
 }
 
@@ -136,6 +145,9 @@ func auditVerifyRun(ctx context.Context, opts *auditVerifyOptions) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Archive != "" {
+		return auditVerifyArchive(ctx, c, opts)
 	}
 	v, err := c.VerifyAudit(ctx, opts.Verify)
 	if err != nil {

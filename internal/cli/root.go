@@ -141,6 +141,7 @@ runners get them at run time.
 		newCmdToken(f),
 		newCmdWhoami(f, nil),
 		newCmdAudit(f),
+		newCmdAdmin(f),
 		newCmdNotifySecretChange(f, nil),
 		newCmdEvents(f),
 		newCmdServe(f, nil),

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -46,6 +47,9 @@ type Pinger interface {
 type AuditLog interface {
 	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	Verify(ctx context.Context, opts audit.VerifyOptions) (audit.Verification, error)
+	Archive(ctx context.Context, before time.Time, w io.Writer) (audit.Checkpoint, error)
+	CommitArchive(ctx context.Context, actor string, end audit.Checkpoint) (int64, error)
+	VerifyArchive(r io.Reader) (audit.ArchiveVerification, error)
 }
 
 // API holds what the handlers need. Every field is required.
@@ -60,6 +64,8 @@ type API struct {
 	Secrets     *storesecret.Service
 	DB          Pinger
 	Audit       AuditLog
+	Backup      Backuper
+	MasterKey   KeyRotator
 	// SignIns counts failed sign-ins per client address, audits them and
 	// refuses an address's failing requests past its limit.
 	SignIns *access.SignInGuard

@@ -115,3 +115,102 @@ func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+type auditArchiveRequest struct {
+	// Before: records older than this time (RFC 3339, or a date: its
+	// midnight UTC) are archived.
+	Before string `json:"before"`
+}
+
+type auditAnchorJSON struct {
+	Seq     int64     `json:"seq"`
+	Records int64     `json:"records"`
+	Head    string    `json:"head"`
+	Time    time.Time `json:"time"`
+	MAC     string    `json:"mac"`
+}
+
+// auditArchiveCommitRequest is the end anchor of the archive, as its last
+// line holds it under "end".
+type auditArchiveCommitRequest = auditAnchorJSON
+
+type auditArchiveCommitJSON struct {
+	Removed int64           `json:"removed"`
+	Anchor  auditAnchorJSON `json:"anchor"`
+}
+
+type auditArchiveVerifyJSON struct {
+	auditVerifyJSON
+	From *auditAnchorJSON `json:"from,omitempty"`
+	End  *auditAnchorJSON `json:"end,omitempty"`
+}
+
+// maxArchiveBytes bounds an archive sent to be verified.
+const maxArchiveBytes = 4 << 30
+
+func parseBefore(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, badRequest("before", "before must be an RFC 3339 time, such as 2026-01-02T15:04:05Z, or a date, such as 2026-01-02.")
+}
+
+func (a *API) archiveAudit(w http.ResponseWriter, r *http.Request) error {
+	var req auditArchiveRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Before == "" {
+		return badRequest("before", "before is required: records older than it are archived.")
+	}
+	before, err := parseBefore(req.Before)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	t := &writeTracker{w: w}
+	_, err = a.Audit.Archive(r.Context(), before, t)
+	if err != nil && t.wrote {
+		a.Log.Error("audit archive failed while it was sent", "error", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+	return err
+}
+
+func (a *API) commitAuditArchive(w http.ResponseWriter, r *http.Request) error {
+	var req auditArchiveCommitRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Seq < 1 || req.MAC == "" || req.Head == "" {
+		return badRequest("seq", "The body must be the end anchor of an archive, as its last line holds it under \"end\".")
+	}
+	end := audit.Checkpoint{Seq: req.Seq, Records: req.Records, Head: req.Head, Time: req.Time, MAC: req.MAC}
+	n, err := a.Audit.CommitArchive(r.Context(), principal(r).Name, end)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, auditArchiveCommitJSON{Removed: n, Anchor: req})
+	return nil
+}
+
+func anchorJSON(cp *audit.Checkpoint) *auditAnchorJSON {
+	if cp == nil {
+		return nil
+	}
+	return &auditAnchorJSON{Seq: cp.Seq, Records: cp.Records, Head: cp.Head, Time: cp.Time, MAC: cp.MAC}
+}
+
+func (a *API) verifyAuditArchive(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.Audit.VerifyArchive(http.MaxBytesReader(w, r.Body, maxArchiveBytes))
+	if err != nil {
+		return err
+	}
+	out := auditArchiveVerifyJSON{auditVerifyJSON: auditVerifyJSON{OK: v.OK, Records: v.Records, Checked: v.Checked, FirstBadRecord: v.FirstBad,
+		Finding: v.Finding, Problem: v.Problem, Full: true, KeyedFrom: v.KeyedFrom}, From: anchorJSON(v.From), End: anchorJSON(v.End)}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -12,10 +12,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/backup"
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/builtin"
 	"github.com/credflow/credflow/internal/solution"
 	"github.com/credflow/credflow/internal/solution/pkgzip"
 	"github.com/credflow/credflow/internal/storeadmin"
@@ -110,6 +113,15 @@ var sentinelProblems = []struct {
 	{secretstore.ErrSealed, http.StatusServiceUnavailable, "store_sealed"},
 	{secretstore.ErrReadOnly, http.StatusConflict, "store_read_only"},
 	{secretstore.ErrCorrupt, http.StatusInternalServerError, "secret_corrupt"},
+	{backup.ErrUnsupported, http.StatusConflict, "backup_unsupported"},
+	{audit.ErrNothingToArchive, http.StatusConflict, "nothing_to_archive"},
+	{audit.ErrKeyUnavailable, http.StatusConflict, "audit_key_unavailable"},
+	{audit.ErrChainBroken, http.StatusConflict, "audit_chain_broken"},
+	{audit.ErrArchiveInvalid, http.StatusUnprocessableEntity, "archive_invalid"},
+	{audit.ErrArchiveStale, http.StatusConflict, "archive_stale"},
+	{builtin.ErrRotationInProgress, http.StatusConflict, "rotation_in_progress"},
+	{builtin.ErrSameKey, http.StatusConflict, "same_master_key"},
+	{builtin.ErrWrongKey, http.StatusConflict, "wrong_master_key"},
 }
 
 // secretInUseHint says how to delete a secret that variables reference.
@@ -143,6 +155,10 @@ func problemFor(err error) (Problem, bool) {
 		ime *solution.ImportError
 	)
 	switch {
+	case errors.Is(err, builtin.ErrBadKeyFile):
+		p := newProblem(http.StatusUnprocessableEntity, "invalid_key_file", "The new master key file cannot be used: "+sentence(err.Error()))
+		p.Errors = []FieldError{{Field: "newKeyFile", Message: "must name a readable key file (base64 of 32 bytes, mode 0600) on the server's machine"}}
+		return p, true
 	case errors.As(err, &pke):
 		p := newProblem(http.StatusBadRequest, pke.Code, sentence("The package is refused, nothing was written: "+pke.Error()))
 		field := "package"

@@ -229,5 +229,17 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/api/v1/audit/verify", summary: "Check the audit trail's chain against the newest checkpoint", perm: access.PermAdmin,
 			query:  []param{{"full", "true: check every record, not only those after the newest checkpoint."}},
 			status: 200, resp: auditVerifyJSON{}, handle: a.verifyAudit},
+
+		{method: "POST", path: "/api/v1/audit/archive", summary: "The records older than a date (never the newest), with their chain and a sealed end anchor, as JSON lines; nothing is removed until the archive is committed", perm: access.PermAdmin,
+			body: auditArchiveRequest{}, status: 200, handle: a.archiveAudit},
+		{method: "POST", path: "/api/v1/audit/archive/commit", summary: "Remove the records an archive holds, in one step, once it is safely written: the remaining chain continues from its end anchor", perm: access.PermAdmin,
+			body: auditArchiveCommitRequest{}, status: 200, resp: auditArchiveCommitJSON{}, handle: a.commitAuditArchive},
+		{method: "POST", path: "/api/v1/audit/archive/verify", summary: "Check an archive (the request body, JSON lines) on its own: its anchors' seals, every record's link, its count", perm: access.PermAdmin,
+			status: 200, resp: auditArchiveVerifyJSON{}, handle: a.verifyAuditArchive},
+
+		{method: "POST", path: "/api/v1/admin/backup", summary: "A consistent copy of the SQLite database, taken while the server serves, with the audit checkpoints (a tar file; PostgreSQL: use pg_dump)", perm: access.PermAdmin,
+			status: 200, handle: a.backup},
+		{method: "POST", path: "/api/v1/admin/master-key/rotate", summary: "Rewrap every data key (and the audit key) under a new master key read from a file on the server's machine, in batches while the server serves; run it again to resume an interrupted rotation", perm: access.PermAdmin,
+			body: rotateMasterKeyRequest{}, status: 200, resp: rotateMasterKeyJSON{}, handle: a.rotateMasterKey},
 	}
 }

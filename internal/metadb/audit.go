@@ -1,12 +1,15 @@
 package metadb
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/credflow/credflow/internal/audit"
 )
@@ -22,6 +25,9 @@ const (
 	// auditCheckpointedKey holds the sequence number of the newest
 	// checkpoint written to a checkpoint file.
 	auditCheckpointedKey = "audit.checkpointed"
+	// auditArchivedKey holds the sealed anchor (JSON) of the last record
+	// moved out to an archive.
+	auditArchivedKey = "audit.archived"
 )
 
 // auditLock is the PostgreSQL advisory lock that serialises appends to the
@@ -310,6 +316,16 @@ func (a Audit) State(ctx context.Context) (audit.State, error) {
 		return st, err
 	}
 	st.Head = head
+	archived, ok, err := a.db.metaValue(ctx, auditArchivedKey)
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		st.Archived = new(audit.Checkpoint)
+		if err := json.Unmarshal([]byte(archived), st.Archived); err != nil {
+			return st, fmt.Errorf("read meta %s: %w", auditArchivedKey, err)
+		}
+	}
 	for _, m := range []struct {
 		key string
 		dst *int64
@@ -342,3 +358,75 @@ func (a Audit) Appended() int64 { return a.db.auditAppended.Load() }
 
 // Wake is signalled (without blocking) after records are appended.
 func (a Audit) Wake() <-chan struct{} { return a.db.auditWake }
+
+var _ audit.Archiver = Audit{}
+
+// ArchiveBound implements audit.Archiver.
+func (a Audit) ArchiveBound(ctx context.Context, before time.Time) (int64, error) {
+	var first, last sql.NullInt64
+	if err := a.db.sql.QueryRowContext(ctx, a.db.q(`SELECT (SELECT min(seq) FROM audit_log WHERE at >= $1), (SELECT max(seq) FROM audit_log)`),
+		before.UTC()).Scan(&first, &last); err != nil {
+		return 0, fmt.Errorf("find audit records to archive: %w", err)
+	}
+	if !last.Valid {
+		return 0, nil
+	}
+	// The newest record stays, so that the next one has a record to link to.
+	bound := last.Int64 - 1
+	if first.Valid {
+		bound = min(bound, first.Int64-1)
+	}
+	return max(bound, 0), nil
+}
+
+// RemoveArchived implements audit.Archiver.
+func (a Audit) RemoveArchived(ctx context.Context, end audit.Checkpoint, e audit.Entry) (int64, error) {
+	db := a.db
+	var removed int64
+	err := db.inTxQuiet(ctx, func(tx *sql.Tx) error {
+		if db.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(auditLock)); err != nil {
+				return fmt.Errorf("audit: lock chain: %w", err)
+			}
+		}
+		var cur string
+		err := tx.QueryRowContext(ctx, db.q(`SELECT value FROM meta WHERE key = $1`), auditArchivedKey).Scan(&cur)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("audit: read archived anchor: %w", err)
+		default:
+			var prev audit.Checkpoint
+			if err := json.Unmarshal([]byte(cur), &prev); err != nil {
+				return fmt.Errorf("audit: read archived anchor: %w", err)
+			}
+			if prev.Seq >= end.Seq {
+				return fmt.Errorf("audit: records up to %d are archived already, up to %d: %w", end.Seq, prev.Seq, audit.ErrArchiveStale)
+			}
+		}
+		var hash []byte
+		err = tx.QueryRowContext(ctx, db.q(`SELECT hash FROM audit_log WHERE seq = $1`), end.Seq).Scan(&hash)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !bytes.Equal(hash, end.HeadBytes())) {
+			return fmt.Errorf("audit: the archive ends at record %d, which the database does not hold as archived: %w", end.Seq, audit.ErrArchiveInvalid)
+		}
+		if err != nil {
+			return fmt.Errorf("audit: read archived record: %w", err)
+		}
+		res, err := db.exec(ctx, tx, `DELETE FROM audit_log WHERE seq <= $1`, end.Seq)
+		if err != nil {
+			return fmt.Errorf("audit: remove archived records: %w", err)
+		}
+		if removed, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("audit: remove archived records: %w", err)
+		}
+		anchor, err := json.Marshal(end)
+		if err != nil {
+			return fmt.Errorf("audit: record archived anchor: %w", err)
+		}
+		if err := db.setMeta(ctx, tx, auditArchivedKey, string(anchor)); err != nil {
+			return fmt.Errorf("audit: record archived anchor: %w", err)
+		}
+		return db.appendAudit(ctx, tx, e)
+	})
+	return removed, err
+}

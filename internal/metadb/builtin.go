@@ -26,6 +26,9 @@ func (db *DB) BuiltinSecrets() *BuiltinRepo { return &BuiltinRepo{db: db} }
 // reports whether the secret had no other version.
 func (r *BuiltinRepo) Insert(ctx context.Context, rec builtin.Record, e audit.Entry) (created bool, err error) {
 	err = r.db.inTxAnnounce(ctx, secretChangePrefix+rec.Name, func(tx *sql.Tx) error {
+		if err := r.checkWriteKey(ctx, tx, rec.KeyID); err != nil {
+			return fmt.Errorf("insert builtin secret %q version %d: %w", rec.Name, rec.Version, err)
+		}
 		_, err := r.db.exec(ctx, tx, `INSERT INTO builtin_secrets (name, version, key_id, wrapped_key, ciphertext, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			rec.Name, rec.Version, rec.KeyID, rec.WrappedKey, rec.Ciphertext, rec.CreatedAt.UTC())

@@ -53,6 +53,7 @@ type DB struct {
 	onStoreChange  atomic.Value // func(name string)
 	onRotation     atomic.Value // func(store, secret string)
 	onListen       atomic.Value // func()
+	onMasterKey    atomic.Value // func()
 
 	// auditKey seals the audit chain's links (nil: plain SHA-256, when the
 	// master key is not available); see Audit.UseKey.
@@ -396,6 +397,10 @@ func (db *DB) listenOnce(ctx context.Context) error {
 				return err
 			}
 			if db.rotated(n.Payload) {
+				continue
+			}
+			if db.masterKeyChanged(n.Payload) {
+				db.gen.Add(1)
 				continue
 			}
 			db.gen.Add(1)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
+	"github.com/credflow/credflow/internal/backup"
 	"github.com/credflow/credflow/internal/config"
 	"github.com/credflow/credflow/internal/connection"
 	"github.com/credflow/credflow/internal/credential"
@@ -83,6 +84,10 @@ type Server struct {
 	prop   *rotation.Propagation
 	// sessions are the web interface's session limits.
 	sessions webui.SessionOptions
+	// local is the built-in store; rotationStop stops its rotations after
+	// that many batches (tests).
+	local        *builtin.Store
+	rotationStop int
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -205,9 +210,23 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.local = local
+	if !local.Sealed() {
+		keyFile := s.cfg.KeyFile()
+		local.SetKeySource(func() ([]byte, error) {
+			k, _, err := builtin.LoadOrCreateKey(keyFile, false)
+			return k, err
+		})
+	}
 	if err := s.openTrail(ctx, auditKey); err != nil {
 		return err
 	}
+	// A rotation begun or finished by another replica: learn its keys.
+	s.db.OnMasterKeyChange(func() {
+		if err := local.Refresh(context.Background()); err != nil {
+			s.log.Error("could not load the master keys of a rotation another replica began", slog.String("error", err.Error()))
+		}
+	})
 	info, err := s.db.Stores().Ensure(ctx, builtin.DefaultName, builtin.Kind)
 	if err != nil {
 		return err
@@ -232,7 +251,13 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		s.prop.Expect(store, secret, at)
 	})
 	// Announcements made while the listener was away were missed.
-	s.db.OnListen(stores.InvalidateAll)
+	s.db.OnListen(func() {
+		stores.InvalidateAll()
+		// A rotation may have begun or finished while the listener was away.
+		if err := local.Refresh(context.Background()); err != nil {
+			s.log.Error("could not reload the master keys", slog.String("error", err.Error()))
+		}
+	})
 	for _, x := range s.extraStores {
 		info, err := s.db.Stores().Ensure(ctx, x.name, x.kind)
 		if err != nil {
@@ -301,6 +326,10 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}})
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
+	var snap backup.Snapshotter
+	if s.db.Dialect() == metadb.SQLite {
+		snap = s.db
+	}
 	secrets := storesecret.New(stores, acc, s.db.Variables())
 	api := &httpapi.API{
 		Access:       acc,
@@ -313,6 +342,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Secrets:      secrets,
 		DB:           s.db,
 		Audit:        s.trail,
+		Backup:       backup.NewMaker(snap, s.db.Audit(), s.cfg.DataDir, s.cfg.CheckpointFile(), version.String()),
+		MasterKey:    keyRotator{st: local, keyFile: s.cfg.KeyFile(), stop: s.rotationStop},
 		SignIns:      s.signIns,
 		Events:       s.events,
 		Rotation:     rot,
@@ -413,7 +444,7 @@ func (s *Server) openBuiltin(ctx context.Context) (*builtin.Store, *audit.Key, e
 	if err != nil {
 		return nil, nil, err
 	}
-	ak, err := audit.DeriveKey(key)
+	ak, err := AuditKey(ctx, st, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -464,17 +495,25 @@ func checkKeyFiles(cfg config.Config) error {
 		files = append(files, keyFile{"TLS key", cfg.TLSKeyFile, false})
 	}
 	for _, f := range files {
-		st, err := os.Stat(f.path)
-		if errors.Is(err, fs.ErrNotExist) && f.mayBeMissing {
+		if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) && f.mayBeMissing {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.what, err)
+		if err := checkKeyFileMode(f.what, f.path); err != nil {
+			return err
 		}
-		if perm := st.Mode().Perm(); perm&0o077 != 0 {
-			return fmt.Errorf("%s file %s has mode %04o: group and others can read or change it; run 'chmod 600 %s' and start again",
-				f.what, f.path, perm, f.path)
-		}
+	}
+	return nil
+}
+
+// checkKeyFileMode refuses a key file that others than its owner may read.
+func checkKeyFileMode(what, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s file %s has mode %04o: group and others can read or change it; run 'chmod 600 %s' and start again",
+			what, path, perm, path)
 	}
 	return nil
 }
@@ -663,4 +702,34 @@ func servePprof(addr string) (stop func(), err error) {
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln) //nolint:errcheck // ends with Close
 	return func() { hs.Close() }, nil
+}
+
+// auditKeyName names the audit key among the values kept wrapped under the
+// master key.
+const auditKeyName = "audit-key"
+
+// AuditKey returns the audit key of the built-in store st, opened with
+// master: the one kept wrapped under the master key, or, the first time,
+// the one derived from master, which is then kept so. A rotated master key
+// thus opens the key the chain was sealed with.
+func AuditKey(ctx context.Context, st *builtin.Store, master []byte) (*audit.Key, error) {
+	b, ok, err := st.Unwrap(ctx, auditKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	if ok {
+		defer clear(b)
+		return audit.KeyFromBytes(b)
+	}
+	k, err := audit.DeriveKey(master)
+	if err != nil {
+		return nil, err
+	}
+	b = k.Bytes()
+	defer clear(b)
+	if err := st.Wrap(ctx, auditKeyName, b); err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	// Another replica may have kept its own first: read back the kept one.
+	return AuditKey(ctx, st, master)
 }

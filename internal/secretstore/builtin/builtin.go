@@ -11,7 +11,9 @@
 // falls back to plaintext.
 //
 // The package does not persist anything itself: it needs a Repository, which
-// metadb implements. It does not rotate master keys.
+// metadb implements. A Repository that is also a KeyRepository lets the
+// store rotate its master key (Rotate) while it serves, and keep other
+// values wrapped under it (Wrap, Unwrap).
 package builtin
 
 import (
@@ -20,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/credflow/credflow/internal/audit"
@@ -47,9 +50,20 @@ const putAttempts = 10
 
 // Store is the built-in store. It is safe for concurrent use.
 type Store struct {
-	repo   Repository
-	master cipher.AEAD // nil when sealed
-	keyID  string
+	repo Repository
+	// loaded is the master key the store was opened with (nil when
+	// sealed), loadedID its ID.
+	loaded   cipher.AEAD
+	loadedID string
+
+	mu sync.RWMutex
+	// keys holds every master key the store can open rows with: the
+	// loaded one and, during or after a rotation, the other; keyID is
+	// the one new rows are written under.
+	keys  map[string]cipher.AEAD
+	keyID string
+	// source reads the key file again (nil: never); see SetKeySource.
+	source func() ([]byte, error)
 }
 
 var (
@@ -79,7 +93,8 @@ func New(repo Repository, key []byte) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builtin: new store: %w", err)
 	}
-	s.master, s.keyID = aead, KeyID(key)
+	s.loaded, s.loadedID = aead, KeyID(key)
+	s.keys, s.keyID = map[string]cipher.AEAD{s.loadedID: aead}, s.loadedID
 	return s, nil
 }
 
@@ -93,21 +108,30 @@ func Open(ctx context.Context, repo Repository, key []byte) (*Store, error) {
 	if err != nil || s.Sealed() {
 		return s, err
 	}
-	bound, err := repo.BindKey(ctx, s.keyID)
+	bound, err := repo.BindKey(ctx, s.loadedID)
 	if err != nil {
 		return nil, fmt.Errorf("builtin: open store: %w", err)
 	}
-	if bound != s.keyID {
-		return nil, fmt.Errorf("builtin: open store: the master key has ID %s, the database is bound to %s: %w", s.keyID, bound, ErrWrongKey)
+	if err := s.loadKeys(ctx); err != nil {
+		return nil, fmt.Errorf("builtin: open store: %w", err)
+	}
+	// During a rotation either key opens the store: each is kept wrapped
+	// under the other until it finishes.
+	if keys, _ := s.keyring(); keys[bound] == nil {
+		return nil, fmt.Errorf("builtin: open store: the master key has ID %s, the database is bound to %s: %w", s.loadedID, bound, ErrWrongKey)
 	}
 	return s, nil
 }
 
 // Sealed reports whether the store has no master key.
-func (s *Store) Sealed() bool { return s.master == nil }
+func (s *Store) Sealed() bool { return s.loaded == nil }
 
-// KeyID identifies the loaded master key; "" when sealed.
-func (s *Store) KeyID() string { return s.keyID }
+// KeyID identifies the master key new rows are written under; "" when
+// sealed.
+func (s *Store) KeyID() string {
+	_, id := s.keyring()
+	return id
+}
 
 // Get decrypts the pinned or latest version. A row that does not decrypt
 // under its own name and version, or that was written under another master
@@ -117,11 +141,15 @@ func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secre
 	if err != nil {
 		return secretstore.Secret{}, err
 	}
-	if rec.KeyID != s.keyID {
+	master, err := s.key(ctx, rec.KeyID)
+	if errors.Is(err, ErrKeyUnknown) {
 		return secretstore.Secret{}, fmt.Errorf("builtin: get secret %q version %d: written under master key %s, but the loaded key is %s: %w",
-			ref.Name, rec.Version, rec.KeyID, s.keyID, secretstore.ErrCorrupt)
+			ref.Name, rec.Version, rec.KeyID, s.KeyID(), secretstore.ErrCorrupt)
 	}
-	plaintext, err := decrypt(s.master, ref.Name, rec.Version, rec.WrappedKey, rec.Ciphertext)
+	if err != nil {
+		return secretstore.Secret{}, fmt.Errorf("builtin: get secret %q: %w", ref.Name, err)
+	}
+	plaintext, err := decrypt(master, ref.Name, rec.Version, rec.WrappedKey, rec.Ciphertext)
 	if err != nil {
 		// The cause (an authentication failure) says nothing more useful
 		// and is left out on purpose.
@@ -188,20 +216,28 @@ func (s *Store) Put(ctx context.Context, name string, v secretstore.Value, e aud
 		if err != nil {
 			return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
 		}
+		keys, keyID := s.keyring()
 		rec := Record{
 			Name:    name,
 			Version: next,
-			KeyID:   s.keyID,
+			KeyID:   keyID,
 			// Microseconds are what every engine keeps, so that the time
 			// Put returns equals the one read back.
 			CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 		}
-		rec.WrappedKey, rec.Ciphertext, err = encrypt(s.master, name, rec.Version, plaintext)
+		rec.WrappedKey, rec.Ciphertext, err = encrypt(keys[keyID], name, rec.Version, plaintext)
 		if err != nil {
 			return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: encrypt: %w", name, err)
 		}
 		created, err := s.repo.Insert(ctx, rec, e)
 		if errors.Is(err, ErrVersionTaken) {
+			continue
+		}
+		if errors.Is(err, ErrKeyChanged) {
+			// A rotation began: write again under its key.
+			if err := s.loadKeys(ctx); err != nil {
+				return secretstore.Written{}, fmt.Errorf("builtin: put secret %q: %w", name, err)
+			}
 			continue
 		}
 		if err != nil {

@@ -91,3 +91,22 @@ func decrypt(master cipher.AEAD, name string, version int, wrappedKey, ciphertex
 	}
 	return plaintext, nil
 }
+
+// Purposes of what a master key wraps besides data keys: another master key
+// (during a rotation) and named values kept wrapped in the database.
+const (
+	purposeMasterKey = "credflow/builtin/master-key/v1"
+	purposeWrapped   = "credflow/builtin/wrapped/v1"
+)
+
+// rewrap opens a data key wrapped under from and wraps it under to, bound
+// to the same name and version; the value's ciphertext does not change.
+func rewrap(from, to cipher.AEAD, name string, version int, wrappedKey []byte) ([]byte, error) {
+	ad := associatedData(purposeKey, name, version)
+	dataKey, err := from.Open(nil, nil, wrappedKey, ad)
+	if err != nil {
+		return nil, fmt.Errorf("unwrap data key: %w", err)
+	}
+	defer clear(dataKey)
+	return to.Seal(nil, nil, dataKey, ad), nil
+}
