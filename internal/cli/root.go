@@ -142,6 +142,7 @@ runners get them at run time.
 		newCmdAudit(f),
 		newCmdNotifySecretChange(f, nil),
 		newCmdServe(f, nil),
+		newCmdConfig(f),
 		newCmdVersion(f, nil),
 	)
 	markRan(cmd, &f.ran)

@@ -5,7 +5,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/credflow/credflow/internal/logging"
 )
 
 // Config is everything `credflow serve` needs.
@@ -64,7 +68,19 @@ type Config struct {
 	// the CREDFLOW_EVENTGRID_KEY variable, which the server reads itself.
 	EventGridKeyFile string
 
-	// envErr is a CREDFLOW_* variable that did not parse; Validate reports it.
+	// LogFormat is json (the default) or text; LogLevel is debug, info,
+	// warn or error. AccessLog writes one line per request (at info).
+	LogFormat string
+	LogLevel  string
+	AccessLog bool
+
+	// MetricsAddr, when set, serves the Prometheus metrics without
+	// authentication on that address (host:port), beside GET /metrics on
+	// the API for admins. Keep it on a private network.
+	MetricsAddr string
+
+	// envErr holds the CREDFLOW_* variables that did not parse (joined);
+	// Validate reports them.
 	envErr error
 }
 
@@ -83,6 +99,12 @@ const (
 	EnvOIDCGroups    = "CREDFLOW_OIDC_GROUPS_CLAIM"
 	EnvOIDCAuto      = "CREDFLOW_OIDC_AUTO_CREATE"
 	EnvPprofAddr     = "CREDFLOW_PPROF_ADDR"
+	EnvLogFormat     = "CREDFLOW_LOG_FORMAT"
+	EnvLogLevel      = "CREDFLOW_LOG_LEVEL"
+	EnvAccessLog     = "CREDFLOW_ACCESS_LOG"
+	EnvMetricsAddr   = "CREDFLOW_METRICS_ADDR"
+	// EnvConfigFile names the configuration file, as serve --config does.
+	EnvConfigFile = "CREDFLOW_CONFIG"
 
 	EnvAuditCheckpointFile     = "CREDFLOW_AUDIT_CHECKPOINT_FILE"
 	EnvAuditCheckpointRecords  = "CREDFLOW_AUDIT_CHECKPOINT_RECORDS"
@@ -108,6 +130,9 @@ func Defaults() Config {
 		DataDir:        "credflow-data",
 		Prefix:         "cf",
 		OIDCAutoCreate: true,
+		LogFormat:      logging.FormatJSON,
+		LogLevel:       "info",
+		AccessLog:      true,
 
 		AuditCheckpointRecords:  DefaultAuditCheckpointRecords,
 		AuditCheckpointInterval: DefaultAuditCheckpointInterval,
@@ -119,6 +144,13 @@ func Defaults() Config {
 // getenv reports as set.
 func FromEnv(getenv func(string) string) Config {
 	c := Defaults()
+	c.ApplyEnv(getenv)
+	return c
+}
+
+// ApplyEnv overrides c with the CREDFLOW_* variables that getenv reports as
+// set. A value that does not parse is kept for Validate to report.
+func (c *Config) ApplyEnv(getenv func(string) string) {
 	for _, o := range []struct {
 		env string
 		dst *string
@@ -137,36 +169,54 @@ func FromEnv(getenv func(string) string) Config {
 		{EnvPprofAddr, &c.PprofAddr},
 		{EnvAuditCheckpointFile, &c.AuditCheckpointFile},
 		{EnvEventGridKeyFile, &c.EventGridKeyFile},
+		{EnvLogFormat, &c.LogFormat},
+		{EnvLogLevel, &c.LogLevel},
+		{EnvMetricsAddr, &c.MetricsAddr},
 	} {
 		if v := getenv(o.env); v != "" {
 			*o.dst = v
 		}
 	}
-	if v := getenv(EnvOIDCAuto); v != "" {
-		c.OIDCAutoCreate = v == "true" || v == "1"
+	for _, o := range []struct {
+		env string
+		dst *bool
+	}{
+		{EnvOIDCAuto, &c.OIDCAutoCreate},
+		{EnvAccessLog, &c.AccessLog},
+	} {
+		if v := getenv(o.env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want true or false", o.env, v))
+			} else {
+				*o.dst = b
+			}
+		}
 	}
 	if v := getenv(EnvAuditCheckpointRecords); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			c.envErr = fmt.Errorf("%s %q: want a whole number", EnvAuditCheckpointRecords, v)
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a whole number", EnvAuditCheckpointRecords, v))
+		} else {
+			c.AuditCheckpointRecords = n
 		}
-		c.AuditCheckpointRecords = n
 	}
 	if v := getenv(EnvAuditCheckpointInterval); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			c.envErr = fmt.Errorf("%s %q: want a duration such as 60s", EnvAuditCheckpointInterval, v)
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a duration such as 60s", EnvAuditCheckpointInterval, v))
+		} else {
+			c.AuditCheckpointInterval = d
 		}
-		c.AuditCheckpointInterval = d
 	}
 	if v := getenv(EnvMaxFailedSignIns); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			c.envErr = fmt.Errorf("%s %q: want a whole number", EnvMaxFailedSignIns, v)
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a whole number", EnvMaxFailedSignIns, v))
+		} else {
+			c.MaxFailedSignIns = n
 		}
-		c.MaxFailedSignIns = n
 	}
-	return c
 }
 
 // CheckpointFile is the audit checkpoint file's path.
@@ -225,49 +275,67 @@ func (c Config) TLS() bool { return c.TLSCertFile != "" }
 var prefixRule = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,19}$`)
 
 // Validate checks the configuration without touching the file system or the
-// network.
+// network. It reports every problem, one per line (errors.Join).
 func (c Config) Validate() error {
+	var errs []error
 	if c.envErr != nil {
-		return c.envErr
+		errs = append(errs, c.envErr)
 	}
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	hostport, scheme := c.listenAddr()
 	if _, _, err := net.SplitHostPort(hostport); err != nil || (scheme != "" && scheme != "http" && scheme != "https") {
-		return fmt.Errorf("addr %q: want host:port or http(s)://host:port (for example 127.0.0.1:8080)", c.shownAddr())
+		bad("addr %q: want host:port or http(s)://host:port (for example 127.0.0.1:8080)", c.shownAddr())
 	}
 	if c.DataDir == "" {
-		return fmt.Errorf("data-dir: must not be empty")
+		bad("data-dir: must not be empty")
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
-		return fmt.Errorf("database: want a postgres:// URL, or nothing for SQLite in the data directory")
+		bad("database: want a postgres:// URL, or nothing for SQLite in the data directory")
 	}
 	if !prefixRule.MatchString(c.Prefix) {
-		return fmt.Errorf("prefix %q: want a letter followed by up to 19 letters or digits", c.Prefix)
+		bad("prefix %q: want a letter followed by up to 19 letters or digits", c.Prefix)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		return fmt.Errorf("tls-cert-file and tls-key-file: give both or neither")
+		bad("tls-cert-file and tls-key-file: give both or neither")
 	}
 	if scheme == "https" && !c.TLS() {
-		return fmt.Errorf("addr %q: an https address needs tls-cert-file and tls-key-file", c.shownAddr())
+		bad("addr %q: an https address needs tls-cert-file and tls-key-file", c.shownAddr())
 	}
 	if scheme == "http" && c.TLS() {
-		return fmt.Errorf("addr %q: the server speaks HTTPS with tls-cert-file; use https:// or host:port", c.shownAddr())
+		bad("addr %q: the server speaks HTTPS with tls-cert-file; use https:// or host:port", c.shownAddr())
 	}
-	if c.PprofAddr != "" {
-		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
-			return fmt.Errorf("pprof-addr %q: want host:port", c.PprofAddr)
+	for _, a := range []struct{ name, addr string }{{"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			bad("%s %q: want host:port", a.name, a.addr)
 		}
 	}
 	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
-		return fmt.Errorf("oidc-issuer and oidc-audience: give both or neither")
+		bad("oidc-issuer and oidc-audience: give both or neither")
 	}
 	if c.AuditCheckpointRecords < 1 {
-		return fmt.Errorf("audit-checkpoint-records %d: want at least 1", c.AuditCheckpointRecords)
+		bad("audit-checkpoint-records %d: want at least 1", c.AuditCheckpointRecords)
 	}
 	if c.AuditCheckpointInterval < time.Second {
-		return fmt.Errorf("audit-checkpoint-interval %s: want at least 1s", c.AuditCheckpointInterval)
+		bad("audit-checkpoint-interval %s: want at least 1s", c.AuditCheckpointInterval)
 	}
 	if c.MaxFailedSignIns < 1 {
-		return fmt.Errorf("max-failed-signins %d: want at least 1", c.MaxFailedSignIns)
+		bad("max-failed-signins %d: want at least 1", c.MaxFailedSignIns)
 	}
-	return nil
+	if err := logging.CheckFormat(c.LogFormat); err != nil {
+		bad("log-format %q: want json or text", c.LogFormat)
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		bad("log-level %q: want %s", c.LogLevel, logging.Levels)
+	}
+	return errors.Join(errs...)
+}
+
+// Level is LogLevel as a slog level (info when it does not parse; Validate
+// refuses that).
+func (c Config) Level() slog.Level {
+	l, _ := logging.ParseLevel(c.LogLevel)
+	return l
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/events"
+	"github.com/credflow/credflow/internal/logging"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
@@ -66,8 +67,11 @@ type API struct {
 	Events   *events.Receiver
 	Rotation *rotation.Service
 	Vaults   events.Stores
-	Log      *slog.Logger
-	Version  string
+	// Log receives the API's lines; a line written for a request carries
+	// its id (logging.New). AccessLog adds one line per request.
+	Log       *slog.Logger
+	AccessLog bool
+	Version   string
 }
 
 type principalKey struct{}
@@ -77,8 +81,6 @@ func principal(r *http.Request) access.Principal {
 	p, _ := r.Context().Value(principalKey{}).(access.Principal)
 	return p
 }
-
-type requestIDKey struct{}
 
 var requestIDRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
@@ -113,7 +115,7 @@ func (a *API) Handler() http.Handler {
 			rid = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", rid)
-		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+		ctx := logging.WithRequestID(r.Context(), rid)
 		client, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			client = r.RemoteAddr
@@ -122,10 +124,11 @@ func (a *API) Handler() http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		mux.ServeHTTP(rec, r)
-		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
-			slog.String("requestId", rid))
+		if a.AccessLog {
+			a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+		}
 	})
 }
 
@@ -233,15 +236,13 @@ func (a *API) authenticate(r *http.Request) (access.Principal, error) {
 // fail renders err as a problem; errors the API does not know are logged.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p, known := problemFor(err)
-	rid, _ := r.Context().Value(requestIDKey{}).(string)
-	p.RequestID = rid
+	p.RequestID = logging.RequestID(r.Context())
 	if !known {
-		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("requestId", rid), slog.String("error", err.Error()))
+		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
 	} else if errors.Is(err, secretstore.ErrCorrupt) {
 		// Tampering, or a fault of the database: the operator must know at
 		// once. The error names the store, secret and version, never a value.
-		attrs := []slog.Attr{slog.String("requestId", rid), slog.String("error", err.Error())}
+		attrs := []slog.Attr{slog.String("error", err.Error())}
 		var se *connection.StoreError
 		if errors.As(err, &se) {
 			attrs = append(attrs, slog.String("store", se.Store), slog.String("secret", se.Ref))
@@ -249,7 +250,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.Log.LogAttrs(r.Context(), slog.LevelError, "stored secret failed its integrity check", attrs...)
 	} else if errors.Is(err, access.ErrUnauthenticated) {
 		// The reason is for operators only; no error on this path holds a token.
-		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid), slog.String("reason", err.Error()))
+		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("reason", err.Error()))
 	}
 	writeProblem(w, p)
 }
@@ -274,9 +275,9 @@ func (a *API) contain(w http.ResponseWriter, r *http.Request) {
 	if re, ok := v.(runtime.Error); ok {
 		what = re.Error()
 	}
-	rid, _ := r.Context().Value(requestIDKey{}).(string)
+	rid := logging.RequestID(r.Context())
 	a.Log.LogAttrs(r.Context(), slog.LevelError, "handler panicked",
-		slog.String("requestId", rid), slog.String("panic", what), slog.String("stack", string(debug.Stack())))
+		slog.String("panic", what), slog.String("stack", string(debug.Stack())))
 	if sr, ok := w.(*statusRecorder); ok && sr.wrote {
 		// Part of an answer is out: end the connection rather than let
 		// the client take it for a whole one.

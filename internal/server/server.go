@@ -27,6 +27,7 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/events"
 	"github.com/credflow/credflow/internal/httpapi"
+	"github.com/credflow/credflow/internal/logging"
 	"github.com/credflow/credflow/internal/metadb"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 	if err := checkKeyFiles(cfg); err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := logging.New(stderr, cfg.LogFormat, cfg.Level())
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -289,6 +290,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Rotation:    rot,
 		Vaults:      vaults,
 		Log:         s.log,
+		AccessLog:   s.cfg.AccessLog,
 		Version:     version.String(),
 	}
 	s.handler = api.Handler()
