@@ -31,6 +31,7 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/events"
 	"github.com/credflow/credflow/internal/logging"
+	"github.com/credflow/credflow/internal/metrics"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/storeadmin"
@@ -72,6 +73,8 @@ type API struct {
 	Log       *slog.Logger
 	AccessLog bool
 	Version   string
+	// Metrics counts requests and resolves and serves GET /metrics.
+	Metrics *metrics.Metrics
 }
 
 type principalKey struct{}
@@ -124,6 +127,9 @@ func (a *API) Handler() http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		mux.ServeHTTP(rec, r)
+		// The mux set the route's pattern (or "/", no route) on r: a
+		// bounded label, unlike the path.
+		a.Metrics.Request(r.Pattern, rec.status)
 		if a.AccessLog {
 			a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),

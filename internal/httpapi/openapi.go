@@ -46,7 +46,11 @@ func (a *API) openAPIDocument() map[string]any {
 		}
 		ok := map[string]any{"description": http.StatusText(rt.status)}
 		if rt.resp != nil {
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.resp))}}
+			ct := rt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			ok["content"] = map[string]any{ct: map[string]any{"schema": g.schema(reflect.TypeOf(rt.resp))}}
 		}
 		responses := map[string]any{
 			strconv.Itoa(rt.status): ok,

@@ -19,7 +19,10 @@ type route struct {
 	status  int   // the success status
 	also    []int // other success statuses with the same body
 	resp    any   // the success body's type, nil when none
-	handle  func(w http.ResponseWriter, r *http.Request) error
+	// contentType is the success body's media type (default
+	// application/json).
+	contentType string
+	handle      func(w http.ResponseWriter, r *http.Request) error
 	// refused, when set, hears of a request refused before handle ran
 	// (its path or query is malformed) and returns the error to answer
 	// with: for a route that must audit every refusal.
@@ -41,6 +44,8 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/healthz", summary: "Process is up", public: true, status: 200, resp: healthJSON{}, handle: a.healthz},
 		{method: "GET", path: "/readyz", summary: "Database reachable and stores unsealed", public: true, status: 200, resp: readyJSON{}, handle: a.readyz},
 		{method: "GET", path: "/openapi.json", summary: "This API's OpenAPI document", public: true, status: 200, resp: map[string]any{}, handle: a.openAPI},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics (admins; or without a token on serve --metrics-addr)", perm: access.PermAdmin,
+			status: 200, resp: "", contentType: "text/plain", handle: a.metrics},
 
 		{method: "POST", path: "/api/v1/environment-variables", summary: "Create an environment variable", perm: access.PermVariableWrite,
 			body: createVariableRequest{}, status: 201, resp: variableJSON{}, handle: a.createVariable},

@@ -29,6 +29,7 @@ import (
 	"github.com/credflow/credflow/internal/httpapi"
 	"github.com/credflow/credflow/internal/logging"
 	"github.com/credflow/credflow/internal/metadb"
+	"github.com/credflow/credflow/internal/metrics"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/azurekv"
@@ -78,6 +79,8 @@ type Server struct {
 	// others).
 	events *events.Receiver
 	poller *rotation.Poller
+	// metrics are this server's Prometheus instruments.
+	metrics *metrics.Metrics
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -195,6 +198,9 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 }
 
 func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
+	m := metrics.New(version.String())
+	s.metrics = m
+	m.DB(s.db.SQL())
 	stores := secretstore.NewRegistry()
 	local, auditKey, err := s.openBuiltin(ctx)
 	if err != nil {
@@ -211,7 +217,9 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stores.AddWithReader(info, local, cache.New(local, storeadmin.CacheOptions(localRow)))
+	localCache := storeadmin.CacheOptions(localRow)
+	localCache.Observer = m.Store(info.Name, info.Kind)
+	stores.AddWithReader(info, local, cache.New(local, localCache))
 	// A new version written through another replica reaches this one's
 	// next resolve too.
 	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
@@ -229,7 +237,11 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		stores.AddWithReader(info, x.store, cache.New(x.store, x.cache))
+		opts := x.cache
+		if opts.Observer == nil {
+			opts.Observer = m.Store(x.name, x.kind)
+		}
+		stores.AddWithReader(info, x.store, cache.New(x.store, opts))
 	}
 
 	opts := access.Options{OIDCAutoCreate: s.cfg.OIDCAutoCreate}
@@ -243,6 +255,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}
 	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkCCP(cyberarkccp.Options{}),
 		CyberArkConjur(conjur.Options{}), HashiCorpVault(hcvault.Options{})}, s.kinds...)...)
+	admin.ObserveCaches(m.Store)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}
@@ -265,6 +278,9 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	vars := envvar.NewService(s.db.Variables(), stores, acc, s.cfg.Prefix)
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	connRepo := metadb.NewConnections(s.db)
+	connRepo.ObserveCommits(m.AuditCommit)
+	m.Gauge("credflow_audit_queue_depth", "Resolve audit records waiting for the next group commit.",
+		func() float64 { return float64(connRepo.Queued()) })
 	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars))
 	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log))
 	vaults := events.Stores{Registry: stores}
@@ -272,7 +288,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate})
+	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate, Lag: m.EventLag})
+	s.watchEvents(m)
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
 	api := &httpapi.API{
@@ -292,9 +309,34 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Log:         s.log,
 		AccessLog:   s.cfg.AccessLog,
 		Version:     version.String(),
+		Metrics:     m,
 	}
 	s.handler = api.Handler()
 	return nil
+}
+
+// watchEvents exposes the event endpoint's queue and counts, read from its
+// status at each scrape.
+func (s *Server) watchEvents(m *metrics.Metrics) {
+	m.Gauge("credflow_event_queue_depth", "Secret changes waiting for the event worker.", func() float64 {
+		ep, _ := s.events.Status(nil)
+		return float64(ep.Pending)
+	})
+	for _, c := range []struct {
+		result string
+		count  func(events.EndpointStatus) int64
+	}{
+		{"accepted", func(e events.EndpointStatus) int64 { return e.Accepted }},
+		{"ignored", func(e events.EndpointStatus) int64 { return e.Ignored }},
+		{"duplicate", func(e events.EndpointStatus) int64 { return e.Duplicate }},
+		{"rejected", func(e events.EndpointStatus) int64 { return e.Rejected }},
+	} {
+		m.Counter("credflow_events_total", "Events delivered to the Event Grid endpoint, by result.",
+			map[string]string{"result": c.result}, func() float64 {
+				ep, _ := s.events.Status(nil)
+				return float64(c.count(ep))
+			})
+	}
 }
 
 // openBuiltin loads the master key and opens the built-in store. A missing
@@ -519,6 +561,13 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}
 		defer stop()
 	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsAddr, err)
+		}
+		defer s.ServeMetrics(mln)()
+	}
 	return s.Serve(ctx, ln)
 }
 
@@ -560,6 +609,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// ServeMetrics serves the Prometheus metrics without authentication at
+// /metrics on ln until stop is called: for a scraper on a private network
+// (serve --metrics-addr), beside the API's GET /metrics for admins.
+func (s *Server) ServeMetrics(ln net.Listener) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { hs.Close() }
 }
 
 // servePprof serves Go's profiling endpoints on addr until stop is called.

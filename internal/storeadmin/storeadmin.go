@@ -170,6 +170,8 @@ type Service struct {
 	kinds    map[string]Kind
 	registry *secretstore.Registry
 	now      func() time.Time
+	// observe, when set, gives each store's run-time cache its observer.
+	observe func(name, kind string) cache.Observer
 
 	mu sync.Mutex // serialises changes to the registry and loaded
 	// loaded is what each store was last registered with here, so that
@@ -194,6 +196,20 @@ func New(repo Repository, registry *secretstore.Registry, kinds ...Kind) *Servic
 // CacheOptions is how a store's values are cached at run time.
 func CacheOptions(s Store) cache.Options {
 	return cache.Options{TTL: s.CacheTTL, StaleIfError: s.StaleIfError}
+}
+
+// ObserveCaches gives the run-time cache of every store registered from now
+// on the observer f returns for its name and kind (metrics). Call it before
+// Load.
+func (s *Service) ObserveCaches(f func(name, kind string) cache.Observer) { s.observe = f }
+
+// newCache wraps a store in its run-time cache.
+func (s *Service) newCache(store secretstore.Store, st Store) *cache.Store {
+	opts := CacheOptions(st)
+	if s.observe != nil {
+		opts.Observer = s.observe(st.Name, st.Kind)
+	}
+	return cache.New(store, opts)
 }
 
 // Load registers every stored store of a managed kind. A store that cannot
@@ -262,7 +278,7 @@ func (s *Service) register(st Store) {
 	if err != nil {
 		store = broken{err: err}
 	}
-	s.registry.AddWithReader(info, store, cache.New(store, CacheOptions(st)))
+	s.registry.AddWithReader(info, store, s.newCache(store, st))
 	s.loaded[st.Name] = registrationOf(st)
 }
 
@@ -339,7 +355,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		return Store{}, nil, fmt.Errorf("register store %s: %w", st.Name, err)
 	}
 	s.mu.Lock()
-	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, cache.New(store, CacheOptions(st)))
+	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, s.newCache(store, st))
 	s.loaded[st.Name] = registrationOf(st)
 	s.mu.Unlock()
 	var report *secretstore.Report
@@ -464,7 +480,7 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 		s.mu.Lock()
 		raw, info, err := s.registry.Lookup(st.Name)
 		if err == nil {
-			s.registry.AddWithReader(info, raw, cache.New(raw, CacheOptions(st)))
+			s.registry.AddWithReader(info, raw, s.newCache(raw, st))
 		}
 		s.mu.Unlock()
 		return st, nil, nil
