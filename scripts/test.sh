@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 
 go test -race ./... "$@"
 status=$?
+
+# credflow (server and CLI) cross-compiles for the runners' other systems,
+# and the platform-specific tests of `credflow run` compile there too
+# (cmd/credflow/main_windows_test.go runs on Windows only).
+for target in windows/amd64 darwin/arm64; do
+  os=${target%/*} arch=${target#*/}
+  if ! GOOS=$os GOARCH=$arch go build -o /dev/null ./cmd/credflow ||
+     ! GOOS=$os GOARCH=$arch go vet ./cmd/credflow ./internal/cli; then
+    echo "FAIL: credflow does not build for $target" >&2
+    status=1
+  fi
+done
 if [ -z "${CREDFLOW_TEST_POSTGRES_URL:-}" ]; then
   echo "NOTE: the PostgreSQL cases were skipped: set CREDFLOW_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them." >&2
 fi
