@@ -79,6 +79,16 @@ name; flags win over variables, which win over the file.`,
 	fl.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request; --access-log=false for busy resolvers ($"+config.EnvAccessLog+")")
 	fl.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's profiling endpoints on this host:port; keep it on loopback ($"+config.EnvPprofAddr+")")
 	fl.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "also serve Prometheus metrics without a token on this host:port ($"+config.EnvMetricsAddr+")")
+	l := &c.Limits
+	fl.Int64Var(&l.MaxRequestBody, "max-request-body", l.MaxRequestBody, "largest request body accepted, in bytes ($"+config.EnvMaxRequestBody+")")
+	fl.IntVar(&l.CacheMaxEntries, "cache-max-entries", l.CacheMaxEntries, "secret versions each store's run-time cache holds at most ($"+config.EnvCacheMaxEntries+")")
+	fl.DurationVar(&l.StoreCallTimeout, "store-call-timeout", l.StoreCallTimeout, "longest wait for one store call, read budget included ($"+config.EnvStoreCallTimeout+")")
+	fl.IntVar(&l.StoreMaxCalls, "store-max-calls", l.StoreMaxCalls, "store calls open to one store at once; more wait ($"+config.EnvStoreMaxCalls+")")
+	fl.IntVar(&l.EventQueue, "event-queue", l.EventQueue, "secret changes waiting for the event worker at most ($"+config.EnvEventQueue+")")
+	fl.DurationVar(&l.ReadTimeout, "read-timeout", l.ReadTimeout, "longest time to read a request ($"+config.EnvReadTimeout+")")
+	fl.DurationVar(&l.WriteTimeout, "write-timeout", l.WriteTimeout, "longest time to answer a request ($"+config.EnvWriteTimeout+")")
+	fl.DurationVar(&l.IdleTimeout, "idle-timeout", l.IdleTimeout, "how long an idle keep-alive connection stays open ($"+config.EnvIdleTimeout+")")
+	fl.DurationVar(&l.ShutdownTimeout, "shutdown-timeout", l.ShutdownTimeout, "longest drain of requests at shutdown ($"+config.EnvShutdownTimeout+")")
 	fl.IntVar(&c.MaxFailedSignIns, "max-failed-signins", c.MaxFailedSignIns, "failed sign-ins a client address may make in a minute before it gets 429 ($"+config.EnvMaxFailedSignIns+")")
 	return cmd
 }

@@ -79,30 +79,76 @@ type Config struct {
 	// the API for admins. Keep it on a private network.
 	MetricsAddr string
 
+	// Limits bound what one server holds and waits for; docs/operations.md
+	// tabulates them with their defaults.
+	Limits Limits
+
 	// envErr holds the CREDFLOW_* variables that did not parse (joined);
 	// Validate reports them.
 	envErr error
 }
 
+// Limits are the bounds of a server's resources and waits.
+type Limits struct {
+	// MaxRequestBody bounds a request's body, in bytes.
+	MaxRequestBody int64
+	// CacheMaxEntries bounds each store's run-time cache (secret versions).
+	CacheMaxEntries int
+	// StoreCallTimeout bounds one call of a store (the read budget's wait
+	// included); StoreMaxCalls bounds the calls open to one store at once.
+	StoreCallTimeout time.Duration
+	StoreMaxCalls    int
+	// EventQueue bounds the secret changes waiting for the event worker.
+	EventQueue int
+	// HTTP server timeouts: reading a request, writing its answer, an
+	// idle keep-alive connection, and the drain at shutdown.
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// DefaultLimits are the limits of a server given none.
+var DefaultLimits = Limits{
+	MaxRequestBody:   1 << 20,
+	CacheMaxEntries:  10000,
+	StoreCallTimeout: 10 * time.Second,
+	StoreMaxCalls:    64,
+	EventQueue:       10000,
+	ReadTimeout:      30 * time.Second,
+	WriteTimeout:     60 * time.Second,
+	IdleTimeout:      120 * time.Second,
+	ShutdownTimeout:  15 * time.Second,
+}
+
 // Environment variables that override the defaults (flags override them).
 const (
-	EnvAddr          = "CREDFLOW_ADDR"
-	EnvDataDir       = "CREDFLOW_DATA_DIR"
-	EnvDatabase      = "CREDFLOW_DATABASE"
-	EnvMasterKeyFile = "CREDFLOW_MASTER_KEY_FILE"
-	EnvPrefix        = "CREDFLOW_PREFIX"
-	EnvTLSCertFile   = "CREDFLOW_TLS_CERT_FILE"
-	EnvTLSKeyFile    = "CREDFLOW_TLS_KEY_FILE"
-	EnvOIDCIssuer    = "CREDFLOW_OIDC_ISSUER"
-	EnvOIDCAudience  = "CREDFLOW_OIDC_AUDIENCE"
-	EnvOIDCUser      = "CREDFLOW_OIDC_USER_CLAIM"
-	EnvOIDCGroups    = "CREDFLOW_OIDC_GROUPS_CLAIM"
-	EnvOIDCAuto      = "CREDFLOW_OIDC_AUTO_CREATE"
-	EnvPprofAddr     = "CREDFLOW_PPROF_ADDR"
-	EnvLogFormat     = "CREDFLOW_LOG_FORMAT"
-	EnvLogLevel      = "CREDFLOW_LOG_LEVEL"
-	EnvAccessLog     = "CREDFLOW_ACCESS_LOG"
-	EnvMetricsAddr   = "CREDFLOW_METRICS_ADDR"
+	EnvAddr             = "CREDFLOW_ADDR"
+	EnvDataDir          = "CREDFLOW_DATA_DIR"
+	EnvDatabase         = "CREDFLOW_DATABASE"
+	EnvMasterKeyFile    = "CREDFLOW_MASTER_KEY_FILE"
+	EnvPrefix           = "CREDFLOW_PREFIX"
+	EnvTLSCertFile      = "CREDFLOW_TLS_CERT_FILE"
+	EnvTLSKeyFile       = "CREDFLOW_TLS_KEY_FILE"
+	EnvOIDCIssuer       = "CREDFLOW_OIDC_ISSUER"
+	EnvOIDCAudience     = "CREDFLOW_OIDC_AUDIENCE"
+	EnvOIDCUser         = "CREDFLOW_OIDC_USER_CLAIM"
+	EnvOIDCGroups       = "CREDFLOW_OIDC_GROUPS_CLAIM"
+	EnvOIDCAuto         = "CREDFLOW_OIDC_AUTO_CREATE"
+	EnvPprofAddr        = "CREDFLOW_PPROF_ADDR"
+	EnvLogFormat        = "CREDFLOW_LOG_FORMAT"
+	EnvLogLevel         = "CREDFLOW_LOG_LEVEL"
+	EnvAccessLog        = "CREDFLOW_ACCESS_LOG"
+	EnvMetricsAddr      = "CREDFLOW_METRICS_ADDR"
+	EnvMaxRequestBody   = "CREDFLOW_MAX_REQUEST_BODY"
+	EnvCacheMaxEntries  = "CREDFLOW_CACHE_MAX_ENTRIES"
+	EnvStoreCallTimeout = "CREDFLOW_STORE_CALL_TIMEOUT"
+	EnvStoreMaxCalls    = "CREDFLOW_STORE_MAX_CALLS"
+	EnvEventQueue       = "CREDFLOW_EVENT_QUEUE"
+	EnvReadTimeout      = "CREDFLOW_READ_TIMEOUT"
+	EnvWriteTimeout     = "CREDFLOW_WRITE_TIMEOUT"
+	EnvIdleTimeout      = "CREDFLOW_IDLE_TIMEOUT"
+	EnvShutdownTimeout  = "CREDFLOW_SHUTDOWN_TIMEOUT"
 	// EnvConfigFile names the configuration file, as serve --config does.
 	EnvConfigFile = "CREDFLOW_CONFIG"
 
@@ -133,6 +179,7 @@ func Defaults() Config {
 		LogFormat:      logging.FormatJSON,
 		LogLevel:       "info",
 		AccessLog:      true,
+		Limits:         DefaultLimits,
 
 		AuditCheckpointRecords:  DefaultAuditCheckpointRecords,
 		AuditCheckpointInterval: DefaultAuditCheckpointInterval,
@@ -215,6 +262,40 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a whole number", EnvMaxFailedSignIns, v))
 		} else {
 			c.MaxFailedSignIns = n
+		}
+	}
+	for _, o := range []struct {
+		env string
+		dst *int
+	}{{EnvCacheMaxEntries, &c.Limits.CacheMaxEntries}, {EnvStoreMaxCalls, &c.Limits.StoreMaxCalls}, {EnvEventQueue, &c.Limits.EventQueue}} {
+		if v := getenv(o.env); v != "" {
+			if n, err := strconv.Atoi(v); err != nil {
+				c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a whole number", o.env, v))
+			} else {
+				*o.dst = n
+			}
+		}
+	}
+	if v := getenv(EnvMaxRequestBody); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a number of bytes", EnvMaxRequestBody, v))
+		} else {
+			c.Limits.MaxRequestBody = n
+		}
+	}
+	for _, o := range []struct {
+		env string
+		dst *time.Duration
+	}{
+		{EnvStoreCallTimeout, &c.Limits.StoreCallTimeout}, {EnvReadTimeout, &c.Limits.ReadTimeout}, {EnvWriteTimeout, &c.Limits.WriteTimeout},
+		{EnvIdleTimeout, &c.Limits.IdleTimeout}, {EnvShutdownTimeout, &c.Limits.ShutdownTimeout},
+	} {
+		if v := getenv(o.env); v != "" {
+			if d, err := time.ParseDuration(v); err != nil {
+				c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q: want a duration such as 30s", o.env, v))
+			} else {
+				*o.dst = d
+			}
 		}
 	}
 }
@@ -324,6 +405,7 @@ func (c Config) Validate() error {
 	if c.MaxFailedSignIns < 1 {
 		bad("max-failed-signins %d: want at least 1", c.MaxFailedSignIns)
 	}
+	errs = append(errs, c.Limits.validate()...)
 	if err := logging.CheckFormat(c.LogFormat); err != nil {
 		bad("log-format %q: want json or text", c.LogFormat)
 	}
@@ -338,4 +420,39 @@ func (c Config) Validate() error {
 func (c Config) Level() slog.Level {
 	l, _ := logging.ParseLevel(c.LogLevel)
 	return l
+}
+
+// validate reports each limit out of its range.
+func (l Limits) validate() []error {
+	var errs []error
+	if l.MaxRequestBody < 64<<10 || l.MaxRequestBody > 64<<20 {
+		errs = append(errs, fmt.Errorf("max-request-body %d: want 65536 to 67108864 bytes (64 KiB to 64 MiB)", l.MaxRequestBody))
+	}
+	for _, n := range []struct {
+		name      string
+		v, lo, hi int
+	}{
+		{"cache-max-entries", l.CacheMaxEntries, 1, 10_000_000},
+		{"store-max-calls", l.StoreMaxCalls, 1, 10000},
+		{"event-queue", l.EventQueue, 1, 1_000_000},
+	} {
+		if n.v < n.lo || n.v > n.hi {
+			errs = append(errs, fmt.Errorf("%s %d: want %d to %d", n.name, n.v, n.lo, n.hi))
+		}
+	}
+	for _, d := range []struct {
+		name   string
+		v, min time.Duration
+	}{
+		{"store-call-timeout", l.StoreCallTimeout, 100 * time.Millisecond},
+		{"read-timeout", l.ReadTimeout, time.Second},
+		{"write-timeout", l.WriteTimeout, time.Second},
+		{"idle-timeout", l.IdleTimeout, time.Second},
+		{"shutdown-timeout", l.ShutdownTimeout, 0},
+	} {
+		if d.v < d.min || d.v > time.Hour {
+			errs = append(errs, fmt.Errorf("%s %s: want %s to 1h", d.name, d.v, d.min))
+		}
+	}
+	return errs
 }

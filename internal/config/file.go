@@ -43,6 +43,15 @@ type File struct {
 	LogLevel                *string        `yaml:"log-level"`
 	AccessLog               *bool          `yaml:"access-log"`
 	MetricsAddr             *string        `yaml:"metrics-addr"`
+	MaxRequestBody          *int64         `yaml:"max-request-body"`
+	CacheMaxEntries         *int           `yaml:"cache-max-entries"`
+	StoreCallTimeout        *time.Duration `yaml:"store-call-timeout"`
+	StoreMaxCalls           *int           `yaml:"store-max-calls"`
+	EventQueue              *int           `yaml:"event-queue"`
+	ReadTimeout             *time.Duration `yaml:"read-timeout"`
+	WriteTimeout            *time.Duration `yaml:"write-timeout"`
+	IdleTimeout             *time.Duration `yaml:"idle-timeout"`
+	ShutdownTimeout         *time.Duration `yaml:"shutdown-timeout"`
 }
 
 // Apply overrides c with the keys the file gives.
@@ -69,6 +78,15 @@ func (f File) Apply(c *Config) {
 	set(&c.LogLevel, f.LogLevel)
 	set(&c.AccessLog, f.AccessLog)
 	set(&c.MetricsAddr, f.MetricsAddr)
+	set(&c.Limits.MaxRequestBody, f.MaxRequestBody)
+	set(&c.Limits.CacheMaxEntries, f.CacheMaxEntries)
+	set(&c.Limits.StoreCallTimeout, f.StoreCallTimeout)
+	set(&c.Limits.StoreMaxCalls, f.StoreMaxCalls)
+	set(&c.Limits.EventQueue, f.EventQueue)
+	set(&c.Limits.ReadTimeout, f.ReadTimeout)
+	set(&c.Limits.WriteTimeout, f.WriteTimeout)
+	set(&c.Limits.IdleTimeout, f.IdleTimeout)
+	set(&c.Limits.ShutdownTimeout, f.ShutdownTimeout)
 }
 
 func set[T any](dst *T, v *T) {

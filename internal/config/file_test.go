@@ -125,3 +125,55 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Errorf("a %s that does not parse: Validate() = %v", EnvAccessLog, err)
 	}
 }
+
+func TestLimits(t *testing.T) {
+	f, err := ParseFile([]byte("max-request-body: 131072\ncache-max-entries: 500\nstore-call-timeout: 3s\nstore-max-calls: 8\n" +
+		"event-queue: 100\nread-timeout: 5s\nwrite-timeout: 20s\nidle-timeout: 1m\nshutdown-timeout: 5s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults()
+	f.Apply(&c)
+	want := Limits{MaxRequestBody: 128 << 10, CacheMaxEntries: 500, StoreCallTimeout: 3 * time.Second, StoreMaxCalls: 8, EventQueue: 100,
+		ReadTimeout: 5 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 5 * time.Second}
+	if c.Limits != want {
+		t.Errorf("limits from the file: %+v, want %+v", c.Limits, want)
+	}
+	c.ApplyEnv(func(k string) string { return map[string]string{EnvStoreMaxCalls: "16", EnvWriteTimeout: "30s"}[k] })
+	if c.Limits.StoreMaxCalls != 16 || c.Limits.WriteTimeout != 30*time.Second {
+		t.Errorf("limits from the environment: %+v", c.Limits)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		set  func(*Limits)
+		want string
+	}{
+		{"body too small", func(l *Limits) { l.MaxRequestBody = 1000 }, "max-request-body 1000"},
+		{"body too large", func(l *Limits) { l.MaxRequestBody = 1 << 30 }, "max-request-body"},
+		{"no cache", func(l *Limits) { l.CacheMaxEntries = 0 }, "cache-max-entries 0: want 1 to"},
+		{"no store calls", func(l *Limits) { l.StoreMaxCalls = 0 }, "store-max-calls 0"},
+		{"no event queue", func(l *Limits) { l.EventQueue = -1 }, "event-queue -1"},
+		{"store call timeout", func(l *Limits) { l.StoreCallTimeout = time.Millisecond }, "store-call-timeout 1ms: want 100ms to 1h"},
+		{"write timeout", func(l *Limits) { l.WriteTimeout = 2 * time.Hour }, "write-timeout 2h0m0s"},
+		{"negative shutdown", func(l *Limits) { l.ShutdownTimeout = -time.Second }, "shutdown-timeout -1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Defaults()
+			tc.set(&c.Limits)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	bad := Defaults()
+	bad.ApplyEnv(func(k string) string {
+		return map[string]string{EnvMaxRequestBody: "1MB", EnvIdleTimeout: "forever"}[k]
+	})
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), EnvMaxRequestBody) || !strings.Contains(err.Error(), EnvIdleTimeout) {
+		t.Errorf("variables that do not parse: %v", err)
+	}
+}

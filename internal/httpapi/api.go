@@ -75,6 +75,8 @@ type API struct {
 	Version   string
 	// Metrics counts requests and resolves and serves GET /metrics.
 	Metrics *metrics.Metrics
+	// MaxBody bounds every request body, in bytes (0: 1 MiB).
+	MaxBody int64
 }
 
 type principalKey struct{}
@@ -112,7 +114,12 @@ func (a *API) Handler() http.Handler {
 		}
 		a.fail(w, r, &requestError{status: http.StatusNotFound, code: "not_found", detail: "No such API route: " + r.URL.Path})
 	})
+	maxBody := a.MaxBody
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		rid := r.Header.Get("X-Request-Id")
 		if !requestIDRule.MatchString(rid) {
 			rid = newRequestID()

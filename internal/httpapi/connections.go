@@ -86,7 +86,7 @@ func toConnectionJSON(c connection.Connection) connectionJSON {
 
 func (a *API) createRunnerGroup(w http.ResponseWriter, r *http.Request) error {
 	var req createGroupRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	g, err := a.Access.CreateRunnerGroup(r.Context(), principal(r), req.Name)
@@ -133,7 +133,7 @@ func (a *API) deleteRunnerGroup(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) createConnection(w http.ResponseWriter, r *http.Request) error {
 	var req createConnectionRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	c, err := a.Connections.Create(r.Context(), principal(r), connection.CreateInput{Name: req.Name, Credential: req.Credential, RunnerGroup: req.RunnerGroup})

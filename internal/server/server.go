@@ -217,8 +217,14 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	localCache := storeadmin.CacheOptions(localRow)
-	localCache.Observer = m.Store(info.Name, info.Kind)
+	cacheBase := func(name, kind string) cache.Options {
+		l := s.cfg.Limits
+		return cache.Options{MaxEntries: l.CacheMaxEntries, CallTimeout: l.StoreCallTimeout, MaxCalls: l.StoreMaxCalls,
+			Observer: m.Store(name, kind)}
+	}
+	localCache := cacheBase(info.Name, info.Kind)
+	own := storeadmin.CacheOptions(localRow)
+	localCache.TTL, localCache.StaleIfError = own.TTL, own.StaleIfError
 	stores.AddWithReader(info, local, cache.New(local, localCache))
 	// A new version written through another replica reaches this one's
 	// next resolve too.
@@ -255,7 +261,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}
 	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkCCP(cyberarkccp.Options{}),
 		CyberArkConjur(conjur.Options{}), HashiCorpVault(hcvault.Options{})}, s.kinds...)...)
-	admin.ObserveCaches(m.Store)
+	admin.CacheBase(cacheBase)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}
@@ -288,7 +294,8 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate, Lag: m.EventLag})
+	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: stores.Invalidate, Lag: m.EventLag,
+		MaxPending: s.cfg.Limits.EventQueue})
 	s.watchEvents(m)
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
@@ -308,6 +315,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		Vaults:      vaults,
 		Log:         s.log,
 		AccessLog:   s.cfg.AccessLog,
+		MaxBody:     s.cfg.Limits.MaxRequestBody,
 		Version:     version.String(),
 		Metrics:     m,
 	}
@@ -572,14 +580,14 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 }
 
 // Serve serves on ln until ctx is cancelled, then drains requests for up to
-// 15 seconds.
+// the shutdown timeout (15 seconds by default).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.Limits.ReadTimeout),
+		ReadTimeout:       s.cfg.Limits.ReadTimeout,
+		WriteTimeout:      s.cfg.Limits.WriteTimeout,
+		IdleTimeout:       s.cfg.Limits.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
@@ -602,7 +610,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Limits.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -170,8 +170,9 @@ type Service struct {
 	kinds    map[string]Kind
 	registry *secretstore.Registry
 	now      func() time.Time
-	// observe, when set, gives each store's run-time cache its observer.
-	observe func(name, kind string) cache.Observer
+	// cacheBase, when set, gives each store's run-time cache the options
+	// that are not the store's own (limits, an observer).
+	cacheBase func(name, kind string) cache.Options
 
 	mu sync.Mutex // serialises changes to the registry and loaded
 	// loaded is what each store was last registered with here, so that
@@ -198,17 +199,19 @@ func CacheOptions(s Store) cache.Options {
 	return cache.Options{TTL: s.CacheTTL, StaleIfError: s.StaleIfError}
 }
 
-// ObserveCaches gives the run-time cache of every store registered from now
-// on the observer f returns for its name and kind (metrics). Call it before
-// Load.
-func (s *Service) ObserveCaches(f func(name, kind string) cache.Observer) { s.observe = f }
+// CacheBase makes f give the run-time cache of every store registered from
+// now on its options other than the store's own TTL and stale-if-error:
+// the server's limits and the store's metrics. Call it before Load.
+func (s *Service) CacheBase(f func(name, kind string) cache.Options) { s.cacheBase = f }
 
 // newCache wraps a store in its run-time cache.
 func (s *Service) newCache(store secretstore.Store, st Store) *cache.Store {
-	opts := CacheOptions(st)
-	if s.observe != nil {
-		opts.Observer = s.observe(st.Name, st.Kind)
+	var opts cache.Options
+	if s.cacheBase != nil {
+		opts = s.cacheBase(st.Name, st.Kind)
 	}
+	own := CacheOptions(st)
+	opts.TTL, opts.StaleIfError = own.TTL, own.StaleIfError
 	return cache.New(store, opts)
 }
 

@@ -29,9 +29,12 @@ type Options struct {
 	// MaxEntries bounds the number of cached versions; the least recently
 	// used go first. Default 10000.
 	MaxEntries int
-	// CallTimeout bounds one store call shared by concurrent readers.
-	// Default 10 s.
+	// CallTimeout bounds one store call shared by concurrent readers,
+	// its wait for a turn (MaxCalls) included. Default 10 s.
 	CallTimeout time.Duration
+	// MaxCalls bounds the calls open to the inner store at once; more
+	// wait for a turn. Default 64.
+	MaxCalls int
 	// Observer, when set, hears of every read and every store call (for
 	// metrics).
 	Observer Observer
@@ -75,6 +78,7 @@ type Store struct {
 	entries  map[key]*list.Element // of *entry
 	lru      *list.List            // front: most recently used
 	inflight map[key]*call
+	turns    chan struct{} // one per call open to the inner store
 }
 
 var _ secretstore.Store = (*Store)(nil)
@@ -108,11 +112,14 @@ func New(inner secretstore.Store, opts Options) *Store {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 10 * time.Second
 	}
+	if opts.MaxCalls <= 0 {
+		opts.MaxCalls = 64
+	}
 	if opts.Observer == nil {
 		opts.Observer = nobody{}
 	}
 	return &Store{inner: inner, opts: opts, now: time.Now,
-		entries: map[key]*list.Element{}, lru: list.New(), inflight: map[key]*call{}}
+		entries: map[key]*list.Element{}, lru: list.New(), inflight: map[key]*call{}, turns: make(chan struct{}, opts.MaxCalls)}
 }
 
 // ParseRef implements secretstore.Store.
@@ -163,7 +170,13 @@ func (s *Store) fetch(ctx context.Context, k key, ref secretstore.Ref, c *call) 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()
 	start := time.Now()
-	c.secret, c.err = s.inner.Get(ctx, ref)
+	select {
+	case s.turns <- struct{}{}:
+		c.secret, c.err = s.inner.Get(ctx, ref)
+		<-s.turns
+	case <-ctx.Done():
+		c.err = ctx.Err()
+	}
 	if errors.Is(c.err, context.DeadlineExceeded) {
 		c.err = fmt.Errorf("read %s: %w (%v)", ref, secretstore.ErrTimeout, c.err)
 	}

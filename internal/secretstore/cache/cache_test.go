@@ -373,3 +373,72 @@ func TestObserverHearsReadsAndCalls(t *testing.T) {
 		t.Errorf("reads %v, want 2 misses and 1 stale", obs2.reads)
 	}
 }
+
+// gate is a store whose reads wait until released, counting those open.
+type gate struct {
+	secretstore.Store
+	mu            sync.Mutex
+	open, maxOpen int
+	release       chan struct{}
+}
+
+func (g *gate) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secret, error) {
+	g.mu.Lock()
+	g.open++
+	g.maxOpen = max(g.maxOpen, g.open)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.open--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return secretstore.Secret{}, ctx.Err()
+	}
+	return g.Store.Get(ctx, ref)
+}
+
+func TestMaxCallsBoundsOpenStoreCalls(t *testing.T) {
+	m := memstore.New()
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, n := range names {
+		m.Set(n, "v-"+n)
+	}
+	g := &gate{Store: m, release: make(chan struct{})}
+	c := cache.New(g, cache.Options{TTL: time.Minute, MaxCalls: 2})
+	var wg sync.WaitGroup
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := get(t, c, n)
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // every reader is waiting by now
+	close(g.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.maxOpen != 2 {
+		t.Errorf("at most %d calls were open at once, want 2 (MaxCalls)", g.maxOpen)
+	}
+
+	t.Run("a wait for a turn counts in the call's timeout", func(t *testing.T) {
+		g := &gate{Store: m, release: make(chan struct{})}
+		defer close(g.release)
+		c := cache.New(g, cache.Options{TTL: time.Minute, MaxCalls: 1, CallTimeout: 50 * time.Millisecond})
+		go get(t, c, "a") // holds the only turn until its timeout
+		time.Sleep(10 * time.Millisecond)
+		if _, err := get(t, c, "b"); !errors.Is(err, secretstore.ErrTimeout) {
+			t.Errorf("got %v, want ErrTimeout", err)
+		}
+	})
+}
