@@ -9,6 +9,18 @@ cd "$(dirname "$0")/.."
 
 go test -race -timeout 30m ./... "$@"
 status=$?
+
+# credflow (server and CLI) cross-compiles for the runners' other systems,
+# and the platform-specific tests of `credflow run` compile there too
+# (cmd/credflow/main_windows_test.go runs on Windows only).
+for target in windows/amd64 darwin/arm64; do
+  os=${target%/*} arch=${target#*/}
+  if ! GOOS=$os GOARCH=$arch go build -o /dev/null ./cmd/credflow ||
+     ! GOOS=$os GOARCH=$arch go vet ./cmd/credflow ./internal/cli; then
+    echo "FAIL: credflow does not build for $target" >&2
+    status=1
+  fi
+done
 # Then every fuzz target briefly, beyond its seed corpus.
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
   bash scripts/fuzz.sh || status=$?

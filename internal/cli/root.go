@@ -145,6 +145,7 @@ runners get them at run time.
 		newCmdNotifySecretChange(f, nil),
 		newCmdEvents(f),
 		newCmdServe(f, nil),
+		newCmdConfig(f),
 		newCmdVersion(f, nil),
 	)
 	markRan(cmd, &f.ran)

@@ -335,3 +335,31 @@ func TestDeliverInvalidatesAtOnce(t *testing.T) {
 	close(apply.block)
 	idle(t, r)
 }
+
+func TestLagIsHowLongTheOldestChangeWaited(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var lags []time.Duration
+	apply := &fakeApplier{block: make(chan struct{})}
+	r := start(t, apply, events.Options{Now: clock, Lag: func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		lags = append(lags, d)
+	}})
+	// The worker takes the first change at once, and waits in it.
+	r.Deliver([]events.Event{newEvent("a", events.TypeNewVersion, "sample-kv", "first")}, rotation.SourceEventGrid)
+	time.Sleep(20 * time.Millisecond)
+	// The second waits in the queue for five seconds of the clock.
+	r.Deliver([]events.Event{newEvent("b", events.TypeNewVersion, "sample-kv", "second")}, rotation.SourceEventGrid)
+	mu.Lock()
+	now = now.Add(5 * time.Second)
+	mu.Unlock()
+	close(apply.block)
+	idle(t, r)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lags) != 2 || lags[0] != 0 || lags[1] != 5*time.Second {
+		t.Errorf("lags %v, want [0s 5s]", lags)
+	}
+}

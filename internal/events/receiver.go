@@ -45,6 +45,9 @@ type Options struct {
 	Invalidate func(c rotation.Change)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Lag, when set, hears how long the oldest change of each batch the
+	// worker applies waited in the queue (metrics).
+	Lag func(time.Duration)
 }
 
 // Receiver queues the changes deliveries announce and applies them from one
@@ -66,6 +69,8 @@ type Receiver struct {
 	wake    chan struct{}
 	idle    *sync.Cond // signalled when the worker has drained the queue
 	busy    bool
+	// oldest is when the oldest change waiting was queued (zero: none).
+	oldest time.Time
 }
 
 type pendingKey struct {
@@ -281,12 +286,18 @@ func (r *Receiver) enqueue(c rotation.Change) bool {
 	}
 	if len(r.pending) >= r.opts.MaxPending {
 		if c.Kind == rotation.NewVersion {
+			if r.oldest.IsZero() {
+				r.oldest = r.opts.Now()
+			}
 			r.flush[store] = true
 			r.flushName(c.Store)
 			return false
 		}
 		r.stat(c.Store).Overflow++
 		return false
+	}
+	if len(r.pending) == 0 && len(r.flush) == 0 {
+		r.oldest = r.opts.Now()
 	}
 	r.pending[k] = c
 	return true
@@ -310,10 +321,13 @@ func (r *Receiver) Run(ctx context.Context) {
 // drain applies every change queued now.
 func (r *Receiver) drain(ctx context.Context) {
 	r.mu.Lock()
-	pending, flush := r.pending, r.flush
-	r.pending, r.flush = map[pendingKey]rotation.Change{}, map[string]bool{}
+	pending, flush, oldest := r.pending, r.flush, r.oldest
+	r.pending, r.flush, r.oldest = map[pendingKey]rotation.Change{}, map[string]bool{}, time.Time{}
 	r.busy = true
 	r.mu.Unlock()
+	if r.opts.Lag != nil && !oldest.IsZero() {
+		r.opts.Lag(r.opts.Now().Sub(oldest))
+	}
 	defer func() {
 		r.mu.Lock()
 		r.busy = false

@@ -31,7 +31,7 @@ type rotateMasterKeyJSON struct {
 
 func (a *API) rotateMasterKey(w http.ResponseWriter, r *http.Request) error {
 	var req rotateMasterKeyRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.NewKeyFile == "" {

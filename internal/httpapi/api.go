@@ -31,6 +31,8 @@ import (
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/events"
+	"github.com/credflow/credflow/internal/logging"
+	"github.com/credflow/credflow/internal/metrics"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/solution"
@@ -79,8 +81,15 @@ type API struct {
 	// EventGridJWT, when set, verifies Microsoft Entra-secured Event Grid
 	// deliveries (a bearer JWT), accepted besides the endpoint's keys.
 	EventGridJWT JWTVerifier
-	Log          *slog.Logger
-	Version      string
+	// Log receives the API's lines; a line written for a request carries
+	// its id (logging.New). AccessLog adds one line per request.
+	Log       *slog.Logger
+	AccessLog bool
+	Version   string
+	// Metrics counts requests and resolves and serves GET /metrics.
+	Metrics *metrics.Metrics
+	// MaxBody bounds every request body, in bytes (0: 1 MiB).
+	MaxBody int64
 }
 
 // JWTVerifier checks a bearer JWT; *access.OIDC implements it.
@@ -96,20 +105,34 @@ func principal(r *http.Request) access.Principal {
 	return p
 }
 
-type requestIDKey struct{}
+// limitBody bounds the request bodies h reads to max bytes.
+func limitBody(h http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		h.ServeHTTP(w, r)
+	})
+}
 
 var requestIDRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Handler returns the API's HTTP handler.
 func (a *API) Handler() http.Handler {
 	routes := a.routes()
+	maxBody := a.MaxBody
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
 	mux := http.NewServeMux()
 	// byPath answers, for a request no route matched, whether its path exists
 	// with other methods (405) or not at all (404).
 	byPath := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range routes {
-		mux.Handle(rt.method+" "+rt.path, a.wrap(rt))
+		h := a.wrap(rt)
+		if !rt.ownBody {
+			h = limitBody(h, maxBody)
+		}
+		mux.Handle(rt.method+" "+rt.path, h)
 		if _, ok := allowed[rt.path]; !ok {
 			byPath.Handle(rt.path, http.NotFoundHandler())
 		}
@@ -131,7 +154,7 @@ func (a *API) Handler() http.Handler {
 			rid = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", rid)
-		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+		ctx := logging.WithRequestID(r.Context(), rid)
 		client, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			client = r.RemoteAddr
@@ -140,10 +163,14 @@ func (a *API) Handler() http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		mux.ServeHTTP(rec, r)
-		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)),
-			slog.String("requestId", rid))
+		// The mux set the route's pattern (or "/", no route) on r: a
+		// bounded label, unlike the path.
+		a.Metrics.Request(r.Pattern, rec.status)
+		if a.AccessLog {
+			a.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+		}
 	})
 }
 
@@ -259,26 +286,23 @@ func bearerToken(r *http.Request) (string, bool) {
 // fail renders err as a problem; errors the API does not know are logged.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p, known := problemFor(err)
-	rid, _ := r.Context().Value(requestIDKey{}).(string)
-	p.RequestID = rid
+	p.RequestID = logging.RequestID(r.Context())
 	if !known {
-		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("requestId", rid), slog.String("error", err.Error()))
+		a.Log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
 	} else if errors.Is(err, secretstore.ErrCorrupt) {
 		// Tampering, or a fault of the database: the operator must know at
 		// once. The error names the store, secret and version, never a value.
-		attrs := []slog.Attr{slog.String("requestId", rid), slog.String("error", err.Error())}
+		attrs := []slog.Attr{slog.String("error", err.Error())}
 		var se *connection.StoreError
 		if errors.As(err, &se) {
 			attrs = append(attrs, slog.String("store", se.Store), slog.String("secret", se.Ref))
 		}
 		a.Log.LogAttrs(r.Context(), slog.LevelError, "stored secret failed its integrity check", attrs...)
 	} else if p.Code == "database_unavailable" || p.Code == "database_full" {
-		a.Log.LogAttrs(r.Context(), slog.LevelWarn, "database failed",
-			slog.String("requestId", rid), slog.String("error", err.Error()))
+		a.Log.LogAttrs(r.Context(), slog.LevelWarn, "database failed", slog.String("error", err.Error()))
 	} else if errors.Is(err, access.ErrUnauthenticated) {
 		// The reason is for operators only; no error on this path holds a token.
-		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("requestId", rid), slog.String("reason", err.Error()))
+		a.Log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("reason", err.Error()))
 	}
 	writeProblem(w, p)
 }
@@ -303,9 +327,9 @@ func (a *API) contain(w http.ResponseWriter, r *http.Request) {
 	if re, ok := v.(runtime.Error); ok {
 		what = re.Error()
 	}
-	rid, _ := r.Context().Value(requestIDKey{}).(string)
+	rid := logging.RequestID(r.Context())
 	a.Log.LogAttrs(r.Context(), slog.LevelError, "handler panicked",
-		slog.String("requestId", rid), slog.String("panic", what), slog.String("stack", string(debug.Stack())))
+		slog.String("panic", what), slog.String("stack", string(debug.Stack())))
 	if sr, ok := w.(*statusRecorder); ok && sr.wrote {
 		// Part of an answer is out: end the connection rather than let
 		// the client take it for a whole one.

@@ -160,7 +160,7 @@ func parseBefore(v string) (time.Time, error) {
 
 func (a *API) archiveAudit(w http.ResponseWriter, r *http.Request) error {
 	var req auditArchiveRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.Before == "" {
@@ -182,7 +182,7 @@ func (a *API) archiveAudit(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) commitAuditArchive(w http.ResponseWriter, r *http.Request) error {
 	var req auditArchiveCommitRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.Seq < 1 || req.MAC == "" || req.Head == "" {

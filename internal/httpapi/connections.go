@@ -86,7 +86,7 @@ func toConnectionJSON(c connection.Connection) connectionJSON {
 
 func (a *API) createRunnerGroup(w http.ResponseWriter, r *http.Request) error {
 	var req createGroupRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	g, err := a.Access.CreateRunnerGroup(r.Context(), principal(r), req.Name)
@@ -133,7 +133,7 @@ func (a *API) deleteRunnerGroup(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) createConnection(w http.ResponseWriter, r *http.Request) error {
 	var req createConnectionRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	c, err := a.Connections.Create(r.Context(), principal(r), connection.CreateInput{Name: req.Name, Credential: req.Credential, RunnerGroup: req.RunnerGroup})
@@ -193,10 +193,18 @@ func (a *API) connectionRunners(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) resolveConnection(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
 	res, err := a.Connections.Resolve(r.Context(), principal(r), r.PathValue("id"))
 	if err != nil {
+		p, _ := problemFor(err)
+		a.Metrics.Resolve(p.Code, time.Since(start))
 		return err
 	}
+	outcome := "ok"
+	if res.Stale {
+		outcome = "stale"
+	}
+	a.Metrics.Resolve(outcome, time.Since(start))
 	out := resolvedJSON{Credential: res.Credential, SecretVersion: res.SecretVersion, ResolvedAt: res.ResolvedAt, Stale: res.Stale}
 	out.Username, out.UsernameBase64 = exactJSON(res.Username.Reveal())
 	out.Password, out.PasswordBase64 = exactJSON(res.Password.Reveal())

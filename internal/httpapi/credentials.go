@@ -54,7 +54,7 @@ func toCredentialJSON(c credential.Credential) credentialJSON {
 
 func (a *API) createCredential(w http.ResponseWriter, r *http.Request) error {
 	var req createCredentialRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	c, err := a.Credentials.Create(r.Context(), principal(r), credential.CreateInput{
@@ -96,7 +96,7 @@ func (a *API) getCredential(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) error {
 	var req updateCredentialRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	c, err := a.Credentials.Update(r.Context(), principal(r), r.PathValue("id"), credential.UpdateInput{

@@ -14,20 +14,20 @@ import (
 	"github.com/credflow/credflow/internal/strictjson"
 )
 
-// maxBodyBytes bounds every request body.
-const maxBodyBytes = 1 << 20
+// defaultMaxBody bounds every request body when the API is given no bound.
+const defaultMaxBody = 1 << 20
 
 // decodeJSON reads the request's JSON body into dst strictly: the content
-// type must be JSON, the body at most maxBodyBytes, every field known by its
-// exact name, given once and of the right type, every string valid UTF-8
-// without NUL, and nothing after the one JSON value.
-func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+// type must be JSON, the body within the API's bound (Handler), every
+// field known by its exact name, given once and of the right type, every
+// string valid UTF-8 without NUL, and nothing after the one JSON value.
+func decodeJSON(r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
 			detail: "The request body must be JSON: send Content-Type: application/json."}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

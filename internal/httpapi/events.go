@@ -257,7 +257,7 @@ var keyVaultSecretName = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
 // store that reads the vault.
 func (a *API) notifySecretChange(w http.ResponseWriter, r *http.Request) error {
 	var req notifySecretChangeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	var ve validation.Error

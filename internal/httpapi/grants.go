@@ -49,7 +49,7 @@ func (a *API) putGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req putGrantRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	g, err := a.Access.PutGrant(r.Context(), principal(r), info.ID, info.Name, r.PathValue("principal"), req.Prefix)

@@ -65,3 +65,13 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, status, out)
 	return nil
 }
+
+// metrics serves the Prometheus metrics to an admin. A server without
+// metrics has none to serve.
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) error {
+	if a.Metrics == nil {
+		return &requestError{status: http.StatusNotFound, code: "not_found", detail: "This server keeps no metrics."}
+	}
+	a.Metrics.Handler().ServeHTTP(w, r)
+	return nil
+}

@@ -55,7 +55,11 @@ func (a *API) openAPIDocument() map[string]any {
 		}
 		ok := map[string]any{"description": http.StatusText(rt.status)}
 		if rt.resp != nil {
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.resp))}}
+			ct := rt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			ok["content"] = map[string]any{ct: map[string]any{"schema": g.schema(reflect.TypeOf(rt.resp))}}
 		}
 		if rt.download != "" {
 			ok["content"] = map[string]any{rt.download: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}

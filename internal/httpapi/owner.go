@@ -17,7 +17,7 @@ type transferOwnerRequest struct {
 func transferOwner[T, J any](transfer func(ctx context.Context, p access.Principal, idOrName, to string) (T, error), toJSON func(T) J) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req transferOwnerRequest
-		if err := decodeJSON(w, r, &req); err != nil {
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
 		v, err := transfer(r.Context(), principal(r), r.PathValue("id"), req.Principal)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/credflow/credflow/internal/logging"
 )
 
 // lockedBuffer is a log sink safe for the server's goroutines.
@@ -55,7 +56,7 @@ func TestHandlerPanicIsContained(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var log lockedBuffer
-			a := &API{Log: slog.New(slog.NewJSONHandler(&log, nil))}
+			a := &API{Log: logging.New(&log, logging.FormatJSON, slog.LevelInfo)}
 			rt := route{method: "GET", path: "/boom", public: true, handle: func(w http.ResponseWriter, r *http.Request) error {
 				c.panicker(w)
 				return nil
@@ -64,7 +65,7 @@ func TestHandlerPanicIsContained(t *testing.T) {
 			mux.Handle("GET /boom", a.wrap(rt))
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				// As Handler does: the request id, and a recorder of what was written.
-				r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, "rid-42"))
+				r = r.WithContext(logging.WithRequestID(r.Context(), "rid-42"))
 				mux.ServeHTTP(&statusRecorder{ResponseWriter: w, status: http.StatusOK}, r)
 			}))
 			srv.Config.ErrorLog = slog.NewLogLogger(slog.NewJSONHandler(&log, nil), slog.LevelWarn)

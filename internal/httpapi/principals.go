@@ -85,7 +85,7 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	var req createUserRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	u, err := a.Access.CreateUser(r.Context(), principal(r), access.CreateUserInput{Name: req.Name, DisplayName: req.DisplayName,
@@ -125,7 +125,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	var req updateUserRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := access.UpdateUserInput{DisplayName: req.DisplayName, RunnerGroup: req.RunnerGroup}
@@ -157,7 +157,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var req createGroupRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	g, err := a.Access.CreateGroup(r.Context(), principal(r), req.Name)

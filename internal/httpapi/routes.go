@@ -20,12 +20,17 @@ type route struct {
 	// parts (files; the first is required) instead of JSON.
 	upload []param
 	// download, when set, is the media type of a success body that is
-	// not JSON (a file).
+	// a file (described as binary).
 	download string
 	status   int   // the success status
 	also     []int // other success statuses with the same body
 	resp     any   // the success body's type, nil when none
-	handle   func(w http.ResponseWriter, r *http.Request) error
+	// ownBody: the handler bounds its request body itself (an upload, an
+	// archive), instead of the API's bound of every body.
+	ownBody bool
+	// contentType is the media type of resp (default application/json).
+	contentType string
+	handle      func(w http.ResponseWriter, r *http.Request) error
 	// refused, when set, hears of a request refused before handle ran
 	// (its path or query is malformed) and returns the error to answer
 	// with: for a route that must audit every refusal.
@@ -47,6 +52,8 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/healthz", summary: "Process is up", public: true, status: 200, resp: healthJSON{}, handle: a.healthz},
 		{method: "GET", path: "/readyz", summary: "Database reachable and stores unsealed", public: true, status: 200, resp: readyJSON{}, handle: a.readyz},
 		{method: "GET", path: "/openapi.json", summary: "This API's OpenAPI document", public: true, status: 200, resp: map[string]any{}, handle: a.openAPI},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics (admins; or without a token on serve --metrics-addr)", perm: access.PermAdmin,
+			status: 200, resp: "", contentType: "text/plain", handle: a.metrics},
 
 		{method: "POST", path: "/api/v1/environment-variables", summary: "Create an environment variable", perm: access.PermVariableWrite,
 			body: createVariableRequest{}, status: 201, resp: variableJSON{}, handle: a.createVariable},
@@ -119,7 +126,7 @@ func (a *API) routes() []route {
 			query: []param{{"withoutValues", "true: leave text variables' values out too (deployment settings give them at import)."}}, status: 200, download: "application/zip", handle: a.exportSolution},
 		{method: "GET", path: "/api/v1/solutions/{id}/settings", summary: "A deployment-settings template: every variable of the solution with its current value or reference", perm: access.PermSolutionRead,
 			status: 200, resp: settingsJSON{}, handle: a.solutionSettings},
-		{method: "POST", path: "/api/v1/solutions/import", summary: "Import a solution package with optional deployment settings: everything is checked first, then written in one transaction", perm: access.PermSolutionWrite,
+		{method: "POST", path: "/api/v1/solutions/import", ownBody: true, summary: "Import a solution package with optional deployment settings: everything is checked first, then written in one transaction", perm: access.PermSolutionWrite,
 			query: []param{{"allowDowngrade", "true: let a lower version replace the installed one."},
 				{"deferValidation", "true: import secret variables whose store cannot be read now in state pending-validation (grants are checked all the same)."}},
 			upload: []param{{"package", "The solution's zip, as exported."}, {"settings", "Deployment settings (JSON) for the target environment."}},
@@ -234,7 +241,7 @@ func (a *API) routes() []route {
 			body: auditArchiveRequest{}, status: 200, handle: a.archiveAudit},
 		{method: "POST", path: "/api/v1/audit/archive/commit", summary: "Remove the records an archive holds, in one step, once it is safely written: the remaining chain continues from its end anchor", perm: access.PermAdmin,
 			body: auditArchiveCommitRequest{}, status: 200, resp: auditArchiveCommitJSON{}, handle: a.commitAuditArchive},
-		{method: "POST", path: "/api/v1/audit/archive/verify", summary: "Check an archive (the request body, JSON lines) on its own: its anchors' seals, every record's link, its count", perm: access.PermAdmin,
+		{method: "POST", path: "/api/v1/audit/archive/verify", ownBody: true, summary: "Check an archive (the request body, JSON lines) on its own: its anchors' seals, every record's link, its count", perm: access.PermAdmin,
 			status: 200, resp: auditArchiveVerifyJSON{}, handle: a.verifyAuditArchive},
 
 		{method: "POST", path: "/api/v1/admin/backup", summary: "A consistent copy of the SQLite database, taken while the server serves, with the audit checkpoints (a tar file; PostgreSQL: use pg_dump)", perm: access.PermAdmin,

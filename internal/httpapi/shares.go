@@ -89,7 +89,7 @@ func listShares(s sharer) func(w http.ResponseWriter, r *http.Request) error {
 func putShare(s sharer) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req putShareRequest
-		if err := decodeJSON(w, r, &req); err != nil {
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
 		in := access.ShareInput{Principal: r.PathValue("principal"), Role: access.ObjectRole(req.Role)}

@@ -93,7 +93,7 @@ func toSolutionJSON(s solution.Solution) solutionJSON {
 
 func (a *API) createSolution(w http.ResponseWriter, r *http.Request) error {
 	var req createSolutionRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	s, err := a.Solutions.Create(r.Context(), principal(r), solution.CreateInput{
@@ -134,7 +134,7 @@ func (a *API) getSolution(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateSolution(w http.ResponseWriter, r *http.Request) error {
 	var req updateSolutionRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	s, err := a.Solutions.Update(r.Context(), principal(r), r.PathValue("id"), solution.UpdateInput{Version: req.Version, Description: req.Description})
@@ -147,7 +147,7 @@ func (a *API) updateSolution(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) addSolutionComponent(w http.ResponseWriter, r *http.Request) error {
 	var req addComponentRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	s, err := a.Solutions.Add(r.Context(), principal(r), r.PathValue("id"), solution.Kind(req.Kind), req.Name)

@@ -183,7 +183,7 @@ func parseDuration(field string, v *string) (*time.Duration, error) {
 
 func (a *API) createStore(w http.ResponseWriter, r *http.Request) error {
 	var req createStoreRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	ttl, err := parseDuration("cacheTTL", req.CacheTTL)
@@ -214,7 +214,7 @@ func (a *API) createStore(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateStore(w http.ResponseWriter, r *http.Request) error {
 	var req updateStoreRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	ttl, err := parseDuration("cacheTTL", req.CacheTTL)
@@ -253,7 +253,7 @@ func (a *API) deleteStore(w http.ResponseWriter, r *http.Request) error {
 func (a *API) checkStore(w http.ResponseWriter, r *http.Request) error {
 	var req checkRequest
 	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, &req); err != nil {
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
 	}
@@ -267,7 +267,7 @@ func (a *API) checkStore(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	var req putSecretRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		var re *requestError
 		if errors.As(err, &re) && re.field == "value" {
 			re.detail += " Send a value that is not text as base64 in valueBase64."

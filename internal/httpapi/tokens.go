@@ -48,7 +48,7 @@ func toTokenJSON(t access.TokenRecord) tokenJSON {
 
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	var req createTokenRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := access.CreateTokenInput{Name: req.Name, User: req.User}

@@ -126,7 +126,7 @@ func toFieldInput(r *fromStoreJSON) *envvar.FieldInput {
 
 func (a *API) createVariable(w http.ResponseWriter, r *http.Request) error {
 	var req createVariableRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	v, err := a.Variables.Create(r.Context(), principal(r), envvar.CreateInput{
@@ -169,7 +169,7 @@ func (a *API) getVariable(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateVariable(w http.ResponseWriter, r *http.Request) error {
 	var req updateVariableRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := envvar.UpdateInput{

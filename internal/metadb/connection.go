@@ -23,6 +23,8 @@ type Connections struct {
 	// written, so that a resolve that changes nothing but the time rewrites
 	// it at most once per stateGranularity.
 	written map[string]stateMark
+	// observe, when set, hears of every group commit (metrics).
+	observe func(n int, took time.Duration)
 }
 
 type stateMark struct {
@@ -51,6 +53,13 @@ func NewConnections(db *DB) *Connections {
 	return &Connections{db: db, reqs: make(chan recordReq, maxBatch), written: map[string]stateMark{}}
 }
 
+// ObserveCommits makes f hear of every group commit: how many records it
+// wrote and how long it took. Call it before Run.
+func (c *Connections) ObserveCommits(f func(n int, took time.Duration)) { c.observe = f }
+
+// Queued is the number of resolutions waiting for the next group commit.
+func (c *Connections) Queued() int { return len(c.reqs) }
+
 // Run writes queued resolutions until ctx ends. It is the only writer of
 // the queue's records.
 func (c *Connections) Run(ctx context.Context) {
@@ -70,7 +79,11 @@ func (c *Connections) Run(ctx context.Context) {
 					break fill
 				}
 			}
+			start := time.Now()
 			err := c.commit(context.WithoutCancel(ctx), batch)
+			if c.observe != nil {
+				c.observe(len(batch), time.Since(start))
+			}
 			for _, r := range batch {
 				r.done <- err
 			}

@@ -29,7 +29,9 @@ import (
 	"github.com/credflow/credflow/internal/envvar"
 	"github.com/credflow/credflow/internal/events"
 	"github.com/credflow/credflow/internal/httpapi"
+	"github.com/credflow/credflow/internal/logging"
 	"github.com/credflow/credflow/internal/metadb"
+	"github.com/credflow/credflow/internal/metrics"
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/azurekv"
@@ -88,6 +90,8 @@ type Server struct {
 	// that many batches (tests).
 	local        *builtin.Store
 	rotationStop int
+	// metrics are this server's Prometheus instruments.
+	metrics *metrics.Metrics
 	// InitialToken is the admin token created on this start, or "".
 	InitialToken string
 }
@@ -185,7 +189,7 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 	if err := checkKeyFiles(cfg); err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := logging.New(stderr, cfg.LogFormat, cfg.Level())
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -205,6 +209,9 @@ func New(ctx context.Context, cfg config.Config, stderr io.Writer, opts ...Optio
 }
 
 func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
+	m := metrics.New(version.String())
+	s.metrics = m
+	m.DB(s.db.SQL())
 	stores := secretstore.NewRegistry()
 	local, auditKey, err := s.openBuiltin(ctx)
 	if err != nil {
@@ -235,7 +242,15 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stores.AddWithReader(info, local, cache.New(local, storeadmin.CacheOptions(localRow)))
+	cacheBase := func(name, kind string) cache.Options {
+		l := s.cfg.Limits
+		return cache.Options{MaxEntries: l.CacheMaxEntries, CallTimeout: l.StoreCallTimeout, MaxCalls: l.StoreMaxCalls,
+			Observer: m.Store(name, kind)}
+	}
+	localCache := cacheBase(info.Name, info.Kind)
+	own := storeadmin.CacheOptions(localRow)
+	localCache.TTL, localCache.StaleIfError = own.TTL, own.StaleIfError
+	stores.AddWithReader(info, local, cache.New(local, localCache))
 	// A new version written through another replica reaches this one's
 	// next resolve too.
 	s.db.OnSecretChange(func(name string) { stores.Invalidate(info.Name, name) })
@@ -263,7 +278,11 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		stores.AddWithReader(info, x.store, cache.New(x.store, x.cache))
+		opts := x.cache
+		if opts.Observer == nil {
+			opts.Observer = m.Store(x.name, x.kind)
+		}
+		stores.AddWithReader(info, x.store, cache.New(x.store, opts))
 	}
 
 	opts := access.Options{OIDCAutoCreate: s.cfg.OIDCAutoCreate}
@@ -277,6 +296,7 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	}
 	admin := storeadmin.New(s.db.Stores(), stores, append([]storeadmin.Kind{AzureKeyVault(azurekv.Options{}), CyberArkCCP(cyberarkccp.Options{}),
 		CyberArkConjur(conjur.Options{}), HashiCorpVault(hcvault.Options{})}, s.kinds...)...)
+	admin.CacheBase(cacheBase)
 	if err := admin.Load(ctx); err != nil {
 		return err
 	}
@@ -311,6 +331,9 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	creds := credential.NewService(s.db.Credentials(), vars, acc)
 	sols := solution.NewService(s.db.Solutions(), vars, creds)
 	connRepo := metadb.NewConnections(s.db)
+	connRepo.ObserveCommits(m.AuditCommit)
+	m.Gauge("credflow_audit_queue_depth", "Resolve audit records waiting for the next group commit.",
+		func() float64 { return float64(connRepo.Queued()) })
 	conns := connection.NewService(connRepo, acc, creds, stores, connection.WithLogger(s.log), connection.WithSecretStates(vars),
 		connection.WithPropagation(s.prop))
 	rot := rotation.New(s.db.Variables(), stores, conns, s.db.Audit(), rotation.WithAnnouncer(s.db), rotation.WithLogger(s.log),
@@ -320,10 +343,12 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Invalidate: func(c rotation.Change) {
-		stores.Invalidate(c.Store, c.Secret)
-		s.prop.Expect(c.Store, c.Secret, c.At)
-	}})
+	s.events = events.New(rot, vaults, events.Options{Keys: keys, Log: s.log, Lag: m.EventLag,
+		MaxPending: s.cfg.Limits.EventQueue, Invalidate: func(c rotation.Change) {
+			stores.Invalidate(c.Store, c.Secret)
+			s.prop.Expect(c.Store, c.Secret, c.At)
+		}})
+	s.watchEvents(m)
 	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
 	s.startWorkers(connRepo, conns, admin)
 	var snap backup.Snapshotter
@@ -351,7 +376,10 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 		EventGridJWT: eventGridJWT,
 		Vaults:       vaults,
 		Log:          s.log,
+		AccessLog:    s.cfg.AccessLog,
+		MaxBody:      s.cfg.Limits.MaxRequestBody,
 		Version:      version.String(),
+		Metrics:      m,
 	}
 	oidcSecret, err := s.oidcClientSecret()
 	if err != nil {
@@ -397,7 +425,7 @@ func (s *Server) oidcClientSecret() (string, error) {
 // web interface.
 func routeFaces(api, ui http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range []string{"/api/", "/healthz", "/readyz", "/openapi.json"} {
+	for _, p := range []string{"/api/", "/healthz", "/readyz", "/openapi.json", "/metrics"} {
 		mux.Handle(p, api)
 	}
 	mux.Handle("/", ui)
@@ -407,6 +435,30 @@ func routeFaces(api, ui http.Handler) http.Handler {
 // WithSessions sets the web interface's session limits (tests shorten
 // them).
 func WithSessions(o webui.SessionOptions) Option { return func(s *Server) { s.sessions = o } }
+
+// watchEvents exposes the event endpoint's queue and counts, read from its
+// status at each scrape.
+func (s *Server) watchEvents(m *metrics.Metrics) {
+	m.Gauge("credflow_event_queue_depth", "Secret changes waiting for the event worker.", func() float64 {
+		ep, _ := s.events.Status(nil)
+		return float64(ep.Pending)
+	})
+	for _, c := range []struct {
+		result string
+		count  func(events.EndpointStatus) int64
+	}{
+		{"accepted", func(e events.EndpointStatus) int64 { return e.Accepted }},
+		{"ignored", func(e events.EndpointStatus) int64 { return e.Ignored }},
+		{"duplicate", func(e events.EndpointStatus) int64 { return e.Duplicate }},
+		{"rejected", func(e events.EndpointStatus) int64 { return e.Rejected }},
+	} {
+		m.Counter("credflow_events_total", "Events delivered to the Event Grid endpoint, by result.",
+			map[string]string{"result": c.result}, func() float64 {
+				ep, _ := s.events.Status(nil)
+				return float64(c.count(ep))
+			})
+	}
+}
 
 // openBuiltin loads the master key and opens the built-in store. A missing
 // key leaves the store sealed rather than stopping the server (the file can
@@ -645,18 +697,25 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}
 		defer stop()
 	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsAddr, err)
+		}
+		defer s.ServeMetrics(mln)()
+	}
 	return s.Serve(ctx, ln)
 }
 
 // Serve serves on ln until ctx is cancelled, then drains requests for up to
-// 15 seconds.
+// the shutdown timeout (15 seconds by default).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.Limits.ReadTimeout),
+		ReadTimeout:       s.cfg.Limits.ReadTimeout,
+		WriteTimeout:      s.cfg.Limits.WriteTimeout,
+		IdleTimeout:       s.cfg.Limits.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
@@ -679,13 +738,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Limits.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// ServeMetrics serves the Prometheus metrics without authentication at
+// /metrics on ln until stop is called: for a scraper on a private network
+// (serve --metrics-addr), beside the API's GET /metrics for admins.
+func (s *Server) ServeMetrics(ln net.Listener) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { hs.Close() }
 }
 
 // servePprof serves Go's profiling endpoints on addr until stop is called.

@@ -170,6 +170,9 @@ type Service struct {
 	kinds    map[string]Kind
 	registry *secretstore.Registry
 	now      func() time.Time
+	// cacheBase, when set, gives each store's run-time cache the options
+	// that are not the store's own (limits, an observer).
+	cacheBase func(name, kind string) cache.Options
 
 	mu sync.Mutex // serialises changes to the registry and loaded
 	// loaded is what each store was last registered with here, so that
@@ -194,6 +197,22 @@ func New(repo Repository, registry *secretstore.Registry, kinds ...Kind) *Servic
 // CacheOptions is how a store's values are cached at run time.
 func CacheOptions(s Store) cache.Options {
 	return cache.Options{TTL: s.CacheTTL, StaleIfError: s.StaleIfError}
+}
+
+// CacheBase makes f give the run-time cache of every store registered from
+// now on its options other than the store's own TTL and stale-if-error:
+// the server's limits and the store's metrics. Call it before Load.
+func (s *Service) CacheBase(f func(name, kind string) cache.Options) { s.cacheBase = f }
+
+// newCache wraps a store in its run-time cache.
+func (s *Service) newCache(store secretstore.Store, st Store) *cache.Store {
+	var opts cache.Options
+	if s.cacheBase != nil {
+		opts = s.cacheBase(st.Name, st.Kind)
+	}
+	own := CacheOptions(st)
+	opts.TTL, opts.StaleIfError = own.TTL, own.StaleIfError
+	return cache.New(store, opts)
 }
 
 // Load registers every stored store of a managed kind. A store that cannot
@@ -262,7 +281,7 @@ func (s *Service) register(st Store) {
 	if err != nil {
 		store = broken{err: err}
 	}
-	s.registry.AddWithReader(info, store, cache.New(store, CacheOptions(st)))
+	s.registry.AddWithReader(info, store, s.newCache(store, st))
 	s.loaded[st.Name] = registrationOf(st)
 }
 
@@ -339,7 +358,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		return Store{}, nil, fmt.Errorf("register store %s: %w", st.Name, err)
 	}
 	s.mu.Lock()
-	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, cache.New(store, CacheOptions(st)))
+	s.registry.AddWithReader(secretstore.Info{ID: st.ID, Name: st.Name, Kind: st.Kind}, store, s.newCache(store, st))
 	s.loaded[st.Name] = registrationOf(st)
 	s.mu.Unlock()
 	var report *secretstore.Report
@@ -464,7 +483,7 @@ func (s *Service) Update(ctx context.Context, p access.Principal, idOrName strin
 		s.mu.Lock()
 		raw, info, err := s.registry.Lookup(st.Name)
 		if err == nil {
-			s.registry.AddWithReader(info, raw, cache.New(raw, CacheOptions(st)))
+			s.registry.AddWithReader(info, raw, s.newCache(raw, st))
 		}
 		s.mu.Unlock()
 		return st, nil, nil

@@ -29,10 +29,44 @@ type Options struct {
 	// MaxEntries bounds the number of cached versions; the least recently
 	// used go first. Default 10000.
 	MaxEntries int
-	// CallTimeout bounds one store call shared by concurrent readers.
-	// Default 10 s.
+	// CallTimeout bounds one store call shared by concurrent readers,
+	// its wait for a turn (MaxCalls) included. Default 10 s.
 	CallTimeout time.Duration
+	// MaxCalls bounds the calls open to the inner store at once; more
+	// wait for a turn. Default 64.
+	MaxCalls int
+	// Observer, when set, hears of every read and every store call (for
+	// metrics).
+	Observer Observer
 }
+
+// Observer hears what a cache does. Its methods are called on the read
+// path: they must be cheap and safe for concurrent use.
+type Observer interface {
+	// Read is one read's source: Hit (a fresh cached value), Miss (it
+	// waited for a store call) or, after a Miss whose call failed, Stale
+	// (the last good value served).
+	Read(Result)
+	// Call is one call of the inner store, how it ended and how long it
+	// took; concurrent readers of a secret share one call.
+	Call(err error, took time.Duration)
+}
+
+// Result is where a read's answer came from.
+type Result int
+
+// The results a read can have.
+const (
+	Hit Result = iota
+	Miss
+	Stale
+)
+
+// nobody is the Observer of a cache that has none.
+type nobody struct{}
+
+func (nobody) Read(Result)               {}
+func (nobody) Call(error, time.Duration) {}
 
 // Store caches reads of an inner store.
 type Store struct {
@@ -44,6 +78,7 @@ type Store struct {
 	entries  map[key]*list.Element // of *entry
 	lru      *list.List            // front: most recently used
 	inflight map[key]*call
+	turns    chan struct{} // one per call open to the inner store
 }
 
 var _ secretstore.Store = (*Store)(nil)
@@ -82,8 +117,14 @@ func New(inner secretstore.Store, opts Options) *Store {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 10 * time.Second
 	}
+	if opts.MaxCalls <= 0 {
+		opts.MaxCalls = 64
+	}
+	if opts.Observer == nil {
+		opts.Observer = nobody{}
+	}
 	return &Store{inner: inner, opts: opts, now: time.Now,
-		entries: map[key]*list.Element{}, lru: list.New(), inflight: map[key]*call{}}
+		entries: map[key]*list.Element{}, lru: list.New(), inflight: map[key]*call{}, turns: make(chan struct{}, opts.MaxCalls)}
 }
 
 // ParseRef implements secretstore.Store.
@@ -101,6 +142,7 @@ func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secre
 			s.lru.MoveToFront(el)
 			sec := e.secret
 			s.mu.Unlock()
+			s.opts.Observer.Read(Hit)
 			return sec, nil
 		}
 	}
@@ -115,6 +157,7 @@ func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secre
 	}
 	c.waiters++
 	s.mu.Unlock()
+	s.opts.Observer.Read(Miss)
 
 	select {
 	case <-c.done:
@@ -126,6 +169,7 @@ func (s *Store) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secre
 		return c.secret, nil
 	}
 	if stale, ok := s.stale(k, c.err); ok {
+		s.opts.Observer.Read(Stale)
 		return stale, nil
 	}
 	return secretstore.Secret{}, c.err
@@ -156,10 +200,18 @@ func (s *Store) fetch(ctx context.Context, k key, ref secretstore.Ref, c *call) 
 	defer c.cancel()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()
-	c.secret, c.err = s.inner.Get(ctx, ref)
+	start := time.Now()
+	select {
+	case s.turns <- struct{}{}:
+		c.secret, c.err = s.inner.Get(ctx, ref)
+		<-s.turns
+	case <-ctx.Done():
+		c.err = ctx.Err()
+	}
 	if errors.Is(c.err, context.DeadlineExceeded) {
 		c.err = fmt.Errorf("read %s: %w (%v)", ref, secretstore.ErrTimeout, c.err)
 	}
+	s.opts.Observer.Call(c.err, time.Since(start))
 	s.mu.Lock()
 	if s.inflight[k] == c {
 		delete(s.inflight, k)

@@ -373,3 +373,128 @@ func TestInvalidateAllWinsOverReadInFlight(t *testing.T) {
 		t.Errorf("the read from before InvalidateAll filled the cache: %q", s.Value.Reveal())
 	}
 }
+
+// tally is an Observer that counts.
+type tally struct {
+	mu    sync.Mutex
+	reads map[cache.Result]int
+	calls []error
+}
+
+func (t *tally) Read(r cache.Result) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reads[r]++
+}
+
+func (t *tally) Call(err error, took time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls = append(t.calls, err)
+}
+
+func TestObserverHearsReadsAndCalls(t *testing.T) {
+	m := memstore.New()
+	m.Set("db", "good")
+	obs := &tally{reads: map[cache.Result]int{}}
+	c := cache.New(m, cache.Options{TTL: time.Minute, StaleIfError: time.Hour, Observer: obs})
+	get(t, c, "db") // miss, one call
+	get(t, c, "db") // hit
+	get(t, c, "db") // hit
+	c.Invalidate("db")
+	m.Fail(secretstore.ErrUnavailable)
+	if _, err := get(t, c, "db"); err == nil {
+		t.Fatal("an invalidated value was served while the store failed")
+	}
+	want := map[cache.Result]int{cache.Hit: 2, cache.Miss: 2}
+	if obs.reads[cache.Hit] != want[cache.Hit] || obs.reads[cache.Miss] != want[cache.Miss] || obs.reads[cache.Stale] != 0 {
+		t.Errorf("reads %v, want %v", obs.reads, want)
+	}
+	if len(obs.calls) != 2 || obs.calls[0] != nil || !errors.Is(obs.calls[1], secretstore.ErrUnavailable) {
+		t.Errorf("calls %v, want a good one then an unavailable one", obs.calls)
+	}
+
+	// A failure after the TTL serves the stale value: a miss and a stale.
+	m2 := memstore.New()
+	m2.Set("db", "good")
+	obs2 := &tally{reads: map[cache.Result]int{}}
+	c2 := cache.New(m2, cache.Options{TTL: time.Millisecond, StaleIfError: time.Hour, Observer: obs2})
+	get(t, c2, "db")
+	time.Sleep(2 * time.Millisecond)
+	m2.Fail(secretstore.ErrUnavailable)
+	if s, err := get(t, c2, "db"); err != nil || !s.Stale {
+		t.Fatalf("got %v stale=%v", err, s.Stale)
+	}
+	if obs2.reads[cache.Miss] != 2 || obs2.reads[cache.Stale] != 1 || obs2.reads[cache.Hit] != 0 {
+		t.Errorf("reads %v, want 2 misses and 1 stale", obs2.reads)
+	}
+}
+
+// gate is a store whose reads wait until released, counting those open.
+type gate struct {
+	secretstore.Store
+	mu            sync.Mutex
+	open, maxOpen int
+	release       chan struct{}
+}
+
+func (g *gate) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secret, error) {
+	g.mu.Lock()
+	g.open++
+	g.maxOpen = max(g.maxOpen, g.open)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.open--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return secretstore.Secret{}, ctx.Err()
+	}
+	return g.Store.Get(ctx, ref)
+}
+
+func TestMaxCallsBoundsOpenStoreCalls(t *testing.T) {
+	m := memstore.New()
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, n := range names {
+		m.Set(n, "v-"+n)
+	}
+	g := &gate{Store: m, release: make(chan struct{})}
+	c := cache.New(g, cache.Options{TTL: time.Minute, MaxCalls: 2})
+	var wg sync.WaitGroup
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := get(t, c, n)
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // every reader is waiting by now
+	close(g.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.maxOpen != 2 {
+		t.Errorf("at most %d calls were open at once, want 2 (MaxCalls)", g.maxOpen)
+	}
+
+	t.Run("a wait for a turn counts in the call's timeout", func(t *testing.T) {
+		g := &gate{Store: m, release: make(chan struct{})}
+		defer close(g.release)
+		c := cache.New(g, cache.Options{TTL: time.Minute, MaxCalls: 1, CallTimeout: 50 * time.Millisecond})
+		go get(t, c, "a") // holds the only turn until its timeout
+		time.Sleep(10 * time.Millisecond)
+		if _, err := get(t, c, "b"); !errors.Is(err, secretstore.ErrTimeout) {
+			t.Errorf("got %v, want ErrTimeout", err)
+		}
+	})
+}
