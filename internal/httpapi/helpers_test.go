@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
@@ -17,6 +18,19 @@ type api struct {
 	t     testing.TB
 	base  string
 	token string
+	// seen, when set, keeps every answer this api receives.
+	seen *answers
+}
+
+// answers keeps the answers of requests, for tests that search them all.
+type answers struct {
+	mu   sync.Mutex
+	list []answer
+}
+
+type answer struct {
+	what string // method and path
+	raw  []byte
 }
 
 // resp is a decoded response.
@@ -91,6 +105,11 @@ func (a api) do(method, path string, body any, headers ...string) resp {
 		a.t.Fatal(err)
 	}
 	out := resp{status: res.StatusCode, header: res.Header, raw: raw}
+	if a.seen != nil {
+		a.seen.mu.Lock()
+		a.seen.list = append(a.seen.list, answer{what: method + " " + path, raw: raw})
+		a.seen.mu.Unlock()
+	}
 	if len(raw) > 0 {
 		_ = json.Unmarshal(raw, &out.body)
 	}

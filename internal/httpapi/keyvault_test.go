@@ -24,6 +24,7 @@ import (
 type kvEnv struct {
 	vault *fakekv.TestServer
 	admin api
+	inst  *servertest.Instance
 }
 
 func startKeyVault(t *testing.T, e metadbtest.Engine) kvEnv {
@@ -40,7 +41,7 @@ func startKeyVault(t *testing.T, e metadbtest.Engine) kvEnv {
 	kind := server.AzureKeyVault(azurekv.Options{Transport: vault.Client(),
 		Retry: &policy.RetryOptions{MaxRetries: 2, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 3 * time.Second}})
 	inst := servertest.StartConfig(t, cfg, server.WithKinds(kind))
-	return kvEnv{vault: vault, admin: api{t: t, base: inst.URL, token: inst.AdminToken}}
+	return kvEnv{vault: vault, admin: api{t: t, base: inst.URL, token: inst.AdminToken}, inst: inst}
 }
 
 // kvSettings are the settings of a store on the emulator.
