@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -563,11 +564,19 @@ func checkKeyFileMode(what, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+	if perm := st.Mode().Perm(); othersMayRead(runtime.GOOS, perm) {
 		return fmt.Errorf("%s file %s has mode %04o: group and others can read or change it; run 'chmod 600 %s' and start again",
 			what, path, perm, path)
 	}
 	return nil
+}
+
+// othersMayRead reports whether a file's mode lets others than its owner
+// read or change it. On Windows the mode says nothing of that (files show
+// 0666, or 0444 when read-only, whoever may open them: access control lists
+// decide), so the check is left to the ACL the operator sets.
+func othersMayRead(goos string, perm fs.FileMode) bool {
+	return goos != "windows" && perm&0o077 != 0
 }
 
 // announceToken shows the first admin token once and keeps it in a 0600
