@@ -379,38 +379,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	}
 	checkDisplayName(&ve, in.DisplayName)
 	checkDescription(&ve, in.Description)
-	switch in.Type {
-	case TypeText:
-		switch {
-		case in.FromStore != nil && in.Value != nil:
-			ve.Add("value", "a text variable that follows a store holds no value: give value or fromStore, not both")
-		case in.FromStore != nil:
-			checkFieldInput(&ve, *in.FromStore)
-		case in.Value == nil:
-			ve.Add("value", "is required for a text variable (or fromStore, to follow a property of a store's secret)")
-		default:
-			checkTextValue(&ve, *in.Value)
-		}
-		if in.Secret != nil {
-			ve.Add("secretRef", "is only for secret variables")
-		}
-	case TypeSecret:
-		if in.FromStore != nil {
-			ve.Add("fromStore", "is only for text variables: a secret variable names its secret in secretRef")
-		}
-		if in.Value != nil {
-			ve.Add("value", "a secret variable holds no value: give secretRef, and put the value in the store")
-		}
-		if in.Secret == nil {
-			ve.Add("secretRef", "is required for a secret variable")
-		} else {
-			checkSecretInput(&ve, *in.Secret)
-		}
-	case "":
-		ve.Add("type", "is required: text or secret")
-	default:
-		ve.Add("type", fmt.Sprintf("must be text or secret, not %q", in.Type))
-	}
+	checkContent(&ve, in, false)
 	base := ""
 	if in.SchemaName == "" && in.DisplayName != "" {
 		base = s.generatedBase(in.DisplayName)
@@ -902,5 +871,43 @@ func checkSecretInput(ve *validation.Error, in SecretInput) {
 		ve.Add("secretRef.ref", "is required")
 	case len(in.Ref) > MaxRefLen:
 		ve.Add("secretRef.ref", fmt.Sprintf("must be at most %d characters", MaxRefLen))
+	}
+}
+
+// checkContent checks a variable's type and what it holds: a text value or
+// the store property it follows, or a secret reference. valueKept says the
+// variable exists with a text value of its own, which an absent value keeps.
+func checkContent(ve *validation.Error, in CreateInput, valueKept bool) {
+	switch in.Type {
+	case TypeText:
+		switch {
+		case in.FromStore != nil && in.Value != nil:
+			ve.Add("value", "a text variable that follows a store holds no value: give value or fromStore, not both")
+		case in.FromStore != nil:
+			checkFieldInput(ve, *in.FromStore)
+		case in.Value == nil && !valueKept:
+			ve.Add("value", "is required for a text variable (or fromStore, to follow a property of a store's secret)")
+		case in.Value != nil:
+			checkTextValue(ve, *in.Value)
+		}
+		if in.Secret != nil {
+			ve.Add("secretRef", "is only for secret variables")
+		}
+	case TypeSecret:
+		if in.FromStore != nil {
+			ve.Add("fromStore", "is only for text variables: a secret variable names its secret in secretRef")
+		}
+		if in.Value != nil {
+			ve.Add("value", "a secret variable holds no value: give secretRef, and put the value in the store")
+		}
+		if in.Secret == nil {
+			ve.Add("secretRef", "is required for a secret variable")
+		} else {
+			checkSecretInput(ve, *in.Secret)
+		}
+	case "":
+		ve.Add("type", "is required: text or secret")
+	default:
+		ve.Add("type", fmt.Sprintf("must be text or secret, not %q", in.Type))
 	}
 }

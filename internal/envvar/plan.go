@@ -58,35 +58,7 @@ func (s *Service) Plan(ctx context.Context, p access.Principal, in CreateInput, 
 	}
 	checkDisplayName(&ve, in.DisplayName)
 	checkDescription(&ve, in.Description)
-	switch in.Type {
-	case TypeText:
-		switch {
-		case in.Secret != nil:
-			ve.Add("secretRef", "is only for secret variables")
-		case in.FromStore != nil && in.Value != nil:
-			ve.Add("value", "a text variable that follows a store holds no value: give value or fromStore, not both")
-		case in.FromStore != nil:
-			checkFieldInput(&ve, *in.FromStore)
-		case in.Value == nil && (existing == nil || existing.From != nil):
-			ve.Add("value", "is required for a text variable")
-		case in.Value != nil:
-			checkTextValue(&ve, *in.Value)
-		}
-	case TypeSecret:
-		if in.Value != nil {
-			ve.Add("value", "a secret variable holds no value: give secretRef, and put the value in the store")
-		}
-		if in.FromStore != nil {
-			ve.Add("fromStore", "is only for text variables")
-		}
-		if in.Secret == nil {
-			ve.Add("secretRef", "is required for a secret variable")
-		} else {
-			checkSecretInput(&ve, *in.Secret)
-		}
-	default:
-		ve.Add("type", fmt.Sprintf("must be text or secret, not %q", in.Type))
-	}
+	checkContent(&ve, in, existing != nil && existing.From == nil)
 	if err := ve.Err(); err != nil {
 		return Planned{}, err
 	}
