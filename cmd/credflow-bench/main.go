@@ -5,6 +5,7 @@
 //
 //	credflow-bench seed -addr http://127.0.0.1:8080 -token "$ADMIN_TOKEN"   # prints a runner token
 //	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
+//	credflow-bench -addr ... -token "$RUNNER_TOKEN" -connection bench -c 64 -rate 5000   # open loop at a fixed rate
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -58,6 +59,7 @@ func run(args []string) int {
 	conc := fs.String("c", "16,32", "comma-separated concurrent client counts")
 	dur := fs.Duration("d", 10*time.Second, "measured duration of each run")
 	warm := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up before each run")
+	rate := fs.Float64("rate", 0, "open loop: offer this many requests per second to each target (with -c requests in flight at most), latency measured from when each was due; 0: closed loop")
 	durableDir := fs.String("durable-dir", "", "also measure the bare handler answering only after an fdatasync'd record in a file in this directory (put it on the disk of the server's data)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -102,18 +104,27 @@ func run(args []string) int {
 
 	fmt.Printf("body %d bytes; %v measured after %v warm-up per run; GOMAXPROCS of this process %s\n",
 		len(body), *dur, *warm, os.Getenv("GOMAXPROCS"))
+	if *rate > 0 {
+		fmt.Printf("open loop: %.0f requests/s offered to each target, -c requests in flight at most; latency from when each request was due\n", *rate)
+	}
 	fmt.Printf("%-6s %-9s %10s %9s %9s %9s %7s\n", "conc", "target", "req/s", "p50", "p90", "p99", "errors")
 	for _, n := range levels {
 		type row struct {
 			name string
 			r    result
 		}
-		bare := load("http://"+bareAddr+"/", "", n, *warm, *dur)
+		measure := func(url, token string) result {
+			if *rate > 0 {
+				return openLoop(url, token, *rate, n, *warm, *dur)
+			}
+			return load(url, token, n, *warm, *dur)
+		}
+		bare := measure("http://"+bareAddr+"/", "")
 		rows := []row{{"bare", bare}}
 		if syncAddr != "" {
-			rows = append(rows, row{"bare+sync", load("http://"+syncAddr+"/", "", n, *warm, *dur)})
+			rows = append(rows, row{"bare+sync", measure("http://"+syncAddr+"/", "")})
 		}
-		cf := load(resolveURL, *token, n, *warm, *dur)
+		cf := measure(resolveURL, *token)
 		rows = append(rows, row{"credflow", cf})
 		for _, x := range rows {
 			fmt.Printf("%-6d %-9s %10.0f %9s %9s %9s %7d\n", n, x.name, x.r.rps(), ms(x.r.p50), ms(x.r.p90), ms(x.r.p99), x.r.errors)
