@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // seed prepares a server for the benchmark through its API: a secret in
@@ -20,10 +21,23 @@ func seed(args []string) int {
 	addr := fs.String("addr", "http://127.0.0.1:8080", "credflow server URL")
 	token := fs.String("token", os.Getenv("CREDFLOW_TOKEN"), "an admin API token (default $CREDFLOW_TOKEN)")
 	name := fs.String("connection", "bench", "name of the connection to create")
+	scaleN := fs.Int("scale", 0, "instead: create this many variables, half as many credentials and connections, makers in groups (-users, -groups), and shares so that the first maker sees up to 1,000 credentials; prints the maker's and a runner's tokens")
+	workers := fs.Int("c", 16, "with -scale: concurrent requests")
+	users := fs.Int("users", 1000, "with -scale: makers to create")
+	groups := fs.Int("groups", 100, "with -scale: groups to spread them over")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	base := strings.TrimRight(*addr, "/") + "/api/v1"
+	if *scaleN > 0 {
+		sc, err := seedScale(apiCaller{base: base, token: *token, client: &http.Client{Timeout: time.Minute}}, *scaleN, population{Users: *users, Groups: *groups}, *workers)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "credflow-bench seed: %v\n", err)
+			return 1
+		}
+		fmt.Printf("maker-token %s\nrunner-token %s\n", sc.MakerToken, sc.RunnerToken)
+		return 0
+	}
 	call := func(method, path string, body any) (map[string]any, error) {
 		var rd io.Reader
 		if body != nil {
