@@ -6,6 +6,7 @@
 //	credflow-bench seed -addr http://127.0.0.1:8080 -token "$ADMIN_TOKEN"   # prints a runner token
 //	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
 //	credflow-bench -addr ... -token "$RUNNER_TOKEN" -connection bench -c 64 -rate 5000   # open loop at a fixed rate
+//	credflow-bench get -addr ... -token "$TOKEN" -path '/api/v1/credentials?limit=50' -c 8 -d 10s   # a GET under load
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -37,6 +38,8 @@ func main() {
 			os.Exit(seed(os.Args[2:]))
 		case "soak":
 			os.Exit(soakCmd(os.Args[2:]))
+		case "get":
+			os.Exit(getCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))
@@ -160,15 +163,21 @@ func once(url, token string) ([]byte, error) {
 	return b, nil
 }
 
-// load runs n clients against url for warm+dur and measures the last dur.
+// load runs n clients against url for warm+dur and measures the last dur:
+// resolves (POST) with a token, the bare handler (GET) without.
 func load(url, token string, n int, warm, dur time.Duration) result {
-	tr := &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n, MaxConnsPerHost: n, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	method := "POST"
 	if token == "" {
 		method = "GET"
 	}
+	return loadMethod(method, url, token, n, warm, dur)
+}
+
+// loadMethod is load with the method given.
+func loadMethod(method, url, token string, n int, warm, dur time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n, MaxConnsPerHost: n, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	start := time.Now()
 	measureFrom := start.Add(warm)
 	end := measureFrom.Add(dur)
