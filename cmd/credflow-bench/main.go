@@ -7,6 +7,8 @@
 //	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
 //	credflow-bench -addr ... -token "$RUNNER_TOKEN" -connection bench -c 64 -rate 5000   # open loop at a fixed rate
 //	credflow-bench get -addr ... -token "$TOKEN" -path '/api/v1/credentials?limit=50' -c 8 -d 10s   # a GET under load
+//	credflow-bench writes -addr ... -token "$ADMIN_TOKEN" -c 16 -d 10s   # variables created, optionally with resolves alongside
+//	credflow-bench package -n 100000 -out bulk.zip   # a solution of n text variables, for the bulk import
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -40,6 +42,10 @@ func main() {
 			os.Exit(soakCmd(os.Args[2:]))
 		case "get":
 			os.Exit(getCmd(os.Args[2:]))
+		case "writes":
+			os.Exit(writesCmd(os.Args[2:]))
+		case "package":
+			os.Exit(packageCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))

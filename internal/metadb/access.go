@@ -30,6 +30,21 @@ func (db *DB) write(ctx context.Context, e audit.Entry, fn func(tx *sql.Tx) erro
 	})
 }
 
+// writeNew is write for a change that only adds a new object (a fresh ID,
+// its owner's share, its audit record): no token, principal or resolve
+// plan that the caches hold can mention it, and a miss is never cached, so
+// the caches stay valid and the generation stays where it is. Moving it on
+// would make every resolve read its plan again while objects are created
+// in bulk.
+func (db *DB) writeNew(ctx context.Context, e audit.Entry, fn func(tx *sql.Tx) error) error {
+	return db.inTxQuiet(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, e)
+	})
+}
+
 // Generation implements access.Repository.
 func (r AccessRepo) Generation() (uint64, bool) { return r.db.Generation() }
 
@@ -461,7 +476,7 @@ func (r AccessRepo) Tokens(ctx context.Context, userID string) ([]access.TokenRe
 
 // TouchToken implements access.Repository.
 func (r AccessRepo) TouchToken(ctx context.Context, id string, at time.Time) error {
-	if _, err := r.db.sql.ExecContext(ctx, r.db.q(`UPDATE api_tokens SET last_used_at = $2 WHERE id = $1`), id, at); err != nil {
+	if _, err := r.db.writeExec(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE id = $1`, id, at); err != nil {
 		return fmt.Errorf("touch token: %w", err)
 	}
 	return nil

@@ -119,6 +119,22 @@ func (db *DB) auditCommitted(tx *sql.Tx, committed bool) {
 	}
 }
 
+// auditMark tells how many records tx has appended so far, and auditReset
+// goes back to that count: the writer undoes one write of a group with a
+// savepoint, and the records that write appended must not be counted.
+func (db *DB) auditMark(tx *sql.Tx) int64 {
+	if n, ok := db.auditPending.Load(tx); ok {
+		return *n.(*int64)
+	}
+	return 0
+}
+
+func (db *DB) auditReset(tx *sql.Tx, mark int64) {
+	if n, ok := db.auditPending.Load(tx); ok {
+		*n.(*int64) = mark
+	}
+}
+
 // setMeta sets key to value in the meta table inside q.
 func (db *DB) setMeta(ctx context.Context, q queryer, key, value string) error {
 	_, err := db.exec(ctx, q, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)

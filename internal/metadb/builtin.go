@@ -164,7 +164,7 @@ const builtinKeyID = "builtin.master_key_id"
 // BindKey records keyID unless a key ID is recorded already, and returns the
 // recorded one. Concurrent callers agree on the first writer's.
 func (r *BuiltinRepo) BindKey(ctx context.Context, keyID string) (string, error) {
-	if _, err := r.db.exec(ctx, r.db.sql, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, builtinKeyID, keyID); err != nil {
+	if _, err := r.db.writeExec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, builtinKeyID, keyID); err != nil {
 		return "", fmt.Errorf("bind builtin master key: %w", err)
 	}
 	var bound string

@@ -146,7 +146,7 @@ func (c *Connections) commit(ctx context.Context, batch []recordReq) (err error)
 			}
 		}
 	}()
-	return c.db.inTxQuiet(ctx, func(tx *sql.Tx) error {
+	return c.db.urgentTx(ctx, func(tx *sql.Tx) error {
 		if err := c.db.appendRecords(ctx, tx, items); err != nil {
 			return err
 		}
@@ -192,7 +192,7 @@ func setStatus(ctx context.Context, db *DB, q queryer, id, status string, at tim
 
 // SetStatus implements connection.Repository.
 func (c *Connections) SetStatus(ctx context.Context, id, status string, at time.Time, version, failure string) error {
-	return setStatus(ctx, c.db, c.db.sql, id, status, at, version, failure)
+	return c.db.inTxQuiet(ctx, func(tx *sql.Tx) error { return setStatus(ctx, c.db, tx, id, status, at, version, failure) })
 }
 
 // Create implements connection.Repository.

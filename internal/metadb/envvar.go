@@ -78,7 +78,7 @@ func secretMetaColumns(v envvar.Variable) (enabled, expires, checked, problem, n
 
 // Create implements envvar.Repository.
 func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.Share, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+	return r.db.writeNew(ctx, e, func(tx *sql.Tx) error {
 		if err := r.insert(ctx, tx, v); err != nil {
 			return err
 		}
@@ -93,11 +93,11 @@ func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) er
 	if v.From != nil {
 		fromStoreID, fromRef, fromField = v.From.StoreID, v.From.Ref, v.From.Field
 	}
-	_, err := tx.ExecContext(ctx, r.db.q(`
+	_, err := r.db.exec(ctx, tx, `
 		INSERT INTO environment_variables
 		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at,
 		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem, secret_notice, from_store_id, from_ref, from_field)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`),
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
 		enabled, expires, checked, problem, notice, fromStoreID, fromRef, fromField)
 	if isUniqueViolation(err) {
@@ -114,7 +114,7 @@ var _ envvar.StateRecorder = Variables{}
 // RecordSecretState implements envvar.StateRecorder: run-time state, which
 // changes no authorization data and leaves the caches alone.
 func (r Variables) RecordSecretState(ctx context.Context, id string, st envvar.SecretRef) error {
-	_, err := r.db.exec(ctx, r.db.sql, `UPDATE environment_variables
+	_, err := r.db.writeExec(ctx, `UPDATE environment_variables
 		SET secret_enabled = $2, secret_expires_at = $3, secret_checked_at = $4, secret_problem = $5
 		WHERE id = $1 AND store_id = $6 AND secret_ref = $7`,
 		id, st.Enabled, nullTime(st.ExpiresAt), nullTime(st.CheckedAt), string(st.Problem), st.StoreID, st.Ref)
@@ -152,12 +152,14 @@ func (r Variables) ReferencingSecret(ctx context.Context, storeID, secretName st
 // it): run-time state, like RecordSecretState, that needs no audit record of
 // its own here (the caller audits the announcement).
 func (r Variables) SetSecretNotice(ctx context.Context, ids []string, notice envvar.Status) error {
-	for _, id := range ids {
-		if _, err := r.db.exec(ctx, r.db.sql, `UPDATE environment_variables SET secret_notice = $2 WHERE id = $1`, id, string(notice)); err != nil {
-			return fmt.Errorf("record secret notice: %w", err)
+	return r.db.inTxQuiet(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := r.db.exec(ctx, tx, `UPDATE environment_variables SET secret_notice = $2 WHERE id = $1`, id, string(notice)); err != nil {
+				return fmt.Errorf("record secret notice: %w", err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // SchemaNamesWithPrefix implements envvar.Repository.
@@ -183,8 +185,8 @@ func (r Variables) SchemaNamesWithPrefix(ctx context.Context, prefix string) ([]
 
 // Get implements envvar.Repository.
 func (r Variables) Get(ctx context.Context, idOrName string) (envvar.Variable, error) {
-	v, err := scanVariable(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+variableColumns+`
-		WHERE v.id = $1 OR lower(v.schema_name) = lower($1)`), idOrName))
+	v, err := scanVariable(r.db.queryRow(ctx, `SELECT `+variableColumns+`
+		WHERE v.id = $1 OR lower(v.schema_name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, fmt.Errorf("%w: %q", envvar.ErrNotFound, idOrName)
 	}

@@ -71,6 +71,14 @@ type DB struct {
 	// listener, or the SQLite checkpointer); listenDone closes when it has.
 	stopListen context.CancelFunc
 	listenDone chan struct{}
+
+	// writes and urgent queue write transactions for the writer goroutine
+	// (see writer.go); stopWriter ends it and writerDone closes when it has.
+	writes      chan *writeJob
+	urgent      chan *writeJob
+	writeGroups atomic.Int64
+	stopWriter  context.CancelFunc
+	writerDone  chan struct{}
 }
 
 //go:embed migrations
@@ -135,6 +143,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		db.sql.Close()
 		return nil, err
 	}
+	db.startWriter()
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	db.stopListen, db.listenDone = cancel, make(chan struct{})
 	if db.dialect == Postgres {
@@ -182,6 +191,10 @@ func (db *DB) Close() error {
 		db.stopListen()
 		<-db.listenDone
 	}
+	if db.stopWriter != nil {
+		db.stopWriter()
+		<-db.writerDone
+	}
 	db.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
@@ -226,6 +239,16 @@ func (db *DB) exec(ctx context.Context, tx queryer, query string, args ...any) (
 		}
 	}
 	return tx.ExecContext(ctx, db.q(query), args...)
+}
+
+// queryRow runs a query of one row through a statement prepared once for
+// the pool: a lookup made once per object of a bulk change would otherwise
+// spend most of its time parsing.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.sql.QueryRowContext(ctx, db.q(query), args...)
 }
 
 // stmtIn returns query as a statement of tx, prepared once for the pool
@@ -304,23 +327,10 @@ func (db *DB) inTxAnnounce(ctx context.Context, payload string, fn func(tx *sql.
 }
 
 // inTxQuiet is inTx for writes that change no authorization data (audit
-// records, run-time status): they leave the caches alone.
+// records, run-time status): they leave the caches alone. Like every write
+// transaction it runs on the writer, committed with whatever else is queued.
 func (db *DB) inTxQuiet(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		db.auditCommitted(tx, false)
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		db.auditCommitted(tx, false)
-		return fmt.Errorf("commit: %w", err)
-	}
-	db.auditCommitted(tx, true)
-	return nil
+	return db.writeTx(ctx, fn)
 }
 
 // Generation identifies the state of the metadata as far as this process

@@ -95,7 +95,7 @@ var _ rotation.PropagationRepository = Propagation{}
 // and that change's figure, and keeps the figure of the same change (which
 // a replica may have recorded first).
 func (p Propagation) RecordChange(ctx context.Context, store, secret string, at time.Time, source rotation.Source) error {
-	_, err := p.db.exec(ctx, p.db.sql, `INSERT INTO secret_propagation
+	_, err := p.db.writeExec(ctx, `INSERT INTO secret_propagation
 	(store, secret_key, secret, changed_us, source, reached_us, version, runner, connection)
 	VALUES ($1, $2, $3, $4, $5, NULL, '', '', '')
 	ON CONFLICT (store, secret_key) DO UPDATE SET
@@ -118,7 +118,7 @@ func (p Propagation) RecordChange(ctx context.Context, store, secret string, at 
 // which this database has no row yet (the replica that learnt of it has not
 // written it) until that row comes.
 func (p Propagation) RecordReached(ctx context.Context, r rotation.Reached) error {
-	_, err := p.db.exec(ctx, p.db.sql, `INSERT INTO secret_propagation
+	_, err := p.db.writeExec(ctx, `INSERT INTO secret_propagation
 	(store, secret_key, secret, changed_us, source, reached_us, version, runner, connection)
 	VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8)
 	ON CONFLICT (store, secret_key) DO UPDATE SET

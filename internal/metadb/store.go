@@ -27,9 +27,9 @@ func (db *DB) Stores() Stores { return Stores{db} }
 // returns the stored row.
 func (s Stores) Ensure(ctx context.Context, name, kind string) (secretstore.Info, error) {
 	now := time.Now().UTC()
-	if _, err := s.db.sql.ExecContext(ctx, s.db.q(`
+	if _, err := s.db.writeExec(ctx, `
 		INSERT INTO stores (id, name, kind, settings, created_at, updated_at)
-		VALUES ($1, $2, $3, '{}', $4, $4) ON CONFLICT DO NOTHING`),
+		VALUES ($1, $2, $3, '{}', $4, $4) ON CONFLICT DO NOTHING`,
 		uuid.Must(uuid.NewV7()).String(), name, kind, now); err != nil {
 		return secretstore.Info{}, fmt.Errorf("register store %s: %w", name, err)
 	}
@@ -108,7 +108,7 @@ var _ storeadmin.CheckRecorder = Stores{}
 // read from the table by whoever asks next, on any replica, so it changes
 // nothing the caches hold.
 func (s Stores) RecordCheck(ctx context.Context, id string, c storeadmin.CheckResult) error {
-	res, err := s.db.exec(ctx, s.db.sql, `UPDATE stores SET check_ok = $2, checked_at = $3, check_step = $4, check_detail = $5, check_hint = $6
+	res, err := s.db.writeExec(ctx, `UPDATE stores SET check_ok = $2, checked_at = $3, check_step = $4, check_detail = $5, check_hint = $6
 		WHERE id = $1`, id, c.OK, c.At, c.Step, c.Detail, c.Hint)
 	if err != nil {
 		return fmt.Errorf("record store check: %w", err)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmark durable writes: build credflow and the load tool, start a server
+# in a fresh data directory (SQLite, or PostgreSQL with --database URL, which
+# is emptied first), then create text variables through the API at 16
+# concurrent clients, alone and then with 8 clients resolving a connection
+# at the same time.
+#   scripts/bench-writes.sh [--database postgres://...] [duration, default 10s]
+# CREDFLOW_BIN names a credflow binary to measure instead of building one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+db=""
+if [ "${1:-}" = "--database" ]; then db="$2"; shift 2; fi
+dur="${1:-10s}"
+work="$(mktemp -d)"
+trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+bin="${CREDFLOW_BIN:-$work/credflow}"
+[ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
+go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
+if [ -n "$db" ]; then
+  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
+fi
+port=18767
+base="http://127.0.0.1:$port"
+"$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false 2>"$work/server.log" &
+pid=$!
+for _ in $(seq 1 100); do
+  [ -s "$work/data/initial-admin-token" ] && curl -fsS "$base/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+admin="$(cat "$work/data/initial-admin-token")"
+runner="$("$work/credflow-bench" seed -addr "$base" -token "$admin" -connection bench)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: ${db:+postgres}${db:-sqlite}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "writes alone:"
+"$work/credflow-bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix a
+echo "writes with resolves alongside:"
+"$work/credflow-bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix b -resolve-connection bench -resolve-token "$runner" -resolve-c 8
+echo "resolves alone:"
+"$work/credflow-bench" writes -addr "$base" -token "$admin" -c 0 -d "$dur" -resolve-connection bench -resolve-token "$runner" -resolve-c 8
