@@ -361,6 +361,10 @@ variables whose store cannot be read now are imported pending validation
 	return cmd
 }
 
+// maxListed bounds the objects an import's summary names one by one: a bulk
+// import of 100,000 variables would otherwise print them all on one line.
+const maxListed = 20
+
 func solutionImportRun(ctx context.Context, opts *solutionImportOptions) error {
 	pkg, err := os.ReadFile(opts.File)
 	if err != nil {
@@ -396,7 +400,10 @@ func solutionImportRun(ctx context.Context, opts *solutionImportOptions) error {
 		what  string
 		items []string
 	}{{"Created", res.Created}, {"Updated", res.Updated}, {"Pending validation", res.PendingValidation}} {
-		if len(l.items) > 0 {
+		switch n := len(l.items); {
+		case n > maxListed:
+			sayf(opts.IO.Out, "%s: %d objects: %s, and %d more (-o json lists them all)\n", l.what, n, strings.Join(l.items[:maxListed], ", "), n-maxListed)
+		case n > 0:
 			sayf(opts.IO.Out, "%s: %s\n", l.what, strings.Join(l.items, ", "))
 		}
 	}

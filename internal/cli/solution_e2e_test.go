@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
 	"github.com/credflow/credflow/internal/server/servertest"
+	"github.com/credflow/credflow/internal/solution/pkgzip"
 )
 
 // TestSolutionEndToEnd moves a solution from one server to another with
@@ -107,4 +109,53 @@ func TestSolutionEndToEnd(t *testing.T) {
 	}
 	dev.ok("solution", "remove", "Reporting", "--credential", "SQL reporting")
 	dev.ok("solution", "update", "Reporting", "--version", "1.1.0.0")
+}
+
+// TestSolutionImportSummarisesABulk: an import that creates more objects
+// than the summary names one by one says how many, names the first ones,
+// and leaves the full list to -o json.
+func TestSolutionImportSummarisesABulk(t *testing.T) {
+	e := metadbtest.Engines(t)[0]
+	inst := servertest.Start(t, e)
+	u, _ := url.Parse(inst.URL)
+	s := &session{t: t, inv: invocation{env: map[string]string{envAddr: u.Host, envToken: inst.AdminToken}}}
+	pkg := func(name string, n int) string {
+		files := map[string][]byte{}
+		var comps []map[string]string
+		for i := range n {
+			schema := fmt.Sprintf("cf_%s_%02d", name, i)
+			file := fmt.Sprintf("components/%03d-variable-%s.json", i+1, schema)
+			files[file], _ = json.Marshal(map[string]string{"schemaName": schema, "displayName": schema, "description": "", "type": "text", "value": "v"})
+			comps = append(comps, map[string]string{"kind": "variable", "name": schema, "file": file})
+		}
+		files["solution.json"], _ = json.Marshal(map[string]any{"formatVersion": 1, "name": name, "version": "1.0.0.0", "publisher": "t",
+			"description": "", "components": comps, "requires": []any{}, "withoutValues": false})
+		zip, err := pkgzip.Write(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), name+".zip")
+		if err := os.WriteFile(path, zip, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	out := s.ok("solution", "import", pkg("many", maxListed+5))
+	want := fmt.Sprintf("Created: %d objects: variable cf_many_00, ", maxListed+5)
+	if !strings.Contains(out, want) || !strings.Contains(out, "and 5 more (-o json lists them all)") || strings.Contains(out, "cf_many_24") {
+		t.Errorf("summary of a bulk import:\n%s", out)
+	}
+	var res struct {
+		Created []string `json:"created"`
+	}
+	if err := json.Unmarshal([]byte(s.ok("solution", "import", pkg("more", maxListed+5), "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != maxListed+5 {
+		t.Errorf("-o json lists %d created objects, want %d", len(res.Created), maxListed+5)
+	}
+	out = s.ok("solution", "import", pkg("few", 2))
+	if !strings.Contains(out, "Created: variable cf_few_00, variable cf_few_01\n") {
+		t.Errorf("summary of a small import:\n%s", out)
+	}
 }

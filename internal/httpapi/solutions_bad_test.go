@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
+	"github.com/credflow/credflow/internal/solution/pkgzip"
 )
 
 // zipEntry is one member of a hand-built, possibly malicious, archive.
@@ -48,7 +49,7 @@ func TestSolutionBadPackages(t *testing.T) {
 	manifest := []byte(`{"formatVersion":1,"name":"Evil","version":"1.0.0.0","publisher":"cf","description":"","components":[],"requires":[],"withoutValues":false}`)
 	good := zipEntry{name: "solution.json", body: manifest}
 	many := []zipEntry{good}
-	for i := 0; i < 10000; i++ {
+	for i := 0; i < pkgzip.MaxEntries; i++ {
 		many = append(many, zipEntry{name: "components/" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + "-" + itoaTest(i) + ".json", stored: true})
 	}
 	inner := craftZip(t, good)
@@ -63,7 +64,7 @@ func TestSolutionBadPackages(t *testing.T) {
 		{"duplicate entries", craftZip(t, good, good), "package_duplicate_entry"},
 		{"nested archive", craftZip(t, good, zipEntry{name: "components/inner.zip", body: inner}), "package_nested_archive"},
 		{"nested archive in a json file", craftZip(t, good, zipEntry{name: "components/001-variable-x.json", body: inner}), "package_nested_archive"},
-		{"more than 10,000 entries", craftZip(t, many...), "package_too_many_entries"},
+		{"more than 120,000 entries", craftZip(t, many...), "package_too_many_entries"},
 		{"more than 50 MiB", claimedSizes(t, good, 26<<20, 25<<20), "package_too_large"},
 		{"ratio over 100:1", craftZip(t, good, zipEntry{name: "components/bomb.json", body: bytes.Repeat([]byte(" "), 1<<20)}), "package_ratio_exceeded"},
 		{"unknown format version", craftZip(t, zipEntry{name: "solution.json", body: bytes.Replace(manifest, []byte(`"formatVersion":1`), []byte(`"formatVersion":2`), 1)}), "package_unknown_format"},

@@ -23,7 +23,10 @@ import (
 
 // Limits of an archive that Read accepts.
 const (
-	MaxEntries = 10000
+	// MaxEntries lets a package carry 100,000 variables, the bulk a large
+	// estate moves at once, and bounds what reading the archive's
+	// directory costs (about 400 bytes of memory per entry).
+	MaxEntries = 120_000
 	MaxTotal   = 50 << 20 // uncompressed bytes, all entries together
 	MaxRatio   = 100      // uncompressed bytes per compressed byte
 	// ratioFloor is the entry size below which the ratio is not checked:
