@@ -53,30 +53,63 @@ type pendingRecord struct {
 
 const headQuery = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
 
+// chainState is what one write transaction knows of the audit chain. The
+// writer commits many writes in one transaction, and each appends its
+// records: the head read by the first append serves the others, the
+// PostgreSQL lock is taken once, and the head is recorded in meta once,
+// before the commit (see chainBeforeCommit). The writer saves and restores
+// it around each write's savepoint.
+type chainState struct {
+	appended int64 // records appended in this transaction
+	locked   bool  // the PostgreSQL chain lock is held
+	known    bool  // seq and prev are the chain's head as tx sees it
+	seq      int64
+	prev     []byte
+	head     string // audit.Head of the last record appended; "" if none
+}
+
+// chain returns tx's chain state, made on first use.
+func (db *DB) chain(tx *sql.Tx) *chainState {
+	st, _ := db.chains.LoadOrStore(tx, &chainState{})
+	return st.(*chainState)
+}
+
+// forgetChainHead makes tx's next append read the head from the table:
+// tx changed the table other than by appending (archiving removes
+// records).
+func (db *DB) forgetChainHead(tx *sql.Tx) {
+	db.chain(tx).known = false
+}
+
 // appendRecords chains items onto the audit trail inside tx.
 func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingRecord) error {
 	if len(items) == 0 {
 		return nil
 	}
-	if db.dialect == Postgres {
+	st := db.chain(tx)
+	if db.dialect == Postgres && !st.locked {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(auditLock)); err != nil {
 			return fmt.Errorf("audit: lock chain: %w", err)
 		}
+		st.locked = true
 	}
-	var (
-		seq  int64
-		prev []byte
-	)
-	head, err := db.stmtIn(ctx, tx, headQuery)
-	if err != nil {
-		return fmt.Errorf("audit: read chain head: %w", err)
-	}
-	err = head.QueryRowContext(ctx).Scan(&seq, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("audit: read chain head: %w", err)
-	}
-	if prev == nil {
-		prev = []byte{}
+	if !st.known {
+		head, err := db.stmtIn(ctx, tx, headQuery)
+		if err != nil {
+			return fmt.Errorf("audit: read chain head: %w", err)
+		}
+		var (
+			seq  int64
+			prev []byte
+		)
+		err = head.QueryRowContext(ctx).Scan(&seq, &prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit: read chain head: %w", err)
+		}
+		if prev == nil {
+			prev = []byte{}
+		}
+		st.seq, st.prev, st.known = seq, prev, true
 	}
 	at := audit.Now()
 	stmt, err := db.stmtIn(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, link, prev_hash, hash)
@@ -85,55 +118,58 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		return fmt.Errorf("audit: append: %w", err)
 	}
 	key := db.auditKey.Load()
+	seq, prev := st.seq, st.prev
 	var last audit.Record
 	for _, it := range items {
 		seq++
 		r := audit.Record{Seq: seq, Time: at, Entry: it.Entry, RequestID: it.RequestID, Client: it.Client, PrevHash: prev}
 		audit.Seal(&r, key)
 		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.Link, r.PrevHash, r.Hash); err != nil {
+			// Some records may be in: the head is no longer known.
+			st.known = false
 			return fmt.Errorf("audit: append: %w", err)
 		}
 		prev, last = r.Hash, r
 	}
-	if err := db.setMeta(ctx, tx, auditHeadKey, audit.Head(last)); err != nil {
-		return fmt.Errorf("audit: record chain head: %w", err)
-	}
-	// Counted once the transaction commits (see inTxQuiet), so that the
-	// checkpoint writer, woken by the count, finds the records.
-	n, _ := db.auditPending.LoadOrStore(tx, new(int64))
-	*n.(*int64) += int64(len(items))
+	st.seq, st.prev, st.head = seq, prev, audit.Head(last)
+	st.appended += int64(len(items))
 	return nil
 }
 
-// auditCommitted counts the records tx appended, now that it committed (or
-// forgets them, when it did not), and wakes the checkpoint writer.
-func (db *DB) auditCommitted(tx *sql.Tx, committed bool) {
-	n, ok := db.auditPending.LoadAndDelete(tx)
-	if !ok || !committed {
+// chainBeforeCommit records the chain's head in meta, once per
+// transaction, so that removing records from the end of the chain is
+// detected too.
+func (db *DB) chainBeforeCommit(ctx context.Context, tx *sql.Tx) error {
+	st, ok := db.chains.Load(tx)
+	if !ok || st.(*chainState).head == "" {
+		return nil
+	}
+	if err := db.setMeta(ctx, tx, auditHeadKey, st.(*chainState).head); err != nil {
+		return fmt.Errorf("audit: record chain head: %w", err)
+	}
+	return nil
+}
+
+// chainCommitted counts the records tx appended, now that it committed (or
+// forgets them, when it did not), and wakes the checkpoint writer, which
+// finds the records once they are committed.
+func (db *DB) chainCommitted(tx *sql.Tx, committed bool) {
+	st, ok := db.chains.LoadAndDelete(tx)
+	if !ok || !committed || st.(*chainState).appended == 0 {
 		return
 	}
-	db.auditAppended.Add(*n.(*int64))
+	db.auditAppended.Add(st.(*chainState).appended)
 	select {
 	case db.auditWake <- struct{}{}:
 	default:
 	}
 }
 
-// auditMark tells how many records tx has appended so far, and auditReset
-// goes back to that count: the writer undoes one write of a group with a
-// savepoint, and the records that write appended must not be counted.
-func (db *DB) auditMark(tx *sql.Tx) int64 {
-	if n, ok := db.auditPending.Load(tx); ok {
-		return *n.(*int64)
-	}
-	return 0
-}
+// chainMark saves tx's chain state before one write of a group, and
+// chainReset goes back to it when that write is undone by its savepoint.
+func (db *DB) chainMark(tx *sql.Tx) chainState { return *db.chain(tx) }
 
-func (db *DB) auditReset(tx *sql.Tx, mark int64) {
-	if n, ok := db.auditPending.Load(tx); ok {
-		*n.(*int64) = mark
-	}
-}
+func (db *DB) chainReset(tx *sql.Tx, mark chainState) { *db.chain(tx) = mark }
 
 // setMeta sets key to value in the meta table inside q.
 func (db *DB) setMeta(ctx context.Context, q queryer, key, value string) error {
@@ -428,6 +464,7 @@ func (a Audit) RemoveArchived(ctx context.Context, end audit.Checkpoint, e audit
 		if err != nil {
 			return fmt.Errorf("audit: read archived record: %w", err)
 		}
+		db.forgetChainHead(tx)
 		res, err := db.exec(ctx, tx, `DELETE FROM audit_log WHERE seq <= $1`, end.Seq)
 		if err != nil {
 			return fmt.Errorf("audit: remove archived records: %w", err)

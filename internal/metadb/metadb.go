@@ -62,8 +62,9 @@ type DB struct {
 	// after appends (for the checkpoint writer).
 	auditAppended atomic.Int64
 	auditWake     chan struct{}
-	// auditPending counts, per open transaction, the records it appended.
-	auditPending sync.Map // *sql.Tx -> *int64
+	// chains holds, per open write transaction, what it knows of the audit
+	// chain (see chainState).
+	chains sync.Map // *sql.Tx -> *chainState
 
 	gen       atomic.Uint64
 	listening atomic.Bool

@@ -200,7 +200,7 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 	)
 	broken := func(i int, j *writeJob, err error) []*writeJob {
 		_ = tx.Rollback()
-		db.auditCommitted(tx, false)
+		db.chainCommitted(tx, false)
 		j.done <- err
 		db.tell(failed, failures)
 		return append(ran, group[i+1:]...)
@@ -221,14 +221,14 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 		if alone {
 			if err := db.runJob(j, tx); err != nil {
 				_ = tx.Rollback()
-				db.auditCommitted(tx, false)
+				db.chainCommitted(tx, false)
 				j.done <- err
 				return nil
 			}
 			ran = append(ran, j)
 			break
 		}
-		mark := db.auditMark(tx)
+		mark := db.chainMark(tx)
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
 			return broken(i, j, fmt.Errorf("begin write: %w", err))
 		}
@@ -244,7 +244,7 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT write`); err != nil {
 			return broken(i, j, jobErr)
 		}
-		db.auditReset(tx, mark)
+		db.chainReset(tx, mark)
 		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT write`); err != nil {
 			return broken(i, j, jobErr)
 		}
@@ -253,13 +253,14 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 	}
 	if len(ran) == 0 {
 		_ = tx.Rollback()
-		db.auditCommitted(tx, false)
+		db.chainCommitted(tx, false)
 	} else {
-		err = tx.Commit()
-		db.auditCommitted(tx, err == nil)
-		if err != nil {
+		if err = db.chainBeforeCommit(ctx, tx); err != nil {
+			_ = tx.Rollback()
+		} else if err = tx.Commit(); err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
+		db.chainCommitted(tx, err == nil)
 	}
 	for _, j := range ran {
 		j.done <- err
