@@ -558,6 +558,19 @@ func putShares(ctx context.Context, db *DB, tx *sql.Tx, shares ...access.Share) 
 	return nil
 }
 
+// insertNewShares inserts the shares of objects just created, many rows per
+// statement: there is nothing for them to replace.
+func insertNewShares(ctx context.Context, db *DB, tx *sql.Tx, shares []access.Share) error {
+	rows := make([][]any, len(shares))
+	for i, s := range shares {
+		rows[i] = []any{string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt, s.Via.ID}
+	}
+	if err := db.insertRows(ctx, tx, "shares", []string{"object_kind", "object_id", "principal_kind", "principal_id", "role", "expires_at", "created_at", "via_credential"}, rows); err != nil {
+		return fmt.Errorf("put shares: %w", err)
+	}
+	return nil
+}
+
 // visibleSQL is a condition true when the viewer may see the object whose
 // kind is kind and whose id is in column col. Its arguments start at $first.
 func visibleSQL(v access.Viewer, kind access.ObjectKind, col string, first int) (string, []any) {

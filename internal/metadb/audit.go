@@ -53,6 +53,9 @@ type pendingRecord struct {
 
 const headQuery = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
 
+// auditColumns are the columns an append writes.
+var auditAppendColumns = []string{"seq", "at", "actor", "action", "resource", "outcome", "reason", "request_id", "client", "link", "prev_hash", "hash"}
+
 // chainState is what one write transaction knows of the audit chain. The
 // writer commits many writes in one transaction, and each appends its
 // records: the head read by the first append serves the others, the
@@ -112,24 +115,21 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		st.seq, st.prev, st.known = seq, prev, true
 	}
 	at := audit.Now()
-	stmt, err := db.stmtIn(ctx, tx, `INSERT INTO audit_log (seq, at, actor, action, resource, outcome, reason, request_id, client, link, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`)
-	if err != nil {
-		return fmt.Errorf("audit: append: %w", err)
-	}
 	key := db.auditKey.Load()
 	seq, prev := st.seq, st.prev
 	var last audit.Record
+	rows := make([][]any, 0, len(items))
 	for _, it := range items {
 		seq++
 		r := audit.Record{Seq: seq, Time: at, Entry: it.Entry, RequestID: it.RequestID, Client: it.Client, PrevHash: prev}
 		audit.Seal(&r, key)
-		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.Link, r.PrevHash, r.Hash); err != nil {
-			// Some records may be in: the head is no longer known.
-			st.known = false
-			return fmt.Errorf("audit: append: %w", err)
-		}
+		rows = append(rows, []any{r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.Link, r.PrevHash, r.Hash})
 		prev, last = r.Hash, r
+	}
+	if err := db.insertRows(ctx, tx, "audit_log", auditAppendColumns, rows); err != nil {
+		// Some records may be in: the head is no longer known.
+		st.known = false
+		return fmt.Errorf("audit: append: %w", err)
 	}
 	st.seq, st.prev, st.head = seq, prev, audit.Head(last)
 	st.appended += int64(len(items))

@@ -86,6 +86,40 @@ func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.S
 	})
 }
 
+// variableInsertColumns are the columns insert and insertMany write.
+var variableInsertColumns = []string{"id", "schema_name", "display_name", "description", "type", "value", "store_id", "secret_ref",
+	"owner_id", "created_at", "updated_at", "secret_enabled", "secret_expires_at", "secret_checked_at", "secret_problem",
+	"secret_notice", "from_store_id", "from_ref", "from_field"}
+
+// insertRow is v as the values of variableInsertColumns.
+func variableInsertRow(v envvar.Variable) []any {
+	value, storeID, ref := variableColumnsFor(v)
+	enabled, expires, checked, problem, notice := secretMetaColumns(v)
+	var fromStoreID, fromRef, fromField any
+	if v.From != nil {
+		fromStoreID, fromRef, fromField = v.From.StoreID, v.From.Ref, v.From.Field
+	}
+	return []any{v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
+		enabled, expires, checked, problem, notice, fromStoreID, fromRef, fromField}
+}
+
+// insertMany inserts new variables with their owners' shares, many rows
+// per statement (a bulk import). A name taken meanwhile fails them all.
+func (r Variables) insertMany(ctx context.Context, tx *sql.Tx, vs []envvar.Variable, owners []access.Share) error {
+	rows := make([][]any, len(vs))
+	for i, v := range vs {
+		rows[i] = variableInsertRow(v)
+	}
+	err := r.db.insertRows(ctx, tx, "environment_variables", variableInsertColumns, rows)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: a variable of the same name was created meanwhile", envvar.ErrNameTaken)
+	}
+	if err != nil {
+		return fmt.Errorf("insert environment variables: %w", err)
+	}
+	return insertNewShares(ctx, r.db, tx, owners)
+}
+
 func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
 	value, storeID, ref := variableColumnsFor(v)
 	enabled, expires, checked, problem, notice := secretMetaColumns(v)

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
 	"github.com/credflow/credflow/internal/credential"
 	"github.com/credflow/credflow/internal/envvar"
@@ -124,6 +126,7 @@ func putComponents(ctx context.Context, db *DB, tx *sql.Tx, s solution.Solution)
 	if _, err := db.exec(ctx, tx, `DELETE FROM solution_components WHERE solution_id = $1`, s.ID); err != nil {
 		return fmt.Errorf("replace solution components: %w", err)
 	}
+	rows := make([][]any, 0, len(s.Components))
 	for _, c := range s.Components {
 		var varID, credID any
 		if c.Kind == solution.KindVariable {
@@ -131,10 +134,10 @@ func putComponents(ctx context.Context, db *DB, tx *sql.Tx, s solution.Solution)
 		} else {
 			credID = c.ID
 		}
-		if _, err := db.exec(ctx, tx, `INSERT INTO solution_components (solution_id, variable_id, credential_id, required) VALUES ($1, $2, $3, $4)`,
-			s.ID, varID, credID, c.Required); err != nil {
-			return fmt.Errorf("insert solution component %s %s: %w", c.Kind, c.Name, err)
-		}
+		rows = append(rows, []any{s.ID, varID, credID, c.Required})
+	}
+	if err := db.insertRows(ctx, tx, "solution_components", []string{"solution_id", "variable_id", "credential_id", "required"}, rows); err != nil {
+		return fmt.Errorf("insert the components of solution %s: %w", s.Name, err)
 	}
 	return nil
 }
@@ -149,9 +152,28 @@ func (r Solutions) Holders(ctx context.Context, kind solution.Kind, objectID, ex
 		WHERE `+col+` = $1 AND NOT sc.required AND s.id <> $2 ORDER BY lower(s.name)`, objectID, except)
 }
 
-// Variable implements solution.Repository.
-func (r Solutions) Variable(ctx context.Context, idOrName string) (envvar.Variable, error) {
-	return r.db.Variables().Get(ctx, idOrName)
+// VariablesNamed implements solution.Repository: a few queries for a
+// package of any size, rather than one per variable.
+func (r Solutions) VariablesNamed(ctx context.Context, names []string) (map[string]envvar.Variable, error) {
+	const chunk = 500
+	out := make(map[string]envvar.Variable)
+	for len(names) > 0 {
+		n := min(chunk, len(names))
+		lower := make([]string, n)
+		for i, name := range names[:n] {
+			lower[i] = strings.ToLower(name)
+		}
+		ph, args := placeholders(1, lower)
+		vars, err := queryList(ctx, r.db, scanVariable, `SELECT `+variableColumns+` WHERE lower(v.schema_name) IN (`+ph+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("find the package's variables: %w", err)
+		}
+		for _, v := range vars {
+			out[strings.ToLower(v.SchemaName)] = v
+		}
+		names = names[n:]
+	}
+	return out, nil
 }
 
 // Credential implements solution.Repository.
@@ -162,20 +184,21 @@ func (r Solutions) Credential(ctx context.Context, idOrName string) (credential.
 // Apply implements solution.Repository: the whole import, or nothing.
 func (r Solutions) Apply(ctx context.Context, p solution.Plan) error {
 	return r.db.inTx(ctx, func(tx *sql.Tx) error {
-		vars := r.db.Variables()
+		var (
+			created []envvar.Variable
+			owners  []access.Share
+		)
 		for _, pv := range p.Variables {
 			if pv.Created {
-				if err := vars.insert(ctx, tx, pv.Variable); err != nil {
-					return err
-				}
-				if err := putShares(ctx, r.db, tx, pv.Owner); err != nil {
-					return err
-				}
+				created, owners = append(created, pv.Variable), append(owners, pv.Owner)
 				continue
 			}
 			if err := updateVariable(ctx, r.db, tx, pv.Variable); err != nil {
 				return err
 			}
+		}
+		if err := r.db.Variables().insertMany(ctx, tx, created, owners); err != nil {
+			return err
 		}
 		for _, pc := range p.Credentials {
 			if pc.Created {

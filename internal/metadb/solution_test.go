@@ -2,6 +2,9 @@ package metadb_test
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +113,80 @@ func TestSolutionApplyIsOneTransaction(t *testing.T) {
 			}
 			if sol, _ := db.Solutions().Get(ctx, "Reporting"); len(sol.Components) != 2 {
 				t.Errorf("a deleted credential stayed in the solution: %+v", sol.Components)
+			}
+		})
+	}
+}
+
+// TestSolutionApplyInBulk writes an import of more variables than one
+// multi-row statement carries (an odd count, so that every statement shape
+// is used), then finds them all by name in any case, with their shares,
+// components and one audit record each, the chain intact.
+func TestSolutionApplyInBulk(t *testing.T) {
+	const n = 1237
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			ctx := t.Context()
+			db := metadbtest.Open(t, e)
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			owner := access.User{ID: uuid.NewString(), Name: "mona", Role: access.RoleMaker, Source: access.SourceLocal, CreatedAt: now}
+			if err := db.Access().CreateUser(ctx, owner, audit.Entry{Actor: "t", Action: "user.create", Resource: "user:mona", Outcome: audit.Success}); err != nil {
+				t.Fatal(err)
+			}
+			p := access.Principal{ID: owner.ID, Name: owner.Name, Role: owner.Role}
+			sol := solution.Solution{ID: uuid.NewString(), Name: "Bulk", Version: solution.Version{1, 0, 0, 0}, Publisher: "cf",
+				OwnerID: owner.ID, CreatedAt: now, UpdatedAt: now}
+			plan := solution.Plan{NewSolution: true}
+			var names []string
+			for i := range n {
+				name := fmt.Sprintf("cf_Bulk_%04d", i)
+				names = append(names, strings.ToUpper(name))
+				v := envvar.Variable{ID: uuid.NewString(), SchemaName: name, DisplayName: name, Type: envvar.TypeText, Value: fmt.Sprint(i),
+					OwnerID: owner.ID, CreatedAt: now, UpdatedAt: now}
+				entry := audit.Entry{Actor: "mona", Action: "variable.create", Resource: "variable:" + name, Outcome: audit.Success}
+				plan.Variables = append(plan.Variables, envvar.Planned{Variable: v, Created: true, Changed: true,
+					Owner: access.Own(p, envvar.Object(v), now), Entry: entry})
+				plan.Entries = append(plan.Entries, entry)
+				sol.Components = append(sol.Components, solution.Component{Kind: solution.KindVariable, ID: v.ID, Name: name})
+			}
+			plan.Solution = sol
+			if err := db.Solutions().Apply(ctx, plan); err != nil {
+				t.Fatal(err)
+			}
+			found, err := db.Solutions().VariablesNamed(ctx, append(names, "CF_NOT_THERE"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(found) != n {
+				t.Fatalf("found %d variables by name, want %d", len(found), n)
+			}
+			for i, pv := range plan.Variables {
+				got, ok := found[strings.ToLower(names[i])]
+				if !ok || got.ID != pv.Variable.ID || got.Value != fmt.Sprint(i) || got.Owner != "mona" {
+					t.Fatalf("variable %s: found %v %+v", names[i], ok, got)
+				}
+			}
+			got, err := db.Solutions().Get(ctx, "bulk")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Components) != n {
+				t.Errorf("%d components, want %d", len(got.Components), n)
+			}
+			shares, err := db.Access().Shares(ctx, access.KindVariable, plan.Variables[n-1].Variable.ID)
+			if err != nil || len(shares) != 1 || shares[0].Principal.ID != owner.ID || shares[0].Role != access.RoleOwner {
+				t.Errorf("shares of the last variable: %+v, %v", shares, err)
+			}
+			recs, err := db.Audit().List(ctx, audit.Filter{Action: "variable.create", Limit: n + 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != n {
+				t.Errorf("%d audit records of the creates, want %d", len(recs), n)
+			}
+			v, err := audit.NewTrail(db.Audit(), nil, filepath.Join(t.TempDir(), "checkpoints")).Verify(ctx, audit.VerifyOptions{Full: true})
+			if err != nil || !v.OK {
+				t.Errorf("audit chain after a bulk import: %+v, %v", v, err)
 			}
 		})
 	}

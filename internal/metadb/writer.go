@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,11 +45,22 @@ type writeJob struct {
 	fn     func(tx *sql.Tx) error
 	urgent bool
 	done   chan error // buffered: the writer never waits for the caller
+	// state is jobQueued until the writer takes the job to run it
+	// (jobTaken) or its caller gives up waiting first (jobWithdrawn): a
+	// caller never returns while its fn may still run, since fn writes the
+	// caller's variables.
+	state atomic.Int32
 	// panicked holds what fn panicked with, set before done is sent: the
 	// caller panics with it in its own goroutine, where a panic in a write
 	// always surfaced, rather than the writer taking the process down.
 	panicked any
 }
+
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobWithdrawn
+)
 
 // startWriter starts the writer goroutine; stopWriter ends it.
 func (db *DB) startWriter() {
@@ -113,7 +125,12 @@ func (db *DB) queueWrite(ctx context.Context, j *writeJob) error {
 			return errClosed
 		}
 	case <-ctx.Done():
-		return ctx.Err()
+		if j.state.CompareAndSwap(jobQueued, jobWithdrawn) {
+			return ctx.Err()
+		}
+		// Taken: it ends soon, its context being done, unless it is
+		// committed already; either way its answer is the truth.
+		return answer(<-j.done)
 	}
 }
 
@@ -214,6 +231,9 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 			break
 		}
 		urgent = urgent || j.urgent
+		if !j.state.CompareAndSwap(jobQueued, jobTaken) && j.state.Load() != jobTaken {
+			continue // withdrawn by its caller
+		}
 		if err := j.ctx.Err(); err != nil {
 			j.done <- err
 			continue

@@ -111,6 +111,16 @@ func (r fakeRepo) Variable(_ context.Context, idOrName string) (envvar.Variable,
 	return envvar.Variable{}, fmt.Errorf("%w: %q", envvar.ErrNotFound, idOrName)
 }
 
+func (r fakeRepo) VariablesNamed(ctx context.Context, names []string) (map[string]envvar.Variable, error) {
+	out := map[string]envvar.Variable{}
+	for _, n := range names {
+		if v, err := r.Variable(ctx, n); err == nil && strings.EqualFold(v.SchemaName, n) {
+			out[strings.ToLower(n)] = v
+		}
+	}
+	return out, nil
+}
+
 func (r fakeRepo) Credential(_ context.Context, idOrName string) (credential.Credential, error) {
 	for k, c := range r.w.creds {
 		if c.ID == idOrName || k == strings.ToLower(idOrName) {

@@ -105,6 +105,13 @@ func (s *Service) Import(ctx context.Context, p access.Principal, data []byte, o
 		imp.problem("solution", fmt.Errorf("%w: solution %s is installed here by someone else", ErrNameTaken, m.Name))
 	}
 	vars, creds := imp.decode(m, files, opts.Settings)
+	names := make([]string, len(vars))
+	for i, in := range vars {
+		names[i] = in.SchemaName
+	}
+	if imp.existing, err = s.repo.VariablesNamed(ctx, names); err != nil {
+		return ImportResult{}, err
+	}
 	var comps []Component
 	for _, r := range m.Requires {
 		if c, ok := imp.required(ctx, r.Kind, r.Name); ok {
@@ -208,6 +215,9 @@ type importer struct {
 	p        access.Principal
 	reason   string
 	problems []Problem
+	// existing holds the package's variables that exist here, by name in
+	// lower case.
+	existing map[string]envvar.Variable
 }
 
 func (imp *importer) problem(component string, err error) {
@@ -330,12 +340,8 @@ func (imp *importer) required(ctx context.Context, kind Kind, name string) (Comp
 func (imp *importer) variable(ctx context.Context, in envvar.CreateInput, deferValidation bool) (envvar.Planned, bool) {
 	what := "variable " + in.SchemaName
 	var existing *envvar.Variable
-	switch v, err := imp.s.repo.Variable(ctx, in.SchemaName); {
-	case err == nil:
+	if v, ok := imp.existing[strings.ToLower(in.SchemaName)]; ok {
 		existing = &v
-	case !errors.Is(err, envvar.ErrNotFound):
-		imp.problem(what, err)
-		return envvar.Planned{}, false
 	}
 	pl, err := imp.s.vars.Plan(ctx, imp.p, in, existing, envvar.PlanOptions{Defer: deferValidation, Reason: imp.reason})
 	if err != nil {

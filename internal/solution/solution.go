@@ -121,10 +121,11 @@ type Repository interface {
 	// Apply writes an import: every planned object, the solution and the
 	// audit entries, in one transaction.
 	Apply(ctx context.Context, p Plan) error
-	// Variable and Credential find an object by id or name whoever owns
-	// it, to tell a new one from one that exists (and may belong to
-	// someone else).
-	Variable(ctx context.Context, idOrName string) (envvar.Variable, error)
+	// VariablesNamed and Credential find objects whoever owns them, to
+	// tell a new one from one that exists (and may belong to someone
+	// else): the variables of these schema names that exist, in one go,
+	// keyed by name in lower case; a credential by id or name.
+	VariablesNamed(ctx context.Context, names []string) (map[string]envvar.Variable, error)
 	Credential(ctx context.Context, idOrName string) (credential.Credential, error)
 }
 
