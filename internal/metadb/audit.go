@@ -69,6 +69,10 @@ type chainState struct {
 	seq      int64
 	prev     []byte
 	head     string // audit.Head of the last record appended; "" if none
+	// rows are the records appended and not yet inserted: a group's
+	// records go in together, in multi-row statements, before its commit
+	// (or before anything in the transaction reads the table).
+	rows [][]any
 }
 
 // chain returns tx's chain state, made on first use.
@@ -77,11 +81,18 @@ func (db *DB) chain(tx *sql.Tx) *chainState {
 	return st.(*chainState)
 }
 
-// forgetChainHead makes tx's next append read the head from the table:
-// tx changed the table other than by appending (archiving removes
-// records).
-func (db *DB) forgetChainHead(tx *sql.Tx) {
-	db.chain(tx).known = false
+// flushChain inserts the records tx appended and has not inserted yet; a
+// write that reads the audit table calls it first.
+func (db *DB) flushChain(ctx context.Context, tx *sql.Tx) error {
+	st := db.chain(tx)
+	if len(st.rows) == 0 {
+		return nil
+	}
+	if err := db.insertRows(ctx, tx, "audit_log", auditAppendColumns, st.rows); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	st.rows = nil
+	return nil
 }
 
 // appendRecords chains items onto the audit trail inside tx.
@@ -118,7 +129,7 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 	key := db.auditKey.Load()
 	seq, prev := st.seq, st.prev
 	var last audit.Record
-	rows := make([][]any, 0, len(items))
+	rows := st.rows
 	for _, it := range items {
 		seq++
 		r := audit.Record{Seq: seq, Time: at, Entry: it.Entry, RequestID: it.RequestID, Client: it.Client, PrevHash: prev}
@@ -126,12 +137,7 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		rows = append(rows, []any{r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.Link, r.PrevHash, r.Hash})
 		prev, last = r.Hash, r
 	}
-	if err := db.insertRows(ctx, tx, "audit_log", auditAppendColumns, rows); err != nil {
-		// Some records may be in: the head is no longer known.
-		st.known = false
-		return fmt.Errorf("audit: append: %w", err)
-	}
-	st.seq, st.prev, st.head = seq, prev, audit.Head(last)
+	st.seq, st.prev, st.head, st.rows = seq, prev, audit.Head(last), rows
 	st.appended += int64(len(items))
 	return nil
 }
@@ -143,6 +149,9 @@ func (db *DB) chainBeforeCommit(ctx context.Context, tx *sql.Tx) error {
 	st, ok := db.chains.Load(tx)
 	if !ok || st.(*chainState).head == "" {
 		return nil
+	}
+	if err := db.flushChain(ctx, tx); err != nil {
+		return err
 	}
 	if err := db.setMeta(ctx, tx, auditHeadKey, st.(*chainState).head); err != nil {
 		return fmt.Errorf("audit: record chain head: %w", err)
@@ -198,6 +207,9 @@ func (a Audit) UseKey(ctx context.Context, key *audit.Key) error {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("audit: read chain state: %w", err)
 		}
+		if err := db.flushChain(ctx, tx); err != nil {
+			return err
+		}
 		var before int64
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&before); err != nil {
 			return fmt.Errorf("audit: count records: %w", err)
@@ -211,11 +223,7 @@ func (a Audit) UseKey(ctx context.Context, key *audit.Key) error {
 			Resource: "audit", Outcome: audit.Success, Reason: reason}}}); err != nil {
 			return err
 		}
-		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM audit_log`).Scan(&seq); err != nil {
-			return fmt.Errorf("audit: read switch record: %w", err)
-		}
-		return db.setMeta(ctx, tx, auditKeyedFromKey, strconv.FormatInt(seq, 10))
+		return db.setMeta(ctx, tx, auditKeyedFromKey, strconv.FormatInt(db.chain(tx).seq, 10))
 	})
 	if err != nil {
 		db.auditKey.Store(nil)
@@ -456,6 +464,9 @@ func (a Audit) RemoveArchived(ctx context.Context, end audit.Checkpoint, e audit
 				return fmt.Errorf("audit: records up to %d are archived already, up to %d: %w", end.Seq, prev.Seq, audit.ErrArchiveStale)
 			}
 		}
+		if err := db.flushChain(ctx, tx); err != nil {
+			return err
+		}
 		var hash []byte
 		err = tx.QueryRowContext(ctx, db.q(`SELECT hash FROM audit_log WHERE seq = $1`), end.Seq).Scan(&hash)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && !bytes.Equal(hash, end.HeadBytes())) {
@@ -464,7 +475,6 @@ func (a Audit) RemoveArchived(ctx context.Context, end audit.Checkpoint, e audit
 		if err != nil {
 			return fmt.Errorf("audit: read archived record: %w", err)
 		}
-		db.forgetChainHead(tx)
 		res, err := db.exec(ctx, tx, `DELETE FROM audit_log WHERE seq <= $1`, end.Seq)
 		if err != nil {
 			return fmt.Errorf("audit: remove archived records: %w", err)

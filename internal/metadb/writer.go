@@ -210,6 +210,7 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 	}
 	// A lone write needs no savepoint: its failure rolls back everything.
 	alone := len(group) == 1
+	sp := spNone
 	ran := make([]*writeJob, 0, len(group))
 	var (
 		failed   []*writeJob
@@ -248,26 +249,31 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 			ran = append(ran, j)
 			break
 		}
-		mark := db.chainMark(tx)
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
+		// Each write runs in the savepoint "write". The one that held the
+		// previous write is released as the next is made, in one round
+		// trip; the commit releases the last.
+		switch sp {
+		case spNone:
+			_, err = tx.ExecContext(ctx, `SAVEPOINT write`)
+		case spHeld:
+			_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT write; SAVEPOINT write`)
+		}
+		if err != nil {
 			return broken(i, j, fmt.Errorf("begin write: %w", err))
 		}
+		mark := db.chainMark(tx)
 		jobErr := db.runJob(j, tx)
 		if jobErr == nil {
-			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT write`); err != nil {
-				jobErr = fmt.Errorf("end write: %w", err)
-			} else {
-				ran = append(ran, j)
-				continue
-			}
+			sp = spHeld
+			ran = append(ran, j)
+			continue
 		}
+		// Rolled back to, the savepoint stays, empty, for the next write.
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT write`); err != nil {
 			return broken(i, j, jobErr)
 		}
 		db.chainReset(tx, mark)
-		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT write`); err != nil {
-			return broken(i, j, jobErr)
-		}
+		sp = spEmpty
 		failed = append(failed, j)
 		failures = append(failures, jobErr)
 	}
@@ -290,6 +296,13 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 	db.tell(failed, failures)
 	return rest
 }
+
+// The savepoint a group's next write finds.
+const (
+	spNone  = iota // none: make one
+	spHeld         // one holding the previous write: release it, make one
+	spEmpty        // one rolled back to, empty: use it
+)
 
 // tell answers each failed job with its error.
 func (db *DB) tell(failed []*writeJob, failures []error) {
