@@ -1,26 +1,71 @@
 #!/usr/bin/env bash
 # Benchmark cached resolves: build credflow and the load tool, start a
-# server on SQLite in a fresh data directory, seed it, and compare resolves
-# with a bare Go handler at 16 and 32 concurrent clients, and with the same
-# handler answering only after a durable write on the same disk (the ceiling
-# for any server that makes a record durable before it answers).
-#   scripts/bench-resolve.sh [duration, default 10s]
+# server on SQLite in a fresh data directory (or PostgreSQL with --database
+# URL, which is emptied first), seed it, and compare resolves with a bare Go
+# handler at 16 and 32 concurrent clients, and with the same handler
+# answering only after a durable write on the same disk (the ceiling for any
+# server that makes a record durable before it answers). Each is measured
+# with the repo's load tool and with wrk (installed from Debian's packages
+# when missing), and then in an open loop at half the ceiling's rate.
+#   scripts/bench-resolve.sh [--database postgres://...] [duration, default 10s]
+# CREDFLOW_BIN names a credflow binary to measure instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+db=""
+if [ "${1:-}" = "--database" ]; then db="$2"; shift 2; fi
 dur="${1:-10s}"
 work="$(mktemp -d)"
-trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
-go build -buildvcs=true -o "$work/credflow" ./cmd/credflow
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+bin="${CREDFLOW_BIN:-$work/credflow}"
+[ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
 go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
+if [ -n "$db" ]; then
+  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1
+fi
 port=18765
-"$work/credflow" serve --addr "127.0.0.1:$port" --data-dir "$work/data" 2>"$work/server.log" &
-pid=$!
-for _ in $(seq 1 50); do
-  [ -s "$work/data/initial-admin-token" ] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+base="http://127.0.0.1:$port"
+"$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false 2>"$work/server.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  [ -s "$work/data/initial-admin-token" ] && curl -fsS "$base/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
 admin="$(cat "$work/data/initial-admin-token")"
-runner="$("$work/credflow-bench" seed -addr "http://127.0.0.1:$port" -token "$admin" -connection bench)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
-"$work/credflow-bench" -addr "http://127.0.0.1:$port" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work"
+runner="$("$work/credflow-bench" seed -addr "$base" -token "$admin" -connection bench)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: ${db:+postgres}${db:-sqlite}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+out="$("$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work")"
+echo "$out"
+
+# The same three targets under wrk: the bare handlers run on their own.
+size="$(curl -fsS -X POST -H "Authorization: Bearer $runner" "$base/api/v1/connections/bench/resolve" | wc -c)"
+"$work/credflow-bench" bare-server "$size" >"$work/bare.addr" &
+pids+=($!)
+mkdir -p "$work/sync"
+"$work/credflow-bench" bare-server "$size" "$work/sync" >"$work/sync.addr" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$work/bare.addr" ] && [ -s "$work/sync.addr" ] && break; sleep 0.1; done
+echo "wrk -t2, $dur measured after 2s of warm-up, each target in turn:"
+for c in 16 32; do
+  for target in bare bare+sync credflow; do
+    case "$target" in
+      bare) url="http://$(cat "$work/bare.addr")/"; tok="" ;;
+      bare+sync) url="http://$(cat "$work/sync.addr")/"; tok="" ;;
+      credflow) url="$base/api/v1/connections/bench/resolve"; tok="$runner" ;;
+    esac
+    CREDFLOW_TOKEN="$tok" wrk -t2 -c"$c" -d2s -s scripts/wrk/resolve.lua "$url" >/dev/null
+    printf '%-6s %-9s ' "$c" "$target"
+    CREDFLOW_TOKEN="$tok" wrk -t2 -c"$c" -d"$dur" -s scripts/wrk/resolve.lua "$url" | grep '^wrk:'
+  done
+done
+
+# Open loop at half the ceiling's closed-loop rate at 16 clients.
+ceiling="$(awk '$1 == 16 && $2 == "bare+sync" {print $3}' <<<"$out")"
+if [ -n "$ceiling" ]; then
+  rate=$(( ${ceiling%.*} / 2 ))
+  "$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 64 -d "$dur" -rate "$rate" -durable-dir "$work" | sed 1d
+fi

@@ -3,7 +3,8 @@
 # in a fresh data directory (SQLite, or PostgreSQL with --database URL, which
 # is emptied first), then create text variables through the API at 16
 # concurrent clients, alone and then with 8 clients resolving a connection
-# at the same time.
+# at the same time; then the creates again with wrk (installed from
+# Debian's packages when missing).
 #   scripts/bench-writes.sh [--database postgres://...] [duration, default 10s]
 # CREDFLOW_BIN names a credflow binary to measure instead of building one.
 set -euo pipefail
@@ -14,11 +15,14 @@ dur="${1:-10s}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
 bin="${CREDFLOW_BIN:-$work/credflow}"
 [ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
 go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
 if [ -n "$db" ]; then
-  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
+  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1
 fi
 port=18767
 base="http://127.0.0.1:$port"
@@ -37,3 +41,6 @@ echo "writes with resolves alongside:"
 "$work/credflow-bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix b -resolve-connection bench -resolve-token "$runner" -resolve-c 8
 echo "resolves alone:"
 "$work/credflow-bench" writes -addr "$base" -token "$admin" -c 0 -d "$dur" -resolve-connection bench -resolve-token "$runner" -resolve-c 8
+echo "writes with wrk -t2 -c16:"
+PREFIX=warm CREDFLOW_TOKEN="$admin" wrk -t2 -c16 -d2s -s scripts/wrk/create-variable.lua "$base/api/v1/environment-variables" >/dev/null
+PREFIX=wrk CREDFLOW_TOKEN="$admin" wrk -t2 -c16 -d"$dur" -s scripts/wrk/create-variable.lua "$base/api/v1/environment-variables" | grep '^wrk:'

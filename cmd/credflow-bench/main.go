@@ -138,13 +138,13 @@ func run(args []string) int {
 		for _, x := range rows {
 			fmt.Printf("%-6d %-9s %10.0f %9s %9s %9s %7d\n", n, x.name, x.r.rps(), ms(x.r.p50), ms(x.r.p90), ms(x.r.p99), x.r.errors)
 		}
+		fmt.Printf("%-6d vs bare   credflow %.1f%% of bare's requests/s, p99 %.2fx bare's\n",
+			n, 100*cf.rps()/bare.rps(), float64(cf.p99)/float64(bare.p99))
 		if syncAddr != "" {
 			s := rows[1].r
-			fmt.Printf("%-6d ceiling   bare+sync %.1f%% of bare, p99 %.2fx bare; credflow %.1f%% of bare+sync\n",
-				n, 100*s.rps()/bare.rps(), float64(s.p99)/float64(bare.p99), 100*cf.rps()/s.rps())
+			fmt.Printf("%-6d ceiling   bare+sync %.1f%% of bare; credflow %.1f%% of bare+sync's requests/s (target >= 80%%), p99 %.2fx bare+sync's (target <= 1.5x)\n",
+				n, 100*s.rps()/bare.rps(), 100*cf.rps()/s.rps(), float64(cf.p99)/float64(s.p99))
 		}
-		fmt.Printf("%-6d ratio     throughput %.1f%% of bare (target >= 70%%); p99 %.2fx bare (target <= 1.5x)\n",
-			n, 100*cf.rps()/bare.rps(), float64(cf.p99)/float64(bare.p99))
 	}
 	return 0
 }
