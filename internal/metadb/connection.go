@@ -233,8 +233,8 @@ func scanConnection(row interface{ Scan(...any) error }) (connection.Connection,
 
 // Get implements connection.Repository.
 func (c *Connections) Get(ctx context.Context, idOrName string) (connection.Connection, error) {
-	conn, err := scanConnection(c.db.sql.QueryRowContext(ctx, c.db.q(`SELECT `+connectionColumns+`
-		WHERE c.id = $1 OR lower(c.name) = lower($1)`), idOrName))
+	conn, err := scanConnection(c.db.queryRow(ctx, `SELECT `+connectionColumns+`
+		WHERE c.id = $1 OR lower(c.name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return conn, fmt.Errorf("%w: %q", connection.ErrNotFound, idOrName)
 	}
@@ -247,8 +247,14 @@ func (c *Connections) Get(ctx context.Context, idOrName string) (connection.Conn
 // List implements connection.Repository: an admin sees every connection, a
 // maker their own.
 func (c *Connections) List(ctx context.Context, v access.Viewer, after string, limit int) ([]connection.Connection, error) {
+	if v.All {
+		return queryList(ctx, c.db, scanConnection, `SELECT `+connectionColumns+`
+			WHERE c.id > $1 ORDER BY c.id LIMIT $2`, after, limit)
+	}
+	// A maker's own are one range of connections_owner, not a walk over
+	// every connection in id order.
 	return queryList(ctx, c.db, scanConnection, `SELECT `+connectionColumns+`
-		WHERE c.id > $1 AND ($3 OR c.owner_id = $4) ORDER BY c.id LIMIT $2`, after, limit, v.All, v.UserID)
+		WHERE c.owner_id = $3 AND c.id > $1 ORDER BY c.id LIMIT $2`, after, limit, v.UserID)
 }
 
 // Delete implements connection.Repository.

@@ -76,6 +76,10 @@ type DB struct {
 //go:embed migrations
 var migrations embed.FS
 
+// sqliteIdleConns is how many SQLite connections stay open between
+// requests; each holds a page cache of a few MiB at most.
+const sqliteIdleConns = 16
+
 // SQLitePragmas are applied by the driver to every pooled connection when it
 // is opened, not once per database.
 var SQLitePragmas = []string{
@@ -112,6 +116,11 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
+		// database/sql keeps two idle connections by default: under a few
+		// concurrent requests the others were closed after each use and
+		// opened again for the next, each open paying for the pragmas, the
+		// schema's parse and its prepared statements anew.
+		s.SetMaxIdleConns(sqliteIdleConns)
 		db = &DB{sql: s, dialect: SQLite, log: log, auditWake: make(chan struct{}, 1)}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s, err := sql.Open("pgx", dsn)
