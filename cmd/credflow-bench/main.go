@@ -7,6 +7,7 @@
 //	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
 //	credflow-bench -addr ... -token "$RUNNER_TOKEN" -connection bench -c 64 -rate 5000   # open loop at a fixed rate
 //	credflow-bench get -addr ... -token "$TOKEN" -path '/api/v1/credentials?limit=50' -c 8 -d 10s   # a GET under load
+//	credflow-bench resolve-each -addr ... -token "$RUNNER_TOKEN" -n 500 -c 8   # scale-0000000...: each resolved once, plans not cached
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -40,6 +41,8 @@ func main() {
 			os.Exit(soakCmd(os.Args[2:]))
 		case "get":
 			os.Exit(getCmd(os.Args[2:]))
+		case "resolve-each":
+			os.Exit(resolveEachCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))
