@@ -37,6 +37,10 @@ base="http://127.0.0.1:$port"
 load() { echo "load $(cut -d' ' -f1-3 /proc/loadavg)"; }
 start_server() {
   local t0
+  if curl -fsS "$base/readyz" >/dev/null 2>&1; then
+    echo "another server answers on $base: stop it first" >&2
+    exit 1
+  fi
   t0=$(date +%s%N)
   "$work/credflow" serve --addr "127.0.0.1:$port" --data-dir "$data" ${pg:+--database "$pg"} --access-log=false 2>>"$work/server.log" &
   pid=$!
@@ -49,7 +53,9 @@ start_server() {
 }
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: ${pg:+postgresql}${pg:-sqlite}; N=$n"
+engine=sqlite
+[ -z "$pg" ] || engine=postgresql
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: $engine; N=$n"
 mkdir -p "$data"
 if [ -s "$data/scale-tokens" ]; then
   echo "seeded before: $data"
