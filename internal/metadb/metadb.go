@@ -229,9 +229,18 @@ func (db *DB) q(query string) string {
 }
 
 func (db *DB) exec(ctx context.Context, tx queryer, query string, args ...any) (sql.Result, error) {
-	if t, ok := tx.(*sql.Tx); ok {
+	switch t := tx.(type) {
+	case *sql.Tx:
 		if st := db.prepared(ctx, query); st != nil {
 			return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+		}
+	case *sql.DB:
+		// A write of its own (a connection's status, a secret's checked
+		// state): the periodic check makes one per connection.
+		if t == db.sql {
+			if st := db.prepared(ctx, query); st != nil {
+				return st.ExecContext(ctx, args...)
+			}
 		}
 	}
 	return tx.ExecContext(ctx, db.q(query), args...)
