@@ -174,15 +174,22 @@ func (c *Connections) changed(key string, r connection.Resolution) bool {
 	return !ok || m.version != r.SecretVersion || r.At.Sub(m.at) >= stateGranularity
 }
 
+// The writes of a connection's status: connected ($1 id, $2 at, $3
+// version), or failed ($1 id, $2 status, $3 failure, $4 at).
+const (
+	setConnectedSQL = `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
+		last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`
+	setFailedSQL = `UPDATE connections SET status = $2, last_error = $3, last_error_at = $4
+		WHERE id = $1 AND credential_id IS NOT NULL`
+)
+
 // setStatus writes the status the connection service decided.
 func setStatus(ctx context.Context, db *DB, q queryer, id, status string, at time.Time, version, failure string) error {
 	var err error
 	if status == connection.StatusConnected {
-		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
-			last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`, id, at, version)
+		_, err = db.exec(ctx, q, setConnectedSQL, id, at, version)
 	} else {
-		_, err = db.exec(ctx, q, `UPDATE connections SET status = $2, last_error = $3, last_error_at = $4
-			WHERE id = $1 AND credential_id IS NOT NULL`, id, status, failure, at)
+		_, err = db.exec(ctx, q, setFailedSQL, id, status, failure, at)
 	}
 	if err != nil {
 		return fmt.Errorf("record connection status: %w", err)
@@ -192,7 +199,16 @@ func setStatus(ctx context.Context, db *DB, q queryer, id, status string, at tim
 
 // SetStatus implements connection.Repository.
 func (c *Connections) SetStatus(ctx context.Context, id, status string, at time.Time, version, failure string) error {
-	return setStatus(ctx, c.db, c.db.sql, id, status, at, version, failure)
+	var err error
+	if status == connection.StatusConnected {
+		err = c.db.execBatched(ctx, setConnectedSQL, id, at, version)
+	} else {
+		err = c.db.execBatched(ctx, setFailedSQL, id, status, failure, at)
+	}
+	if err != nil {
+		return fmt.Errorf("record connection status: %w", err)
+	}
+	return nil
 }
 
 // Create implements connection.Repository.

@@ -114,7 +114,7 @@ var _ envvar.StateRecorder = Variables{}
 // RecordSecretState implements envvar.StateRecorder: run-time state, which
 // changes no authorization data and leaves the caches alone.
 func (r Variables) RecordSecretState(ctx context.Context, id string, st envvar.SecretRef) error {
-	_, err := r.db.exec(ctx, r.db.sql, `UPDATE environment_variables
+	err := r.db.execBatched(ctx, `UPDATE environment_variables
 		SET secret_enabled = $2, secret_expires_at = $3, secret_checked_at = $4, secret_problem = $5
 		WHERE id = $1 AND store_id = $6 AND secret_ref = $7`,
 		id, st.Enabled, nullTime(st.ExpiresAt), nullTime(st.CheckedAt), string(st.Problem), st.StoreID, st.Ref)

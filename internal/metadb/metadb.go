@@ -65,6 +65,11 @@ type DB struct {
 	// auditPending counts, per open transaction, the records it appended.
 	auditPending sync.Map // *sql.Tx -> *int64
 
+	// batch gathers run-time writes made outside transactions; batches
+	// counts the transactions it wrote (for tests).
+	batch   writeBatch
+	batches atomic.Int64
+
 	gen       atomic.Uint64
 	listening atomic.Bool
 	// stopListen ends the background goroutine (the PostgreSQL change
