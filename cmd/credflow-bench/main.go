@@ -9,6 +9,7 @@
 //	credflow-bench get -addr ... -token "$TOKEN" -path '/api/v1/credentials?limit=50' -c 8 -d 10s   # a GET under load
 //	credflow-bench writes -addr ... -token "$ADMIN_TOKEN" -c 16 -d 10s   # variables created, optionally with resolves alongside
 //	credflow-bench package -n 100000 -out bulk.zip   # a solution of n text variables, for the bulk import
+//	credflow-bench resolve-each -addr ... -token "$RUNNER_TOKEN" -n 500 -c 8   # scale-0000000...: each resolved once, plans not cached
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -46,6 +47,8 @@ func main() {
 			os.Exit(writesCmd(os.Args[2:]))
 		case "package":
 			os.Exit(packageCmd(os.Args[2:]))
+		case "resolve-each":
+			os.Exit(resolveEachCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // scale is what a scale seed made: a maker who sees (up to) 1,000
@@ -47,12 +49,51 @@ func (c apiCaller) call(method, path string, body any, out any) error {
 		return err
 	}
 	if res.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
+		return &statusError{method: method, path: path, status: res.StatusCode, body: raw}
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)
 	}
 	return nil
+}
+
+// statusError is an answer other than 2xx.
+type statusError struct {
+	method, path string
+	status       int
+	body         []byte
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.body)
+}
+
+// seedTries bounds the attempts at one seeding request.
+const seedTries = 5
+
+// ensure is call for a request that makes an object the seed names: it is
+// tried again after a failure of the server (5xx) or the connection, and
+// an object that exists already (409, when an earlier attempt or an
+// earlier, interrupted seed made it) counts as made. A seed can so be run
+// again to finish one that stopped.
+func (c apiCaller) ensure(method, path string, body any) error {
+	var err error
+	for try := range seedTries {
+		if try > 0 {
+			time.Sleep(time.Duration(100<<try) * time.Millisecond)
+		}
+		err = c.call(method, path, body, nil)
+		var se *statusError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &se) && se.status == http.StatusConflict && method == "POST":
+			return nil
+		case errors.As(err, &se) && se.status < 500:
+			return err
+		}
+	}
+	return err
 }
 
 // parallel runs do(i) for i in [0, n) from workers goroutines and returns
@@ -104,7 +145,7 @@ func seedScale(c apiCaller, n int, pop population, workers int) (scale, error) {
 		return out, fmt.Errorf("want at least one user and one group, not %d and %d", pop.Users, pop.Groups)
 	}
 	pairs := n / 2
-	if err := c.call("PUT", "/stores/local/secrets/scale-password", map[string]string{"value": "scale-password-value"}, nil); err != nil {
+	if err := c.ensure("PUT", "/stores/local/secrets/scale-password", map[string]string{"value": "scale-password-value"}); err != nil {
 		return out, err
 	}
 	steps := []struct {
@@ -113,42 +154,42 @@ func seedScale(c apiCaller, n int, pop population, workers int) (scale, error) {
 		do    func(i int) error
 	}{
 		{"groups", pop.Groups, func(i int) error {
-			return c.call("POST", "/groups", map[string]any{"name": fmt.Sprintf("scale-group-%03d", i)}, nil)
+			return c.ensure("POST", "/groups", map[string]any{"name": fmt.Sprintf("scale-group-%03d", i)})
 		}},
 		{"users", pop.Users, func(i int) error {
 			name := fmt.Sprintf("scale-user-%04d", i)
-			if err := c.call("POST", "/users", map[string]any{"name": name, "role": "maker"}, nil); err != nil {
+			if err := c.ensure("POST", "/users", map[string]any{"name": name, "role": "maker"}); err != nil {
 				return err
 			}
-			return c.call("PUT", fmt.Sprintf("/groups/scale-group-%03d/members/%s", i%pop.Groups, name), nil, nil)
+			return c.ensure("PUT", fmt.Sprintf("/groups/scale-group-%03d/members/%s", i%pop.Groups, name), nil)
 		}},
 		{"variables", n, func(i int) error {
 			if i%2 == 0 {
-				return c.call("POST", "/environment-variables", map[string]any{"schemaName": fmt.Sprintf("cf_ScaleU%07d", i/2),
-					"displayName": fmt.Sprintf("scale user %d", i/2), "type": "text", "value": fmt.Sprintf("svc_%d", i/2)}, nil)
+				return c.ensure("POST", "/environment-variables", map[string]any{"schemaName": fmt.Sprintf("cf_ScaleU%07d", i/2),
+					"displayName": fmt.Sprintf("scale user %d", i/2), "type": "text", "value": fmt.Sprintf("svc_%d", i/2)})
 			}
-			return c.call("POST", "/environment-variables", map[string]any{"schemaName": fmt.Sprintf("cf_ScaleP%07d", i/2),
+			return c.ensure("POST", "/environment-variables", map[string]any{"schemaName": fmt.Sprintf("cf_ScaleP%07d", i/2),
 				"displayName": fmt.Sprintf("scale password %d", i/2), "type": "secret",
-				"secretRef": map[string]string{"store": "local", "ref": "scale-password"}}, nil)
+				"secretRef": map[string]string{"store": "local", "ref": "scale-password"}})
 		}},
 		{"runner group", 1, func(int) error {
-			return c.call("POST", "/runner-groups", map[string]any{"name": "scale-runners"}, nil)
+			return c.ensure("POST", "/runner-groups", map[string]any{"name": "scale-runners"})
 		}},
 		{"credentials and connections", pairs, func(i int) error {
 			name := fmt.Sprintf("scale-%07d", i)
-			if err := c.call("POST", "/credentials", map[string]any{"name": name, "username": fmt.Sprintf("cf_ScaleU%07d", i),
-				"password": fmt.Sprintf("cf_ScaleP%07d", i)}, nil); err != nil {
+			if err := c.ensure("POST", "/credentials", map[string]any{"name": name, "username": fmt.Sprintf("cf_ScaleU%07d", i),
+				"password": fmt.Sprintf("cf_ScaleP%07d", i)}); err != nil {
 				return err
 			}
-			if err := c.call("PUT", fmt.Sprintf("/credentials/%s/shares/group:scale-group-%03d", name, i%pop.Groups), map[string]any{"role": "user"}, nil); err != nil {
+			if err := c.ensure("PUT", fmt.Sprintf("/credentials/%s/shares/group:scale-group-%03d", name, i%pop.Groups), map[string]any{"role": "user"}); err != nil {
 				return err
 			}
 			if i < makerSees {
-				if err := c.call("PUT", fmt.Sprintf("/credentials/%s/shares/user:scale-user-0000", name), map[string]any{"role": "user"}, nil); err != nil {
+				if err := c.ensure("PUT", fmt.Sprintf("/credentials/%s/shares/user:scale-user-0000", name), map[string]any{"role": "user"}); err != nil {
 					return err
 				}
 			}
-			return c.call("POST", "/connections", map[string]any{"name": name, "credential": name, "runnerGroup": "scale-runners"}, nil)
+			return c.ensure("POST", "/connections", map[string]any{"name": name, "credential": name, "runnerGroup": "scale-runners"})
 		}},
 	}
 	for _, s := range steps {
@@ -156,7 +197,7 @@ func seedScale(c apiCaller, n int, pop population, workers int) (scale, error) {
 			return out, fmt.Errorf("seed %s: %w", s.what, err)
 		}
 	}
-	if err := c.call("POST", "/users", map[string]any{"name": "scale-runner", "role": "runner", "runnerGroup": "scale-runners"}, nil); err != nil {
+	if err := c.ensure("POST", "/users", map[string]any{"name": "scale-runner", "role": "runner", "runnerGroup": "scale-runners"}); err != nil {
 		return out, err
 	}
 	for _, t := range []struct {

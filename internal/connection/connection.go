@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -738,16 +739,42 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err := s.Check(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("check connection %s: %w", id, err)
-		}
+	var (
+		next    atomic.Int64
+		failed  atomic.Bool
+		first   error
+		onceErr sync.Once
+		wg      sync.WaitGroup
+	)
+	for range min(checkWorkers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A failure stops the sweep without cancelling the checks under
+			// way: a read cut short would be recorded as the store's failure.
+			for !failed.Load() && ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				if err := s.Check(ctx, ids[i]); err != nil && !errors.Is(err, ErrNotFound) {
+					onceErr.Do(func() { first = fmt.Errorf("check connection %s: %w", ids[i], err) })
+					failed.Store(true)
+				}
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }
+
+// checkWorkers is how many connections CheckAll checks at once: their
+// writes share transactions (when the repository batches them), and a slow
+// store holds up fewer of the others.
+const checkWorkers = 8
 
 // storeWarnings limits the log lines about one store's failures to one per
 // warnEvery, each saying how many failures it stands for: a vault that is

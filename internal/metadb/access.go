@@ -126,7 +126,7 @@ func scanUser(row interface{ Scan(...any) error }) (access.User, error) {
 
 // User implements access.Repository.
 func (r AccessRepo) User(ctx context.Context, idOrName string) (access.User, error) {
-	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE u.id = $1 OR lower(u.name) = lower($1)`), idOrName))
+	u, err := scanUser(r.db.queryRow(ctx, `SELECT `+userColumns+` WHERE u.id = $1 OR lower(u.name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", access.ErrNotFound, idOrName)
 	}
@@ -138,7 +138,7 @@ func (r AccessRepo) User(ctx context.Context, idOrName string) (access.User, err
 
 // UserByName implements access.Repository.
 func (r AccessRepo) UserByName(ctx context.Context, name string) (access.User, error) {
-	u, err := scanUser(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+userColumns+` WHERE lower(u.name) = lower($1)`), name))
+	u, err := scanUser(r.db.queryRow(ctx, `SELECT `+userColumns+` WHERE lower(u.name) = lower($1)`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", access.ErrNotFound, name)
 	}
@@ -153,11 +153,6 @@ func (r AccessRepo) Users(ctx context.Context, after string, limit int) ([]acces
 	return queryList(ctx, r.db, scanUser, `SELECT `+userColumns+` WHERE u.id > $1 ORDER BY u.id LIMIT $2`, after, limit)
 }
 
-// queryList runs a query and scans every row with scan.
-func queryList[T any](ctx context.Context, db *DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
-	return scanAll(ctx, db.sql, db.q(query), scan, args...)
-}
-
 // scanAll runs query on q (the database or a transaction) and scans every
 // row with scan.
 func scanAll[T any](ctx context.Context, q interface {
@@ -167,16 +162,7 @@ func scanAll[T any](ctx context.Context, q interface {
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return scanRows(rows, scan)
 }
 
 // UpdateUser implements access.Repository.
@@ -241,7 +227,7 @@ func scanGroup(row interface{ Scan(...any) error }) (access.Group, error) {
 
 // Group implements access.Repository.
 func (r AccessRepo) Group(ctx context.Context, idOrName string) (access.Group, error) {
-	g, err := scanGroup(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT id, name, created_at FROM groups WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	g, err := scanGroup(r.db.queryRow(ctx, `SELECT id, name, created_at FROM groups WHERE id = $1 OR lower(name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, fmt.Errorf("%w: group %q", access.ErrNotFound, idOrName)
 	}
@@ -451,9 +437,9 @@ func (r AccessRepo) Token(ctx context.Context, id string) (access.TokenRecord, a
 		u    access.User
 		role string
 	)
-	row := r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+tokenColumns+`, u.display_name, u.role, u.source, u.created_at,
+	row := r.db.queryRow(ctx, `SELECT `+tokenColumns+`, u.display_name, u.role, u.source, u.created_at,
 		COALESCE(u.runner_group_id, '')
-		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1`), id)
+		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1`, id)
 	var expires, revoked, used sql.NullTime
 	err := row.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.Hash, &expires, &revoked, &used, &t.CreatedAt,
 		&u.DisplayName, &role, &u.Source, &u.CreatedAt, &u.RunnerGroupID)
@@ -571,24 +557,6 @@ func insertNewShares(ctx context.Context, db *DB, tx *sql.Tx, shares []access.Sh
 	return nil
 }
 
-// visibleSQL is a condition true when the viewer may see the object whose
-// kind is kind and whose id is in column col. Its arguments start at $first.
-func visibleSQL(v access.Viewer, kind access.ObjectKind, col string, first int) (string, []any) {
-	if v.All {
-		return "1 = 1", nil
-	}
-	args := []any{string(kind), v.Now, v.UserID}
-	cond := fmt.Sprintf(`EXISTS (SELECT 1 FROM shares vs WHERE vs.object_kind = $%d AND vs.object_id = %s
-		AND (vs.expires_at IS NULL OR vs.expires_at > $%d)
-		AND ((vs.principal_kind = 'user' AND vs.principal_id = $%d)`, first, col, first+1, first+2)
-	if len(v.Groups) > 0 {
-		ph, gargs := placeholders(first+3, v.Groups)
-		cond += ` OR (vs.principal_kind = 'group' AND vs.principal_id IN (` + ph + `))`
-		args = append(args, gargs...)
-	}
-	return cond + "))", args
-}
-
 // CreateRunnerGroup implements access.Repository.
 func (r AccessRepo) CreateRunnerGroup(ctx context.Context, g access.RunnerGroup, e audit.Entry) error {
 	return r.db.write(ctx, e, func(tx *sql.Tx) error {
@@ -612,7 +580,7 @@ func scanRunnerGroup(row interface{ Scan(...any) error }) (access.RunnerGroup, e
 
 // RunnerGroup implements access.Repository.
 func (r AccessRepo) RunnerGroup(ctx context.Context, idOrName string) (access.RunnerGroup, error) {
-	g, err := scanRunnerGroup(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT id, name, created_at FROM runner_groups WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	g, err := scanRunnerGroup(r.db.queryRow(ctx, `SELECT id, name, created_at FROM runner_groups WHERE id = $1 OR lower(name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, fmt.Errorf("%w: runner group %q", access.ErrNotFound, idOrName)
 	}

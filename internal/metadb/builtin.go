@@ -57,9 +57,9 @@ func (r *BuiltinRepo) Get(ctx context.Context, name string, version int) (builti
 	const cols = `SELECT name, version, key_id, wrapped_key, ciphertext, created_at FROM builtin_secrets`
 	var row *sql.Row
 	if version == 0 {
-		row = r.db.sql.QueryRowContext(ctx, r.db.q(cols+` WHERE name = $1 ORDER BY version DESC LIMIT 1`), name)
+		row = r.db.queryRow(ctx, cols+` WHERE name = $1 ORDER BY version DESC LIMIT 1`, name)
 	} else {
-		row = r.db.sql.QueryRowContext(ctx, r.db.q(cols+` WHERE name = $1 AND version = $2`), name, version)
+		row = r.db.queryRow(ctx, cols+` WHERE name = $1 AND version = $2`, name, version)
 	}
 	var rec builtin.Record
 	err := row.Scan(&rec.Name, &rec.Version, &rec.KeyID, &rec.WrappedKey, &rec.Ciphertext, &rec.CreatedAt)
@@ -87,7 +87,7 @@ func (r *BuiltinRepo) List(ctx context.Context, after string, limit int) ([]buil
 	if r.db.dialect == Postgres {
 		collate = ` COLLATE "C"`
 	}
-	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`
+	rows, err := r.db.query(ctx, `
 		SELECT s.name, s.latest, s.versions, f.created_at, l.created_at
 		FROM (
 			SELECT name, min(version) AS first, max(version) AS latest, count(*) AS versions
@@ -99,7 +99,7 @@ func (r *BuiltinRepo) List(ctx context.Context, after string, limit int) ([]buil
 		) s
 		JOIN builtin_secrets f ON f.name = s.name AND f.version = s.first
 		JOIN builtin_secrets l ON l.name = s.name AND l.version = s.latest
-		ORDER BY s.name`+collate), after, limit)
+		ORDER BY s.name`+collate, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list builtin secrets: %w", err)
 	}
@@ -145,12 +145,12 @@ func (r *BuiltinRepo) Delete(ctx context.Context, name string, e audit.Entry) er
 // the highest it has, or had before it was deleted.
 func (r *BuiltinRepo) NextVersion(ctx context.Context, name string) (int, error) {
 	var next int
-	err := r.db.sql.QueryRowContext(ctx, r.db.q(`
+	err := r.db.queryRow(ctx, `
 		SELECT 1 + max(v) FROM (
 			SELECT COALESCE(max(version), 0) AS v FROM builtin_secrets WHERE name = $1
 			UNION ALL
 			SELECT COALESCE(max(last_version), 0) FROM builtin_deleted WHERE name = $1
-		) AS versions`), name).Scan(&next)
+		) AS versions`, name).Scan(&next)
 	if err != nil {
 		return 0, fmt.Errorf("next version of builtin secret %q: %w", name, err)
 	}
@@ -168,7 +168,7 @@ func (r *BuiltinRepo) BindKey(ctx context.Context, keyID string) (string, error)
 		return "", fmt.Errorf("bind builtin master key: %w", err)
 	}
 	var bound string
-	if err := r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT value FROM meta WHERE key = $1`), builtinKeyID).Scan(&bound); err != nil {
+	if err := r.db.queryRow(ctx, `SELECT value FROM meta WHERE key = $1`, builtinKeyID).Scan(&bound); err != nil {
 		return "", fmt.Errorf("bind builtin master key: %w", err)
 	}
 	return bound, nil

@@ -174,15 +174,22 @@ func (c *Connections) changed(key string, r connection.Resolution) bool {
 	return !ok || m.version != r.SecretVersion || r.At.Sub(m.at) >= stateGranularity
 }
 
+// The writes of a connection's status: connected ($1 id, $2 at, $3
+// version), or failed ($1 id, $2 status, $3 failure, $4 at).
+const (
+	setConnectedSQL = `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
+		last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`
+	setFailedSQL = `UPDATE connections SET status = $2, last_error = $3, last_error_at = $4
+		WHERE id = $1 AND credential_id IS NOT NULL`
+)
+
 // setStatus writes the status the connection service decided.
 func setStatus(ctx context.Context, db *DB, q queryer, id, status string, at time.Time, version, failure string) error {
 	var err error
 	if status == connection.StatusConnected {
-		_, err = db.exec(ctx, q, `UPDATE connections SET status = 'connected', last_resolved_at = $2, last_secret_version = $3,
-			last_error = '' WHERE id = $1 AND credential_id IS NOT NULL`, id, at, version)
+		_, err = db.exec(ctx, q, setConnectedSQL, id, at, version)
 	} else {
-		_, err = db.exec(ctx, q, `UPDATE connections SET status = $2, last_error = $3, last_error_at = $4
-			WHERE id = $1 AND credential_id IS NOT NULL`, id, status, failure, at)
+		_, err = db.exec(ctx, q, setFailedSQL, id, status, failure, at)
 	}
 	if err != nil {
 		return fmt.Errorf("record connection status: %w", err)
@@ -233,8 +240,8 @@ func scanConnection(row interface{ Scan(...any) error }) (connection.Connection,
 
 // Get implements connection.Repository.
 func (c *Connections) Get(ctx context.Context, idOrName string) (connection.Connection, error) {
-	conn, err := scanConnection(c.db.sql.QueryRowContext(ctx, c.db.q(`SELECT `+connectionColumns+`
-		WHERE c.id = $1 OR lower(c.name) = lower($1)`), idOrName))
+	conn, err := scanConnection(c.db.queryRow(ctx, `SELECT `+connectionColumns+`
+		WHERE c.id = $1 OR lower(c.name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return conn, fmt.Errorf("%w: %q", connection.ErrNotFound, idOrName)
 	}
@@ -247,8 +254,14 @@ func (c *Connections) Get(ctx context.Context, idOrName string) (connection.Conn
 // List implements connection.Repository: an admin sees every connection, a
 // maker their own.
 func (c *Connections) List(ctx context.Context, v access.Viewer, after string, limit int) ([]connection.Connection, error) {
+	if v.All {
+		return queryList(ctx, c.db, scanConnection, `SELECT `+connectionColumns+`
+			WHERE c.id > $1 ORDER BY c.id LIMIT $2`, after, limit)
+	}
+	// A maker's own are one range of connections_owner, not a walk over
+	// every connection in id order.
 	return queryList(ctx, c.db, scanConnection, `SELECT `+connectionColumns+`
-		WHERE c.id > $1 AND ($3 OR c.owner_id = $4) ORDER BY c.id LIMIT $2`, after, limit, v.All, v.UserID)
+		WHERE c.owner_id = $3 AND c.id > $1 ORDER BY c.id LIMIT $2`, after, limit, v.UserID)
 }
 
 // Delete implements connection.Repository.

@@ -87,8 +87,8 @@ func insertCredential(ctx context.Context, db *DB, tx *sql.Tx, c credential.Cred
 
 // Get implements credential.Repository.
 func (r Credentials) Get(ctx context.Context, idOrName string) (credential.Credential, error) {
-	c, err := scanCredential(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+credentialColumns+`
-		WHERE c.id = $1 OR lower(c.name) = lower($1)`), idOrName))
+	c, err := scanCredential(r.db.queryRow(ctx, `SELECT `+credentialColumns+`
+		WHERE c.id = $1 OR lower(c.name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("%w: %q", credential.ErrNotFound, idOrName)
 	}
@@ -100,22 +100,28 @@ func (r Credentials) Get(ctx context.Context, idOrName string) (credential.Crede
 
 // List implements credential.Repository.
 func (r Credentials) List(ctx context.Context, v access.Viewer, after string, limit int) ([]credential.Credential, error) {
-	visible, vargs := visibleSQL(v, access.KindCredential, "c.id", 3)
-	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+credentialColumns+`
-		WHERE c.id > $1 AND `+visible+` ORDER BY c.id LIMIT $2`), append([]any{after, limit}, vargs...)...)
+	var (
+		page []credential.Credential
+		err  error
+	)
+	if v.All {
+		page, err = queryList(ctx, r.db, scanCredential, `SELECT `+credentialColumns+`
+			WHERE c.id > $1 ORDER BY c.id LIMIT $2`, after, limit)
+	} else {
+		page, err = listVisible(func() ([]credential.Credential, error) {
+			ids, args := visibleIDs(v, access.KindCredential, "$1", "$2", 3)
+			return queryList(ctx, r.db, scanCredential, `SELECT `+credentialColumns+`
+				WHERE c.id IN (`+ids+`) ORDER BY c.id`, append([]any{after, limit}, args...)...)
+		}, func() ([]credential.Credential, error) {
+			ids, args := visibleIDs(v, access.KindCredential, "$1", "", 3)
+			return queryList(ctx, r.db, scanCredential, `SELECT `+credentialColumns+`
+				WHERE c.id > $1 AND c.id IN (`+ids+`) ORDER BY c.id LIMIT $2`, append([]any{after, limit}, args...)...)
+		}, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
-	defer rows.Close()
-	var out []credential.Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list credentials: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return page, nil
 }
 
 // Update implements credential.Repository.

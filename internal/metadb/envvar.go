@@ -164,8 +164,8 @@ func (r Variables) RecordSecretState(ctx context.Context, id string, st envvar.S
 // reference with its store.
 func (r Variables) ReferencingSecret(ctx context.Context, storeID, secretName string) ([]envvar.Variable, error) {
 	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(secretName))
-	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+variableColumns+`
-		WHERE v.store_id = $1 AND lower(v.secret_ref) LIKE $2 ESCAPE '\' ORDER BY v.id`), storeID, "%"+esc+"%")
+	rows, err := r.db.query(ctx, `SELECT `+variableColumns+`
+		WHERE v.store_id = $1 AND lower(v.secret_ref) LIKE $2 ESCAPE '\' ORDER BY v.id`, storeID, "%"+esc+"%")
 	if err != nil {
 		return nil, fmt.Errorf("list variables referencing a secret: %w", err)
 	}
@@ -201,7 +201,7 @@ func (r Variables) SchemaNamesWithPrefix(ctx context.Context, prefix string) ([]
 	// Schema names hold only letters, digits and '_'; '_' is LIKE's
 	// one-character wildcard, so escape it.
 	pattern := strings.ReplaceAll(strings.ToLower(prefix), "_", `\_`) + "%"
-	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT schema_name FROM environment_variables WHERE lower(schema_name) LIKE $1 ESCAPE '\'`), pattern)
+	rows, err := r.db.query(ctx, `SELECT schema_name FROM environment_variables WHERE lower(schema_name) LIKE $1 ESCAPE '\'`, pattern)
 	if err != nil {
 		return nil, fmt.Errorf("list schema names: %w", err)
 	}
@@ -232,23 +232,35 @@ func (r Variables) Get(ctx context.Context, idOrName string) (envvar.Variable, e
 
 // List implements envvar.Repository.
 func (r Variables) List(ctx context.Context, q envvar.ListQuery) ([]envvar.Variable, error) {
-	visible, vargs := visibleSQL(q.Viewer, access.KindVariable, "v.id", 4)
-	rows, err := r.db.sql.QueryContext(ctx, r.db.q(`SELECT `+variableColumns+`
-		WHERE v.id > $1 AND ($2 = '' OR v.type = $2) AND `+visible+`
-		ORDER BY v.id LIMIT $3`), append([]any{q.After, string(q.Type), q.Limit}, vargs...)...)
+	var (
+		page []envvar.Variable
+		err  error
+	)
+	typ := string(q.Type)
+	full := func() ([]envvar.Variable, error) {
+		ids, args := visibleIDs(q.Viewer, access.KindVariable, "$1", "", 4)
+		return queryList(ctx, r.db, scanVariable, `SELECT `+variableColumns+`
+			WHERE v.id > $1 AND ($2 = '' OR v.type = $2) AND v.id IN (`+ids+`)
+			ORDER BY v.id LIMIT $3`, append([]any{q.After, typ, q.Limit}, args...)...)
+	}
+	switch {
+	case q.Viewer.All:
+		page, err = queryList(ctx, r.db, scanVariable, `SELECT `+variableColumns+`
+			WHERE v.id > $1 AND ($2 = '' OR v.type = $2) ORDER BY v.id LIMIT $3`, q.After, typ, q.Limit)
+	case typ != "":
+		// A page of one type may need more visible ids than it has rows.
+		page, err = full()
+	default:
+		page, err = listVisible(func() ([]envvar.Variable, error) {
+			ids, args := visibleIDs(q.Viewer, access.KindVariable, "$1", "$2", 3)
+			return queryList(ctx, r.db, scanVariable, `SELECT `+variableColumns+`
+				WHERE v.id IN (`+ids+`) ORDER BY v.id`, append([]any{q.After, q.Limit}, args...)...)
+		}, full, q.Limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list environment variables: %w", err)
 	}
-	defer rows.Close()
-	var out []envvar.Variable
-	for rows.Next() {
-		v, err := scanVariable(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list environment variables: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return page, nil
 }
 
 // Update implements envvar.Repository.

@@ -85,6 +85,10 @@ type DB struct {
 //go:embed migrations
 var migrations embed.FS
 
+// sqliteIdleConns is how many SQLite connections stay open between
+// requests; each holds a page cache of a few MiB at most.
+const sqliteIdleConns = 16
+
 // SQLitePragmas are applied by the driver to every pooled connection when it
 // is opened, not once per database.
 var SQLitePragmas = []string{
@@ -121,6 +125,11 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
+		// database/sql keeps two idle connections by default: under a few
+		// concurrent requests the others were closed after each use and
+		// opened again for the next, each open paying for the pragmas, the
+		// schema's parse and its prepared statements anew.
+		s.SetMaxIdleConns(sqliteIdleConns)
 		db = &DB{sql: s, dialect: SQLite, log: log, auditWake: make(chan struct{}, 1)}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s, err := sql.Open("pgx", dsn)
@@ -234,22 +243,21 @@ func (db *DB) q(query string) string {
 }
 
 func (db *DB) exec(ctx context.Context, tx queryer, query string, args ...any) (sql.Result, error) {
-	if t, ok := tx.(*sql.Tx); ok {
+	switch t := tx.(type) {
+	case *sql.Tx:
 		if st := db.prepared(ctx, query); st != nil {
 			return t.StmtContext(ctx, st).ExecContext(ctx, args...)
 		}
+	case *sql.DB:
+		// A write of its own (a connection's status, a secret's checked
+		// state): the periodic check makes one per connection.
+		if t == db.sql {
+			if st := db.prepared(ctx, query); st != nil {
+				return st.ExecContext(ctx, args...)
+			}
+		}
 	}
 	return tx.ExecContext(ctx, db.q(query), args...)
-}
-
-// queryRow runs a query of one row through a statement prepared once for
-// the pool: a lookup made once per object of a bulk change would otherwise
-// spend most of its time parsing.
-func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := db.prepared(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return db.sql.QueryRowContext(ctx, db.q(query), args...)
 }
 
 // stmtIn returns query as a statement of tx, prepared once for the pool

@@ -60,8 +60,8 @@ func (r Solutions) Create(ctx context.Context, s solution.Solution, e audit.Entr
 
 // Get implements solution.Repository.
 func (r Solutions) Get(ctx context.Context, idOrName string) (solution.Solution, error) {
-	s, err := scanSolution(r.db.sql.QueryRowContext(ctx, r.db.q(`SELECT `+solutionColumns+`
-		WHERE s.id = $1 OR lower(s.name) = lower($1)`), idOrName))
+	s, err := scanSolution(r.db.queryRow(ctx, `SELECT `+solutionColumns+`
+		WHERE s.id = $1 OR lower(s.name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("%w: %q", solution.ErrNotFound, idOrName)
 	}

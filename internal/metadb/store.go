@@ -87,7 +87,7 @@ func (s Stores) Create(ctx context.Context, st storeadmin.Store, e audit.Entry) 
 
 // Get implements storeadmin.Repository.
 func (s Stores) Get(ctx context.Context, idOrName string) (storeadmin.Store, error) {
-	st, err := scanStore(s.db.sql.QueryRowContext(ctx, s.db.q(`SELECT `+storeColumns+` WHERE id = $1 OR lower(name) = lower($1)`), idOrName))
+	st, err := scanStore(s.db.queryRow(ctx, `SELECT `+storeColumns+` WHERE id = $1 OR lower(name) = lower($1)`, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("%w: %q", secretstore.ErrStoreNotFound, idOrName)
 	}
@@ -134,7 +134,7 @@ func (s Stores) Update(ctx context.Context, st storeadmin.Store, e audit.Entry) 
 // Delete implements storeadmin.Repository.
 func (s Stores) Delete(ctx context.Context, id string, e audit.Entry) error {
 	var name string
-	if err := s.db.sql.QueryRowContext(ctx, s.db.q(`SELECT name FROM stores WHERE id = $1`), id).Scan(&name); err != nil {
+	if err := s.db.queryRow(ctx, `SELECT name FROM stores WHERE id = $1`, id).Scan(&name); err != nil {
 		return fmt.Errorf("%w: %s", secretstore.ErrStoreNotFound, id)
 	}
 	return s.db.inTxAnnounce(ctx, storeChangePrefix+name, func(tx *sql.Tx) error {
