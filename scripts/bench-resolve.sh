@@ -37,6 +37,18 @@ for _ in $(seq 1 100); do
 done
 admin="$(cat "$work/data/initial-admin-token")"
 runner="$("$work/credflow-bench" seed -addr "$base" -token "$admin" -connection bench)"
+server="${pids[0]}"
+# What the server did for the resolves it served: its CPU time, the bytes it
+# wrote to disk, and its group commits (from its metrics).
+counters() {
+  local m
+  m="$(curl -fsS -H "Authorization: Bearer $admin" "$base/metrics")"
+  echo "$(awk '/^credflow_resolves_total/ {s += $2} END {print s + 0}' <<<"$m")" \
+    "$(awk '/^credflow_audit_commit_group_size_count/ {print $2 + 0}' <<<"$m")" \
+    "$(awk '{print $14 + $15}' "/proc/$server/stat")" \
+    "$(awk '/^write_bytes/ {print $2}' "/proc/$server/io")"
+}
+read -r r0 g0 c0 w0 < <(counters)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: ${db:+postgres}${db:-sqlite}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 out="$("$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work")"
 echo "$out"
@@ -69,3 +81,10 @@ if [ -n "$ceiling" ]; then
   rate=$(( ${ceiling%.*} / 2 ))
   "$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 64 -d "$dur" -rate "$rate" -durable-dir "$work" | sed 1d
 fi
+
+read -r r1 g1 c1 w1 < <(counters)
+tick=$(getconf CLK_TCK)
+awk -v r=$((r1 - r0)) -v g=$((g1 - g0)) -v c=$((c1 - c0)) -v w=$((w1 - w0)) -v t="$tick" 'BEGIN {
+  if (r == 0 || g == 0) exit
+  printf "server: %d resolves in %d group commits (%.1f per group); %.0f µs of CPU per resolve; %.1f KiB written per group commit\n",
+    r, g, r / g, c * 1e6 / t / r, w / 1024 / g }'
