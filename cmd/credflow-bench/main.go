@@ -7,6 +7,7 @@
 //	credflow-bench -addr http://127.0.0.1:8080 -token "$RUNNER_TOKEN" -connection bench -c 16,32 -d 10s
 //	credflow-bench -addr ... -token "$RUNNER_TOKEN" -connection bench -c 64 -rate 5000   # open loop at a fixed rate
 //	credflow-bench get -addr ... -token "$TOKEN" -path '/api/v1/credentials?limit=50' -c 8 -d 10s   # a GET under load
+//	credflow-bench seed-audit -data-dir credflow-data -n 10000000   # resolve records straight into a stopped server's database
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -38,6 +39,8 @@ func main() {
 			os.Exit(seed(os.Args[2:]))
 		case "soak":
 			os.Exit(soakCmd(os.Args[2:]))
+		case "seed-audit":
+			os.Exit(seedAuditCmd(os.Args[2:]))
 		case "get":
 			os.Exit(getCmd(os.Args[2:]))
 		}
