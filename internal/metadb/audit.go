@@ -283,9 +283,13 @@ func (a Audit) Last(ctx context.Context) (audit.Record, bool, error) {
 
 // Walk implements audit.Repository.
 func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record) bool) error {
-	q, args := `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 ORDER BY seq`, []any{after}
+	cols, scan := auditColumns, scanAudit
+	if a.db.dialect == SQLite {
+		cols, scan = packedAuditColumns, a.scanPacked(ctx)
+	}
+	q, args := `SELECT `+cols+` FROM audit_log WHERE seq > $1 ORDER BY seq`, []any{after}
 	if upTo > 0 {
-		q, args = `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{after, upTo}
+		q, args = `SELECT `+cols+` FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{after, upTo}
 	}
 	rows, err := a.db.sql.QueryContext(ctx, a.db.q(q), args...)
 	if err != nil {
@@ -293,7 +297,7 @@ func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scanAudit(rows)
+		r, err := scan(rows)
 		if err != nil {
 			return err
 		}
