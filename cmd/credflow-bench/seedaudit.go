@@ -45,6 +45,10 @@ func seedAuditCmd(args []string) int {
 	return 0
 }
 
+// seedChunk is how many records are appended between two checkpoints of
+// SQLite's write-ahead log.
+const seedChunk = 200_000
+
 type seedAuditOptions struct {
 	DataDir, DSN        string
 	N                   int64
@@ -70,9 +74,31 @@ func seedAudit(ctx context.Context, o seedAuditOptions, out io.Writer) error {
 		return err
 	}
 	t0 := time.Now()
-	loaded, err := db.Audit().Load(ctx, o.Batch, resolveRecords(o.N, o.Connections, o.Actors))
-	if err != nil {
-		return err
+	next := resolveRecords(o.N, o.Connections, o.Actors)
+	var loaded int64
+	for loaded < o.N {
+		// A chunk at a time: between chunks SQLite's write-ahead log is
+		// copied into the database and emptied, or it would grow by
+		// gigabytes (every batch touches pages all over the indexes) and
+		// slow every read of it.
+		chunk := min(o.N-loaded, seedChunk)
+		var taken int64
+		n, err := db.Audit().Load(ctx, o.Batch, func() (metadb.LoadItem, bool) {
+			if taken == chunk {
+				return metadb.LoadItem{}, false
+			}
+			taken++
+			return next()
+		})
+		loaded += n
+		if err != nil {
+			return err
+		}
+		if db.Dialect() == metadb.SQLite {
+			if _, err := db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				return fmt.Errorf("checkpoint the write-ahead log: %w", err)
+			}
+		}
 	}
 	el := time.Since(t0)
 	fmt.Fprintf(out, "seeded %d audit records in %.1f s (%.0f records/s)\n", loaded, el.Seconds(), float64(loaded)/el.Seconds())
