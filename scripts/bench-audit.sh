@@ -38,7 +38,7 @@ start_server() {
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); engine: ${db:+PostgreSQL}${db:-SQLite}"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); engine: $([ -n "$db" ] && echo PostgreSQL || echo SQLite)"
 # A first start makes the database, its master key and the admin token.
 start_server
 stop_server
