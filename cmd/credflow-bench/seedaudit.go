@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"flag"
@@ -55,6 +56,9 @@ type seedAuditOptions struct {
 	Batch               int
 	Connections, Actors int
 	Checkpoint          bool
+	// Chunk is how many records go in between two checkpoints of SQLite's
+	// write-ahead log (0: seedChunk).
+	Chunk int64
 }
 
 func seedAudit(ctx context.Context, o seedAuditOptions, out io.Writer) error {
@@ -81,7 +85,7 @@ func seedAudit(ctx context.Context, o seedAuditOptions, out io.Writer) error {
 		// copied into the database and emptied, or it would grow by
 		// gigabytes (every batch touches pages all over the indexes) and
 		// slow every read of it.
-		chunk := min(o.N-loaded, seedChunk)
+		chunk := min(o.N-loaded, cmp.Or(o.Chunk, seedChunk))
 		var taken int64
 		n, err := db.Audit().Load(ctx, o.Batch, func() (metadb.LoadItem, bool) {
 			if taken == chunk {
