@@ -10,6 +10,7 @@
 //	credflow-bench writes -addr ... -token "$ADMIN_TOKEN" -c 16 -d 10s   # variables created, optionally with resolves alongside
 //	credflow-bench package -n 100000 -out bulk.zip   # a solution of n text variables, for the bulk import
 //	credflow-bench resolve-each -addr ... -token "$RUNNER_TOKEN" -n 500 -c 8   # scale-0000000...: each resolved once, plans not cached
+//	credflow-bench seed-audit -data-dir credflow-data -n 10000000   # resolve records straight into a stopped server's database
 //	credflow-bench soak -d 30m -csv soak.csv -svg soak.svg   # a server of its own under mixed load
 //
 // The resolve benchmark starts no credflow server: it drives the one named
@@ -41,6 +42,8 @@ func main() {
 			os.Exit(seed(os.Args[2:]))
 		case "soak":
 			os.Exit(soakCmd(os.Args[2:]))
+		case "seed-audit":
+			os.Exit(seedAuditCmd(os.Args[2:]))
 		case "get":
 			os.Exit(getCmd(os.Args[2:]))
 		case "writes":

@@ -247,6 +247,27 @@ func (a Audit) Record(ctx context.Context, entries ...audit.Entry) error {
 
 // List returns records matching f in sequence order (or newest first).
 func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error) {
+	q, args := a.db.listAuditQuery(f)
+	rows, err := a.db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit records: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Record
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// listAuditQuery is List's query. A filter by resource or by actor is
+// answered from its index (migration 0014), walked in sequence order from
+// the cursor, so that a page costs the same at any size of the log.
+func (db *DB) listAuditQuery(f audit.Filter) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -282,21 +303,8 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 		add("at < ?", f.To.UTC())
 	}
 	args = append(args, f.Limit)
-	rows, err := a.db.sql.QueryContext(ctx, a.db.q(`SELECT `+auditColumns+`
-		FROM audit_log WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit records: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Record
-	for rows.Next() {
-		r, err := scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.q(`SELECT ` + auditColumns + ` FROM audit_log WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))), args
 }
 
 // auditColumns are the columns scanAudit reads, in its order.
@@ -335,9 +343,13 @@ func (a Audit) Last(ctx context.Context) (audit.Record, bool, error) {
 
 // Walk implements audit.Repository.
 func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record) bool) error {
-	q, args := `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 ORDER BY seq`, []any{after}
+	cols, scan := auditColumns, scanAudit
+	if a.db.dialect == SQLite {
+		cols, scan = packedAuditColumns, a.scanPacked(ctx)
+	}
+	q, args := `SELECT `+cols+` FROM audit_log WHERE seq > $1 ORDER BY seq`, []any{after}
 	if upTo > 0 {
-		q, args = `SELECT `+auditColumns+` FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{after, upTo}
+		q, args = `SELECT `+cols+` FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{after, upTo}
 	}
 	rows, err := a.db.sql.QueryContext(ctx, a.db.q(q), args...)
 	if err != nil {
@@ -345,7 +357,7 @@ func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scanAudit(rows)
+		r, err := scan(rows)
 		if err != nil {
 			return err
 		}

@@ -37,3 +37,7 @@ func UrgentTx(db *DB, ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // UrgentQueued counts the urgent writes waiting for the writer.
 func UrgentQueued(db *DB) int { return len(db.urgent) }
+
+// AuditListQuery is the query Audit.List runs for f on db, for tests of
+// its plan.
+func AuditListQuery(db *DB, f audit.Filter) (string, []any) { return db.listAuditQuery(f) }
