@@ -31,7 +31,7 @@ for _ in $(seq 1 100); do
 done
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 tick=$(getconf CLK_TCK)
-echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3); database: ${db:+postgres}${db:-sqlite}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 c0=$(cpu); t0=$(date +%s%N)
 CREDFLOW_ADDR="$base" CREDFLOW_TOKEN="$(cat "$work/data/initial-admin-token")" "$bin" solution import "$work/bulk.zip" | head -2 | cut -c1-120
 t1=$(date +%s%N); c1=$(cpu)

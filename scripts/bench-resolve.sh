@@ -49,7 +49,7 @@ counters() {
     "$(awk '/^write_bytes/ {print $2}' "/proc/$server/io")"
 }
 read -r r0 g0 c0 w0 < <(counters)
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: ${db:+postgres}${db:-sqlite}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 out="$("$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work")"
 echo "$out"
 

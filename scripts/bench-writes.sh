@@ -34,7 +34,7 @@ for _ in $(seq 1 100); do
 done
 admin="$(cat "$work/data/initial-admin-token")"
 runner="$("$work/credflow-bench" seed -addr "$base" -token "$admin" -connection bench)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: ${db:+postgres}${db:-sqlite}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "writes alone:"
 "$work/credflow-bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix a
 echo "writes with resolves alongside:"
