@@ -58,10 +58,22 @@ func main() {
 }
 
 type result struct {
-	requests      int
-	errors        int
-	elapsed       time.Duration
-	p50, p90, p99 time.Duration
+	requests           int
+	errors             int
+	elapsed            time.Duration
+	p50, p90, p99, max time.Duration
+}
+
+// measured sets r's request count and percentiles from the latencies of
+// its successful requests (reordered in place).
+func (r *result) measured(lat []time.Duration) {
+	r.requests = len(lat)
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	r.p50, r.p90, r.p99, r.max = pct(0.50), pct(0.90), pct(0.99), lat[len(lat)-1]
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -234,12 +246,6 @@ func loadMethod(method, url, token string, n int, warm, dur time.Duration) resul
 		all = append(all, lat[i]...)
 		r.errors += errs[i]
 	}
-	r.requests = len(all)
-	if len(all) == 0 {
-		return r
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
-	r.p50, r.p90, r.p99 = pct(0.50), pct(0.90), pct(0.99)
+	r.measured(all)
 	return r
 }

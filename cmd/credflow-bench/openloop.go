@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 )
@@ -70,12 +69,7 @@ func openLoop(url, token string, rate float64, workers int, warm, dur time.Durat
 	}
 	close(due)
 	wg.Wait()
-	r := result{elapsed: dur, requests: len(lat), errors: errs}
-	if len(lat) == 0 {
-		return r
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	r.p50, r.p90, r.p99 = pct(0.50), pct(0.90), pct(0.99)
+	r := result{elapsed: dur, errors: errs}
+	r.measured(lat)
 	return r
 }

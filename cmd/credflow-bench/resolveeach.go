@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,17 +41,11 @@ func resolveEachCmd(args []string) int {
 	return 0
 }
 
-// eachResult is what resolveEach measured.
-type eachResult struct {
-	result
-	max time.Duration
-}
-
 // resolveEach sends one resolve (POST) to url(i) for every i in [0, n) from
 // c clients, and measures each from its send to the end of its answer. A
 // request that fails, or answers other than 200, is an error and is not
 // in the percentiles.
-func resolveEach(url func(i int) string, token string, n, c int) eachResult {
+func resolveEach(url func(i int) string, token string, n, c int) result {
 	tr := &http.Transport{MaxIdleConns: c, MaxIdleConnsPerHost: c, MaxConnsPerHost: c, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -87,7 +80,7 @@ func resolveEach(url func(i int) string, token string, n, c int) eachResult {
 		}()
 	}
 	wg.Wait()
-	var out eachResult
+	var out result
 	out.elapsed = time.Since(start)
 	var good []time.Duration
 	for i := range lat {
@@ -97,12 +90,6 @@ func resolveEach(url func(i int) string, token string, n, c int) eachResult {
 			out.errors++
 		}
 	}
-	out.requests = len(good)
-	if len(good) == 0 {
-		return out
-	}
-	sort.Slice(good, func(i, j int) bool { return good[i] < good[j] })
-	pct := func(p float64) time.Duration { return good[int(p*float64(len(good)-1))] }
-	out.p50, out.p90, out.p99, out.max = pct(0.50), pct(0.90), pct(0.99), good[len(good)-1]
+	out.measured(good)
 	return out
 }

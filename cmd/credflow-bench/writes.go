@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,19 +89,13 @@ type loadJob struct {
 	do      func(*http.Client) bool
 }
 
-// timedResult is a result with the slowest request too.
-type timedResult struct {
-	result
-	max time.Duration
-}
-
 // loadTogether runs every job at once for warm+dur and measures each over
 // the last dur.
-func loadTogether(jobs []loadJob, warm, dur time.Duration) []timedResult {
+func loadTogether(jobs []loadJob, warm, dur time.Duration) []result {
 	start := time.Now()
 	measureFrom := start.Add(warm)
 	end := measureFrom.Add(dur)
-	out := make([]timedResult, len(jobs))
+	out := make([]result, len(jobs))
 	var wg sync.WaitGroup
 	for k, job := range jobs {
 		tr := &http.Transport{MaxIdleConns: job.clients, MaxIdleConnsPerHost: job.clients, MaxConnsPerHost: job.clients, IdleConnTimeout: time.Minute}
@@ -138,17 +131,12 @@ func loadTogether(jobs []loadJob, warm, dur time.Duration) []timedResult {
 			defer wg.Done()
 			jwg.Wait()
 			var all []time.Duration
-			r := timedResult{result: result{elapsed: dur}}
+			r := result{elapsed: dur}
 			for i := range lat {
 				all = append(all, lat[i]...)
 				r.errors += errs[i]
 			}
-			r.requests = len(all)
-			if len(all) > 0 {
-				sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-				pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
-				r.p50, r.p90, r.p99, r.max = pct(0.50), pct(0.90), pct(0.99), all[len(all)-1]
-			}
+			r.measured(all)
 			out[k] = r
 		}()
 	}
