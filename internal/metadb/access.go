@@ -533,16 +533,21 @@ func (r AccessRepo) Shares(ctx context.Context, kind access.ObjectKind, objectID
 
 func putShares(ctx context.Context, db *DB, tx *sql.Tx, shares ...access.Share) error {
 	for _, s := range shares {
-		if _, err := db.exec(ctx, tx, `INSERT INTO shares (object_kind, object_id, principal_kind, principal_id, role, expires_at, created_at, via_credential)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (object_kind, object_id, principal_kind, principal_id, via_credential)
-			DO UPDATE SET role = excluded.role, expires_at = excluded.expires_at`,
+		if _, err := db.exec(ctx, tx, putShareSQL,
 			string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt, s.Via.ID); err != nil {
 			return fmt.Errorf("put share: %w", err)
 		}
 	}
 	return nil
 }
+
+// shareColumns are the columns a share is written with.
+var shareColumns = []string{"object_kind", "object_id", "principal_kind", "principal_id", "role", "expires_at", "created_at", "via_credential"}
+
+// putShareSQL inserts one share or changes the one it replaces.
+var putShareSQL = buildInsertSQL("shares", shareColumns, 1) + `
+	ON CONFLICT (object_kind, object_id, principal_kind, principal_id, via_credential)
+	DO UPDATE SET role = excluded.role, expires_at = excluded.expires_at`
 
 // insertNewShares inserts the shares of objects just created, many rows per
 // statement: there is nothing for them to replace.
@@ -551,7 +556,7 @@ func insertNewShares(ctx context.Context, db *DB, tx *sql.Tx, shares []access.Sh
 	for i, s := range shares {
 		rows[i] = []any{string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt, s.Via.ID}
 	}
-	if err := db.insertRows(ctx, tx, "shares", []string{"object_kind", "object_id", "principal_kind", "principal_id", "role", "expires_at", "created_at", "via_credential"}, rows); err != nil {
+	if err := db.insertRows(ctx, tx, "shares", shareColumns, rows); err != nil {
 		return fmt.Errorf("put shares: %w", err)
 	}
 	return nil

@@ -91,7 +91,7 @@ var variableInsertColumns = []string{"id", "schema_name", "display_name", "descr
 	"owner_id", "created_at", "updated_at", "secret_enabled", "secret_expires_at", "secret_checked_at", "secret_problem",
 	"secret_notice", "from_store_id", "from_ref", "from_field"}
 
-// insertRow is v as the values of variableInsertColumns.
+// variableInsertRow is v as the values of variableInsertColumns.
 func variableInsertRow(v envvar.Variable) []any {
 	value, storeID, ref := variableColumnsFor(v)
 	enabled, expires, checked, problem, notice := secretMetaColumns(v)
@@ -121,19 +121,7 @@ func (r Variables) insertMany(ctx context.Context, tx *sql.Tx, vs []envvar.Varia
 }
 
 func (r Variables) insert(ctx context.Context, tx *sql.Tx, v envvar.Variable) error {
-	value, storeID, ref := variableColumnsFor(v)
-	enabled, expires, checked, problem, notice := secretMetaColumns(v)
-	var fromStoreID, fromRef, fromField any
-	if v.From != nil {
-		fromStoreID, fromRef, fromField = v.From.StoreID, v.From.Ref, v.From.Field
-	}
-	_, err := r.db.exec(ctx, tx, `
-		INSERT INTO environment_variables
-		  (id, schema_name, display_name, description, type, value, store_id, secret_ref, owner_id, created_at, updated_at,
-		   secret_enabled, secret_expires_at, secret_checked_at, secret_problem, secret_notice, from_store_id, from_ref, from_field)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-		v.ID, v.SchemaName, v.DisplayName, v.Description, string(v.Type), value, storeID, ref, v.OwnerID, v.CreatedAt, v.UpdatedAt,
-		enabled, expires, checked, problem, notice, fromStoreID, fromRef, fromField)
+	err := r.db.insertRows(ctx, tx, "environment_variables", variableInsertColumns, [][]any{variableInsertRow(v)})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
 	}

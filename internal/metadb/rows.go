@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxRowsPerInsert bounds the rows one INSERT carries; the row counts used
@@ -39,9 +41,23 @@ func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []s
 	return nil
 }
 
+// insertSQLs caches insertSQL's statements by table and row count: a
+// resolve's group commit asks for one, and building it is not free.
+var insertSQLs sync.Map // "table/n" -> string
+
 // insertSQL is an INSERT of n rows of cols into table, with $N
-// placeholders.
+// placeholders. A table is always written with the same columns.
 func insertSQL(table string, cols []string, n int) string {
+	key := table + "/" + strconv.Itoa(n)
+	if q, ok := insertSQLs.Load(key); ok {
+		return q.(string)
+	}
+	q := buildInsertSQL(table, cols, n)
+	insertSQLs.Store(key, q)
+	return q
+}
+
+func buildInsertSQL(table string, cols []string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
 	p := 1
