@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -497,4 +498,65 @@ func TestMaxCallsBoundsOpenStoreCalls(t *testing.T) {
 			t.Errorf("got %v, want ErrTimeout", err)
 		}
 	})
+}
+
+// panicky panics in Get while armed, after reading the value it would
+// return, carrying that value (as a careless client might).
+type panicky struct {
+	*memstore.Store
+	armed  bool
+	nilPtr bool
+}
+
+func (p *panicky) Get(ctx context.Context, ref secretstore.Ref) (secretstore.Secret, error) {
+	sec, err := p.Store.Get(ctx, ref)
+	switch {
+	case p.armed && p.nilPtr:
+		var m map[string]*int
+		_ = *m["x"] // a runtime error
+	case p.armed:
+		panic(sec)
+	}
+	return sec, err
+}
+
+// TestAStoreThatPanicsFailsTheRead: the store call runs on a goroutine of
+// its own, so a client's panic there would end the process. It fails the
+// read as an unavailable store, names the panic's type and never its
+// value, releases its turn (the next read is not left waiting), and the
+// next read after the client recovers is served.
+func TestAStoreThatPanicsFailsTheRead(t *testing.T) {
+	const value = "pw-7c1e-panic"
+	for _, tc := range []struct {
+		name   string
+		nilPtr bool
+		what   string
+	}{
+		{"a value", false, "value of type secretstore.Secret"},
+		{"a runtime error", true, "invalid memory address or nil pointer dereference"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := memstore.New()
+			m.Set("db", value)
+			p := &panicky{Store: m, armed: true, nilPtr: tc.nilPtr}
+			c := cache.New(p, cache.Options{TTL: time.Minute, MaxCalls: 1, CallTimeout: 5 * time.Second})
+			for i := range 3 { // three times: the one turn is given back each time
+				_, err := get(t, c, "db")
+				var pe *cache.PanicError
+				if !errors.Is(err, secretstore.ErrUnavailable) || !errors.As(err, &pe) {
+					t.Fatalf("read %d: %v, want an unavailable store from a panic", i, err)
+				}
+				if !strings.Contains(err.Error(), tc.what) || !strings.Contains(err.Error(), "panicked") {
+					t.Errorf("read %d: the error does not say what panicked: %.200s", i, err)
+				}
+				if strings.Contains(err.Error(), value) {
+					t.Fatalf("read %d: the error holds the value", i)
+				}
+			}
+			p.armed = false
+			if s, err := get(t, c, "db"); err != nil || s.Value.Reveal() != value {
+				t.Fatalf("after the client recovered: %v", err)
+			}
+		})
+	}
 }
