@@ -104,12 +104,20 @@ func (p *Poller) due(ctx context.Context) {
 			p.schedule(info.Name, now.Add(time.Duration(rand.Float64()*float64(interval))))
 			continue
 		}
-		if _, err := p.Poll(ctx, info.Name); err != nil && ctx.Err() == nil {
+		if err := p.pollContained(ctx, info.Name); err != nil && ctx.Err() == nil {
 			p.svc.log.LogAttrs(ctx, slog.LevelWarn, "could not poll a store's secret versions",
 				slog.String("store", info.Name), slog.String("error", err.Error()))
 		}
 		p.schedule(info.Name, p.now().Add(jitter(interval)))
 	}
+}
+
+// pollContained polls store in the background, where a store client's
+// panic would end the process: it fails that poll instead.
+func (p *Poller) pollContained(ctx context.Context, store string) (err error) {
+	defer secretstore.ContainPanic("poll store "+store, &err)
+	_, err = p.Poll(ctx, store)
+	return err
 }
 
 func (p *Poller) schedule(store string, at time.Time) {

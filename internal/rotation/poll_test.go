@@ -4,10 +4,13 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/credflow/credflow/internal/rotation"
+	"github.com/credflow/credflow/internal/secretstore"
+	"github.com/credflow/credflow/internal/secretstore/memstore"
 )
 
 type intervals map[string]time.Duration
@@ -104,5 +107,68 @@ func TestPollerSkipsStoresNotPolled(t *testing.T) {
 	p.Run(ctx)
 	if len(polled) != 0 {
 		t.Errorf("a store with pollInterval 0 was polled %d times", len(polled))
+	}
+}
+
+// panickyStater panics in Stat while armed, as a store client with a bug
+// might on an odd answer.
+type panickyStater struct {
+	*memstore.Store
+	armed atomic.Bool
+	stats atomic.Int64
+}
+
+func (p *panickyStater) Stat(ctx context.Context, ref secretstore.Ref) (secretstore.Meta, error) {
+	p.stats.Add(1)
+	if p.armed.Load() {
+		panic("client bug")
+	}
+	return p.Store.Stat(ctx, ref)
+}
+
+// TestPollerSurvivesAPanickingStore: polls run in the background, where a
+// store client's panic would end the process. A poll that panics fails
+// that poll; the poller goes on, and applies the change once the client
+// answers again.
+func TestPollerSurvivesAPanickingStore(t *testing.T) {
+	f := newFixture(t)
+	f.vault.Set("db-pass", "one")
+	st := &panickyStater{Store: f.vault}
+	st.armed.Store(true)
+	f.reg.AddWithReader(secretstore.Info{ID: "s1", Name: "vault", Kind: "memory"}, st, f.cached)
+	polled := make(chan struct{}, 100)
+	p := rotation.NewPoller(f.svc, intervals{"vault": 20 * time.Millisecond}, f.reg, rotation.WithTick(5*time.Millisecond),
+		rotation.OnPolled(func(string, time.Time) {
+			select {
+			case polled <- struct{}{}:
+			default:
+			}
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for st.stats.Load() < 3 { // three polls panicked, and the poller lives
+		if time.Now().After(deadline) {
+			t.Fatalf("the poller stopped polling after %d panics", st.stats.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(polled) != 0 {
+		t.Fatal("a poll that panicked was reported as done")
+	}
+	st.armed.Store(false)
+	select { // the first poll that ends records the versions
+	case <-polled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no poll ended after the client recovered")
+	}
+	f.read(t)
+	f.vault.Set("db-pass", "two")
+	for f.read(t) != "two" {
+		if time.Now().After(deadline) {
+			t.Fatal("the poller did not apply the new version after the client recovered")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/credflow/credflow/internal/audit"
@@ -313,3 +315,34 @@ type Hinter interface {
 type Unopened interface {
 	OpenError() error
 }
+
+// ContainPanic, deferred by a caller of a store client, turns the client's
+// panic into *err: a PanicError, which is an unavailable store for
+// errors.Is. Store calls made on a goroutine of their own (a cache's
+// shared read, a background poll or check) defer it, because a panic
+// there would end the process. what says which call it was.
+func ContainPanic(what string, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	pe := &PanicError{What: what, Panic: fmt.Sprintf("value of type %T", v), Stack: string(debug.Stack())}
+	if re, ok := v.(runtime.Error); ok {
+		pe.Panic = re.Error() // a runtime error's own text holds no data
+	}
+	*err = pe
+}
+
+// PanicError is a store call that panicked. Its text names the call, the
+// panic's type (or a runtime error's own text) and the stack; never the
+// panic's value, which could hold what the client was reading.
+type PanicError struct {
+	What, Panic, Stack string
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%s: %v: the store client panicked (%s)\n%s", e.What, ErrUnavailable, e.Panic, e.Stack)
+}
+
+// Unwrap makes a panicked call an unavailable store for errors.Is.
+func (e *PanicError) Unwrap() error { return ErrUnavailable }

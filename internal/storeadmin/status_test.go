@@ -214,3 +214,32 @@ func TestReloadOwnChange(t *testing.T) {
 		t.Errorf("a change made elsewhere opened the store %d times, want 1", opens-before)
 	}
 }
+
+// panickyChecker's check panics, as a store client with a bug might.
+type panickyChecker struct{ fakeStore }
+
+func (*panickyChecker) Check(context.Context, string) secretstore.Report { panic("client bug") }
+
+// TestCheckAllSurvivesAPanickingStore: the periodic check runs in the
+// background, where a store client's panic would end the process. The
+// panicking store's check fails, and the other stores are still
+// checked.
+func TestCheckAllSurvivesAPanickingStore(t *testing.T) {
+	repo := &memRepo{stores: map[string]storeadmin.Store{
+		"a-bad": {ID: "s1", Name: "a-bad", Kind: "fake"}, "b-good": {ID: "s2", Name: "b-good", Kind: "fake"}}}
+	reg := secretstore.NewRegistry()
+	reg.Add(secretstore.Info{ID: "s1", Name: "a-bad", Kind: "fake"}, &panickyChecker{})
+	reg.Add(secretstore.Info{ID: "s2", Name: "b-good", Kind: "fake"}, &fakeStore{report: secretstore.Report{OK: true}})
+	s := storeadmin.New(repo, reg)
+	err := s.CheckAll(t.Context())
+	if !errors.Is(err, secretstore.ErrUnavailable) || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("CheckAll = %v, want the panic as an unavailable store", err)
+	}
+	good, err := s.Get(t.Context(), "b-good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.Health(good); h.CheckedAt.IsZero() || h.Status != storeadmin.StatusReady {
+		t.Errorf("the other store was not checked: %+v", h)
+	}
+}

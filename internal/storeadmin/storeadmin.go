@@ -563,11 +563,20 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if _, err := s.Check(ctx, st.ID, ""); err != nil && !errors.Is(err, secretstore.ErrStoreNotFound) {
+		if err := s.checkContained(ctx, st.ID); err != nil && !errors.Is(err, secretstore.ErrStoreNotFound) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkContained checks one store for the background sweep, where a store
+// client's panic would end the process: it fails that store's check
+// instead.
+func (s *Service) checkContained(ctx context.Context, id string) (err error) {
+	defer secretstore.ContainPanic("check store "+id, &err)
+	_, err = s.Check(ctx, id, "")
+	return err
 }
 
 // genericCheck is the check of a store that has no check of its own: is it

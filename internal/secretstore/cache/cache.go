@@ -11,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -227,40 +225,10 @@ func (s *Store) fetch(ctx context.Context, k key, ref secretstore.Ref, c *call) 
 
 // call reads ref from the inner store. The read runs on a goroutine of
 // its own, where a panic would end the process: a store client that
-// panics fails this read instead, as an unavailable store. The error
-// names the panic's type and where it happened, never its value, which
-// could hold what the client was reading.
+// panics fails this read instead, as an unavailable store.
 func (s *Store) call(ctx context.Context, ref secretstore.Ref) (sec secretstore.Secret, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			sec, err = secretstore.Secret{}, &PanicError{Ref: ref.String(), What: panicWhat(v), Stack: string(debug.Stack())}
-		}
-	}()
+	defer secretstore.ContainPanic("read "+ref.String(), &err)
 	return s.inner.Get(ctx, ref)
-}
-
-// PanicError is a store read that panicked. Its text names the panic's
-// type (or a runtime error's own text) and the stack, never the value.
-type PanicError struct {
-	Ref   string
-	What  string
-	Stack string
-}
-
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("read %s: %v: the store client panicked (%s)\n%s", e.Ref, secretstore.ErrUnavailable, e.What, e.Stack)
-}
-
-// Unwrap makes a panicked read an unavailable store for errors.Is.
-func (e *PanicError) Unwrap() error { return secretstore.ErrUnavailable }
-
-// panicWhat describes a panic's value without showing it: a runtime
-// error's own text holds no data, any other value only its type.
-func panicWhat(v any) string {
-	if re, ok := v.(runtime.Error); ok {
-		return re.Error()
-	}
-	return fmt.Sprintf("value of type %T", v)
 }
 
 // put stores a value; s.mu is held.

@@ -542,7 +542,7 @@ func TestAStoreThatPanicsFailsTheRead(t *testing.T) {
 			c := cache.New(p, cache.Options{TTL: time.Minute, MaxCalls: 1, CallTimeout: 5 * time.Second})
 			for i := range 3 { // three times: the one turn is given back each time
 				_, err := get(t, c, "db")
-				var pe *cache.PanicError
+				var pe *secretstore.PanicError
 				if !errors.Is(err, secretstore.ErrUnavailable) || !errors.As(err, &pe) {
 					t.Fatalf("read %d: %v, want an unavailable store from a panic", i, err)
 				}
