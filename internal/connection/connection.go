@@ -412,6 +412,11 @@ func (s *Service) Resolve(ctx context.Context, p access.Principal, idOrName stri
 	if werr := s.record(ctx, rec); werr != nil {
 		return Resolved{}, fmt.Errorf("record resolve: %w", werr)
 	}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "connection resolved", slog.String("resource", rec.Audit.Resource),
+			slog.String("runner", p.Name), slog.String("outcome", string(rec.Audit.Outcome)),
+			slog.Duration("took", s.now().Sub(now)))
+	}
 	return out, err
 }
 
@@ -628,14 +633,27 @@ func (s *Service) readSecret(ctx context.Context, storeName, rawRef string) (sec
 	if err != nil {
 		return secretstore.Secret{}, &StoreError{Store: storeName, Ref: rawRef, Err: err}
 	}
+	start := time.Now()
 	ref, err := store.ParseRef(rawRef)
+	var sec secretstore.Secret
 	if err == nil {
-		var sec secretstore.Secret
-		if sec, err = store.Get(ctx, ref); err == nil {
-			return sec, nil
-		}
+		sec, err = store.Get(ctx, ref)
 	}
-	return secretstore.Secret{}, &StoreError{Store: storeName, Ref: rawRef, Err: err}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		// What was read, never the value: the version, whether it was a
+		// stale serve, and how the read ended.
+		outcome := "read"
+		if err != nil {
+			outcome = secretstore.Describe(err)
+		}
+		s.log.LogAttrs(ctx, slog.LevelDebug, "secret read", slog.String("store", storeName), slog.String("ref", rawRef),
+			slog.String("version", sec.Meta.Version), slog.Bool("stale", sec.Stale), slog.String("outcome", outcome),
+			slog.Duration("took", time.Since(start)))
+	}
+	if err != nil {
+		return secretstore.Secret{}, &StoreError{Store: storeName, Ref: rawRef, Err: err}
+	}
+	return sec, nil
 }
 
 // readField reads the property a text variable follows. It reads the

@@ -347,8 +347,12 @@ func (r *Receiver) drain(ctx context.Context) {
 		if flush[k.store] && c.Kind == rotation.NewVersion {
 			continue
 		}
-		if _, err := r.apply.SecretChanged(ctx, c); err != nil && ctx.Err() == nil {
+		changed, err := r.apply.SecretChanged(ctx, c)
+		if err != nil && ctx.Err() == nil {
 			r.failed(ctx, c.Store, c.Secret, err)
+		} else if err == nil {
+			r.opts.Log.LogAttrs(ctx, slog.LevelDebug, "secret change applied", slog.String("store", c.Store),
+				slog.String("secret", c.Secret), slog.Any("variables", changed.Variables), slog.Any("connections", changed.Connections))
 		}
 	}
 }

@@ -43,9 +43,33 @@ func Start(t testing.TB, e metadbtest.Engine, opts ...Option) *Instance {
 	return StartConfig(t, cfg)
 }
 
+// extras holds, per test, what Also added to the servers it starts.
+var extras sync.Map // testing.TB -> extra
+
+type extra struct {
+	edit func(*config.Config)
+	opts []server.Option
+}
+
+// Also makes every server that t starts from now on (by Start, StartConfig
+// or a test's own helper calling them) edit its configuration with edit
+// (nil: none) and take opts after its own: for a test that needs a setting
+// on servers whose set-up it shares with others.
+func Also(t testing.TB, edit func(*config.Config), opts ...server.Option) {
+	extras.Store(t, extra{edit, opts})
+	t.Cleanup(func() { extras.Delete(t) })
+}
+
 // StartConfig runs a server with cfg until the test ends.
 func StartConfig(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 	t.Helper()
+	if x, ok := extras.Load(t); ok {
+		x := x.(extra)
+		if x.edit != nil {
+			x.edit(&cfg)
+		}
+		opts = append(opts, x.opts...)
+	}
 	log := &syncBuffer{}
 	srv, err := server.New(context.Background(), cfg, log, opts...)
 	if err != nil {
