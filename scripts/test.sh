@@ -12,7 +12,7 @@ status=$?
 
 # credflow (server and CLI) cross-compiles for the runners' other systems,
 # and the platform-specific tests of `credflow run` compile there too
-# (cmd/credflow/main_windows_test.go runs on Windows only).
+# (cmd/credflow/main_windows_test.go runs under Wine below).
 for target in windows/amd64 darwin/arm64; do
   os=${target%/*} arch=${target#*/}
   if ! GOOS=$os GOARCH=$arch go build -o /dev/null ./cmd/credflow ||
@@ -21,6 +21,11 @@ for target in windows/amd64 darwin/arm64; do
     status=1
   fi
 done
+# The Windows tests of `credflow run`, under Wine (skipped, with a note,
+# when Wine is missing outside CI).
+if [ "$#" -eq 0 ]; then
+  bash scripts/test-windows.sh >/dev/null || { echo "FAIL: the Windows tests failed (run scripts/test-windows.sh)" >&2; status=1; }
+fi
 # Then every fuzz target briefly, beyond its seed corpus.
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
   bash scripts/fuzz.sh || status=$?
