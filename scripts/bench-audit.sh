@@ -5,16 +5,17 @@
 # `audit verify` from the newest checkpoint, `audit verify --full`, and the
 # first page of the audit list filtered by resource and by actor under 8
 # closed-loop clients; and the database's size per million records.
-#   scripts/bench-audit.sh [N, default 1000000] [duration of each list run, default 10s]
-# With CREDFLOW_DATABASE=postgres://... the records go to that (empty)
-# PostgreSQL database instead of SQLite; psql measures its size. The server
+#   scripts/bench-audit.sh [--database postgres://...] [N, default 1000000] [duration of each list run, default 10s]
+# With --database the records go to that (empty) PostgreSQL database
+# instead of SQLite; psql measures its size. The server
 # runs with a write timeout of an hour, so that a full check of millions of
 # records can finish its answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+db=""
+if [ "${1:-}" = "--database" ]; then db="$2"; shift 2; fi
 n="${1:-1000000}"
 dur="${2:-10s}"
-db="${CREDFLOW_DATABASE:-}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 

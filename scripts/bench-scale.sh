@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark credflow at scale: start a server in a fresh data directory
-# (SQLite, or PostgreSQL with --postgres), seed N variables through the API
+# (SQLite, or PostgreSQL with --database), seed N variables through the API
 # (N/2 credentials and connections, 1,000 makers in 100 groups, one maker
 # seeing 1,000 credentials), then, RUNS times: restart the server and time
 # its start-up to ready on the seeded database, measure the first page of
 # every list as the admin and as that maker, resolves whose plans are not
 # cached, and the server's memory after listing everything once. Each
 # figure is printed with the load average beside it.
-#   scripts/bench-scale.sh [--postgres URL] [--runs R] [--keep DIR] [N, default 100000] [duration, default 10s]
-# --postgres URL  an empty PostgreSQL database to seed (its tables are made by the server)
+#   scripts/bench-scale.sh [--database postgres://...] [--runs R] [--keep DIR] [N, default 100000] [duration, default 10s]
+# --database URL  an empty PostgreSQL database to seed (its tables are made by the server)
 # --runs R        measure R times (default 3) on the one seed
 # --keep DIR      keep the data directory (and the tokens) in DIR; with a
 #                 DIR seeded before, skip the seed and measure it again
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 pg="" runs=3 keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --postgres) pg="$2"; shift 2 ;;
+    --database) pg="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
     *) break ;;
