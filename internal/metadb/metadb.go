@@ -8,8 +8,10 @@ package metadb
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
 	"modernc.org/sqlite"
@@ -68,6 +71,9 @@ type DB struct {
 
 	gen       atomic.Uint64
 	listening atomic.Bool
+	// channel is the PostgreSQL notification channel of this database's
+	// schema (see changeChannelOf).
+	channel string
 	// stopListen ends the background goroutine (the PostgreSQL change
 	// listener, or the SQLite checkpointer); listenDone closes when it has.
 	stopListen context.CancelFunc
@@ -148,6 +154,14 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 	if err := db.sql.PingContext(pingCtx); err != nil {
 		db.sql.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", db.dialect, err)
+	}
+	if db.dialect == Postgres {
+		var schema string
+		if err := db.sql.QueryRowContext(pingCtx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			db.sql.Close()
+			return nil, fmt.Errorf("read the PostgreSQL schema: %w", err)
+		}
+		db.channel = changeChannelOf(schema)
 	}
 	if err := db.migrate(ctx); err != nil {
 		db.sql.Close()
@@ -323,7 +337,7 @@ func (db *DB) inTxAnnounce(ctx context.Context, payload string, fn func(tx *sql.
 			return err
 		}
 		if db.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, payload); err != nil {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, payload); err != nil {
 				return fmt.Errorf("notify replicas: %w", err)
 			}
 		}
@@ -372,8 +386,26 @@ func (db *DB) OnStoreChange(fn func(name string)) { db.onStoreChange.Store(fn) }
 func (db *DB) OnSecretChange(fn func(name string)) { db.onSecretChange.Store(fn) }
 
 // changeChannel is the PostgreSQL notification channel on which replicas
-// announce committed changes.
+// of a credflow whose tables are in the schema public announce committed
+// changes.
 const changeChannel = "credflow_changes"
+
+// changeChannelOf is the notification channel of the credflow whose tables
+// are in schema. Notifications reach every session of the database, so
+// each schema has its own: credflow instances in other schemas of the same
+// database (a staging and a production one, say) do not hear each other's
+// changes, while the replicas of one instance do.
+func changeChannelOf(schema string) string {
+	if schema == "public" || schema == "" {
+		return changeChannel
+	}
+	ch := changeChannel + "." + schema
+	if len(ch) > 63 { // PostgreSQL's longest identifier
+		sum := sha256.Sum256([]byte(schema))
+		ch = changeChannel + "." + hex.EncodeToString(sum[:16])
+	}
+	return ch
+}
 
 // listen follows other replicas' changes until ctx ends, moving the
 // generation on for each, and reconnects after failures.
@@ -403,7 +435,7 @@ func (db *DB) listenOnce(ctx context.Context) error {
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		if _, err := pc.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+		if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{db.channel}.Sanitize()); err != nil {
 			return err
 		}
 		// Changes made before LISTEN took effect were not announced.

@@ -35,7 +35,7 @@ func (db *DB) AnnounceSecretChange(ctx context.Context, store, secret string, at
 	if err != nil {
 		return err
 	}
-	if _, err := db.sql.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, rotationPrefix+string(b)); err != nil {
+	if _, err := db.sql.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, rotationPrefix+string(b)); err != nil {
 		return fmt.Errorf("notify replicas: %w", err)
 	}
 	return nil
