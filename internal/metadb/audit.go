@@ -51,7 +51,7 @@ type pendingRecord struct {
 	audit.Request
 }
 
-const headQuery = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
+const headQuery = `SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1`
 
 // auditColumns are the columns an append writes.
 var auditAppendColumns = []string{"seq", "at", "actor", "action", "resource", "outcome", "reason", "request_id", "client", "link", "prev_hash", "hash"}
@@ -68,7 +68,8 @@ type chainState struct {
 	known    bool  // seq and prev are the chain's head as tx sees it
 	seq      int64
 	prev     []byte
-	head     string // audit.Head of the last record appended; "" if none
+	at       time.Time // the time of the chain's last record
+	head     string    // audit.Head of the last record appended; "" if none
 	// rows are the records appended and not yet inserted: a group's
 	// records go in together, in multi-row statements, before its commit
 	// (or before anything in the transaction reads the table).
@@ -115,17 +116,24 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		var (
 			seq  int64
 			prev []byte
+			last sql.NullTime
 		)
-		err = head.QueryRowContext(ctx).Scan(&seq, &prev)
+		err = head.QueryRowContext(ctx).Scan(&seq, &prev, &last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("audit: read chain head: %w", err)
 		}
 		if prev == nil {
 			prev = []byte{}
 		}
-		st.seq, st.prev, st.known = seq, prev, true
+		st.seq, st.prev, st.at, st.known = seq, prev, last.Time.UTC(), true
 	}
+	// Times never go back along the chain, even when the clock does: a
+	// filter by time finds its range of sequence numbers by a binary
+	// search (see seqFrom).
 	at := audit.Now()
+	if at.Before(st.at) {
+		at = st.at
+	}
 	key := db.auditKey.Load()
 	seq, prev := st.seq, st.prev
 	var last audit.Record
@@ -137,7 +145,7 @@ func (db *DB) appendRecords(ctx context.Context, tx *sql.Tx, items []pendingReco
 		rows = append(rows, []any{r.Seq, r.Time, r.Actor, r.Action, r.Resource, r.Outcome, r.Reason, r.RequestID, r.Client, r.Link, r.PrevHash, r.Hash})
 		prev, last = r.Hash, r
 	}
-	st.seq, st.prev, st.head, st.rows = seq, prev, audit.Head(last), rows
+	st.seq, st.prev, st.at, st.head, st.rows = seq, prev, at, audit.Head(last), rows
 	st.appended += int64(len(items))
 	return nil
 }
@@ -247,7 +255,19 @@ func (a Audit) Record(ctx context.Context, entries ...audit.Entry) error {
 
 // List returns records matching f in sequence order (or newest first).
 func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error) {
-	q, args := a.db.listAuditQuery(f)
+	var b seqBounds
+	var err error
+	if !f.From.IsZero() {
+		if b.from, err = a.seqFrom(ctx, f.From); err != nil {
+			return nil, err
+		}
+	}
+	if !f.To.IsZero() {
+		if b.to, err = a.seqFrom(ctx, f.To); err != nil {
+			return nil, err
+		}
+	}
+	q, args := a.db.listAuditQuery(f, b)
 	rows, err := a.db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit records: %w", err)
@@ -264,10 +284,48 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	return out, rows.Err()
 }
 
-// listAuditQuery is List's query. A filter by resource or by actor is
-// answered from its index (migration 0014), walked in sequence order from
-// the cursor, so that a page costs the same at any size of the log.
-func (db *DB) listAuditQuery(f audit.Filter) (string, []any) {
+// seqBounds are the sequence numbers a filter by time stands for: from
+// the first record at or after f.From, to before the first at or after
+// f.To (0: no bound).
+type seqBounds struct{ from, to int64 }
+
+// seqFrom returns the sequence number of the first record at or after t,
+// or one past the last record when none is. The chain's times do not go
+// back along its sequence numbers (appendRecords), so a binary search
+// finds it with a few point reads, at any size of the log.
+func (a Audit) seqFrom(ctx context.Context, t time.Time) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := a.db.queryRow(ctx, `SELECT min(seq), max(seq) FROM audit_log`).Scan(&lo, &hi); err != nil {
+		return 0, fmt.Errorf("audit: find records by time: %w", err)
+	}
+	if !lo.Valid {
+		return 1, nil
+	}
+	// The smallest n in [lo, hi+1] such that the first record at or
+	// after n is at or after t (hi+1 stands for no such record).
+	l, h := lo.Int64, hi.Int64+1
+	for l < h {
+		mid := l + (h-l)/2
+		var at time.Time
+		err := a.db.queryRow(ctx, `SELECT at FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1`, mid).Scan(&at)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("audit: find records by time: %w", err)
+		}
+		if err == nil && at.Before(t) {
+			l = mid + 1
+		} else {
+			h = mid
+		}
+	}
+	return l, nil
+}
+
+// listAuditQuery is List's query, with b the sequence numbers of its time
+// bounds. A filter by resource or by actor is answered from its index
+// (migration 0014), walked in sequence order from the cursor, so that a
+// page costs the same at any size of the log; a filter by time is a range
+// of sequence numbers.
+func (db *DB) listAuditQuery(f audit.Filter, b seqBounds) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -296,11 +354,11 @@ func (db *DB) listAuditQuery(f audit.Filter) (string, []any) {
 	if f.Resource != "" {
 		add("resource = ?", f.Resource)
 	}
-	if !f.From.IsZero() {
-		add("at >= ?", f.From.UTC())
+	if b.from > 0 {
+		add("seq >= ?", b.from)
 	}
-	if !f.To.IsZero() {
-		add("at < ?", f.To.UTC())
+	if b.to > 0 {
+		add("seq < ?", b.to)
 	}
 	args = append(args, f.Limit)
 	return db.q(`SELECT ` + auditColumns + ` FROM audit_log WHERE ` + strings.Join(where, " AND ") +
@@ -435,20 +493,19 @@ var _ audit.Archiver = Audit{}
 
 // ArchiveBound implements audit.Archiver.
 func (a Audit) ArchiveBound(ctx context.Context, before time.Time) (int64, error) {
-	var first, last sql.NullInt64
-	if err := a.db.sql.QueryRowContext(ctx, a.db.q(`SELECT (SELECT min(seq) FROM audit_log WHERE at >= $1), (SELECT max(seq) FROM audit_log)`),
-		before.UTC()).Scan(&first, &last); err != nil {
+	var last sql.NullInt64
+	if err := a.db.sql.QueryRowContext(ctx, `SELECT max(seq) FROM audit_log`).Scan(&last); err != nil {
 		return 0, fmt.Errorf("find audit records to archive: %w", err)
 	}
 	if !last.Valid {
 		return 0, nil
 	}
-	// The newest record stays, so that the next one has a record to link to.
-	bound := last.Int64 - 1
-	if first.Valid {
-		bound = min(bound, first.Int64-1)
+	first, err := a.seqFrom(ctx, before)
+	if err != nil {
+		return 0, fmt.Errorf("find audit records to archive: %w", err)
 	}
-	return max(bound, 0), nil
+	// The newest record stays, so that the next one has a record to link to.
+	return max(min(last.Int64-1, first-1), 0), nil
 }
 
 // RemoveArchived implements audit.Archiver.

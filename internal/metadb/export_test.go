@@ -40,4 +40,4 @@ func UrgentQueued(db *DB) int { return len(db.urgent) }
 
 // AuditListQuery is the query Audit.List runs for f on db, for tests of
 // its plan.
-func AuditListQuery(db *DB, f audit.Filter) (string, []any) { return db.listAuditQuery(f) }
+func AuditListQuery(db *DB, f audit.Filter) (string, []any) { return db.listAuditQuery(f, seqBounds{}) }
