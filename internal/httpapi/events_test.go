@@ -420,27 +420,84 @@ func TestNotifySecretChange(t *testing.T) {
 	})
 }
 
+// pollClock is the version poller's clock in a test: it moves only when
+// the test moves it.
+type pollClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *pollClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *pollClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// lastPoll is the store's last poll in the event status ("" before the
+// first).
+func lastPoll(a api, store string) string {
+	for _, s := range a.must(200, "GET", "/api/v1/events/status", nil).body["stores"].([]any) {
+		if m := s.(map[string]any); m["store"] == store && m["lastPoll"] != nil {
+			return fmt.Sprint(m["lastPoll"])
+		}
+	}
+	return ""
+}
+
+// TestStorePollInterval: a store is polled on its interval, by the
+// poller's clock, which the test moves on; a shorter interval takes effect
+// within itself, not after the rest of the longer one. Nothing waits on how
+// fast the machine is: each step moves the clock, then waits (generously)
+// for the poll it makes due.
 func TestStorePollInterval(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e metadbtest.Engine) {
-		env := startRotation(t, e)
+		vault := startVaultEmulator(t)
+		cfg := config.Defaults()
+		cfg.DataDir = t.TempDir()
+		cfg.Database = e.DSN(t)
+		clock := &pollClock{now: time.Now()}
+		env := startRotationWith(t, cfg, vault, server.WithPollClock(clock.Now))
 		env.setUp(t)
 		st := env.admin.must(200, "GET", "/api/v1/stores/kv", nil)
 		if st.str("pollInterval") != "5m0s" {
 			t.Errorf("default poll interval %s", st.raw)
 		}
-		// Polled within its (shortest) interval, which the status shows.
-		env.admin.must(200, "PATCH", "/api/v1/stores/kv", map[string]any{"pollInterval": "10s"})
-		deadline := time.Now().Add(15 * time.Second)
-		for polled := false; !polled; {
-			if time.Now().After(deadline) {
-				t.Fatal("no poll within the interval")
-			}
-			time.Sleep(100 * time.Millisecond)
-			for _, s := range env.admin.must(200, "GET", "/api/v1/events/status", nil).body["stores"].([]any) {
-				if m := s.(map[string]any); m["store"] == "kv" && m["lastPoll"] != nil {
-					polled = true
+		// pollWithin moves the clock on by step until the store's last poll
+		// changes, and returns how far it moved it; it fails past limit.
+		// Between steps it waits for the poll by the real clock, long
+		// enough for the poller's ticks (one a second) on a loaded machine.
+		pollWithin := func(step, limit time.Duration) time.Duration {
+			t.Helper()
+			before := lastPoll(env.admin, "kv")
+			for moved := step; moved <= limit; moved += step {
+				clock.advance(step)
+				deadline := time.Now().Add(5 * time.Second)
+				for time.Now().Before(deadline) {
+					if lastPoll(env.admin, "kv") != before {
+						return moved
+					}
+					time.Sleep(50 * time.Millisecond)
 				}
 			}
+			t.Fatalf("no poll within %v of the poller's clock", limit)
+			return 0
+		}
+		// Polled on the default interval: the poller now waits up to 5
+		// minutes (±10%) for the next poll.
+		pollWithin(time.Minute, 15*time.Minute)
+		// A 10 s interval takes effect at once: the next polls come well
+		// before the rest of the 5 minutes (at least 4.5), 11 s of the
+		// poller's clock at a time. (The rotation package's poller tests
+		// hold the exact schedule.)
+		env.admin.must(200, "PATCH", "/api/v1/stores/kv", map[string]any{"pollInterval": "10s"})
+		for range 3 {
+			pollWithin(11*time.Second, 4*time.Minute)
 		}
 		if r := env.admin.must(200, "PATCH", "/api/v1/stores/kv", map[string]any{"pollInterval": "0s"}); r.str("pollInterval") != "0s" {
 			t.Errorf("poll off %s", r.raw)
