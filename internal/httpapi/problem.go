@@ -328,6 +328,11 @@ func storeProblem(store, ref string, err error, input string) Problem {
 		p.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
 		return p
 	}
+	var ce *secretstore.ConnectError
+	if errors.As(err, &ce) {
+		return withHint(newProblem(http.StatusServiceUnavailable, "store_unavailable",
+			fmt.Sprintf("Store %q could not be reached: %s.", store, ce.Detail())), err)
+	}
 	var h secretstore.Hinter
 	if errors.As(err, &h) && h.Hint() != "" {
 		return withHint(newProblem(http.StatusServiceUnavailable, "store_unavailable",

@@ -41,7 +41,8 @@ type Poller struct {
 
 	mu    sync.Mutex
 	known map[string]map[string]string // store -> secret (lower-cased) -> latest version seen
-	next  map[string]time.Time         // store -> when to poll it next
+	next  map[string]time.Time         // store -> when to poll it next (zero: never)
+	every map[string]time.Duration     // store -> the interval next was set by
 }
 
 // PollerOption adjusts a Poller.
@@ -49,6 +50,9 @@ type PollerOption func(*Poller)
 
 // WithTick sets how often the poller looks for stores that are due (1 s).
 func WithTick(d time.Duration) PollerOption { return func(p *Poller) { p.tick = d } }
+
+// WithClock replaces the clock that decides when a store is due (tests).
+func WithClock(now func() time.Time) PollerOption { return func(p *Poller) { p.now = now } }
 
 // OnPolled sets what hears of each finished poll.
 func OnPolled(fn func(store string, at time.Time)) PollerOption {
@@ -58,7 +62,7 @@ func OnPolled(fn func(store string, at time.Time)) PollerOption {
 // NewPoller returns a Poller applying changes through svc.
 func NewPoller(svc *Service, intervals PollIntervals, list StoreList, opts ...PollerOption) *Poller {
 	p := &Poller{svc: svc, intervals: intervals, list: list, polled: func(string, time.Time) {}, tick: time.Second, now: time.Now,
-		known: map[string]map[string]string{}, next: map[string]time.Time{}}
+		known: map[string]map[string]string{}, next: map[string]time.Time{}, every: map[string]time.Duration{}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -80,35 +84,39 @@ func (p *Poller) Run(ctx context.Context) {
 }
 
 // due polls every store whose time has come. A store seen for the first
-// time is first polled at a random point of its interval, so that servers
-// started together do not poll together; that poll records the versions
-// later polls compare with (until then the cache's TTL bounds the age of a
-// value).
+// time, or whose interval has changed since its poll was scheduled, is next
+// polled at a random point of its (new) interval, so that servers started
+// together do not poll together, and so that shortening a long interval
+// takes effect within the short one rather than after the long one. The
+// first poll records the versions later polls compare with (until then the
+// cache's TTL bounds the age of a value).
 func (p *Poller) due(ctx context.Context) {
 	for _, info := range p.list.List() {
 		now := p.now()
+		interval, err := p.intervals.PollInterval(ctx, info.Name)
+		if err != nil || interval < 0 {
+			// Unknown here yet: never polled until it is known.
+			interval = 0
+		}
 		p.mu.Lock()
 		next, seen := p.next[info.Name]
+		every := p.every[info.Name]
 		p.mu.Unlock()
-		if seen && now.Before(next) {
+		switch {
+		case interval == 0:
+			p.schedule(info.Name, time.Time{}, 0)
 			continue
-		}
-		interval, err := p.intervals.PollInterval(ctx, info.Name)
-		if err != nil || interval <= 0 {
-			// Never polled (or unknown here yet): look at its setting again
-			// in a minute.
-			p.schedule(info.Name, now.Add(time.Minute))
+		case !seen || every != interval:
+			p.schedule(info.Name, now.Add(time.Duration(rand.Float64()*float64(interval))), interval)
 			continue
-		}
-		if !seen {
-			p.schedule(info.Name, now.Add(time.Duration(rand.Float64()*float64(interval))))
+		case now.Before(next):
 			continue
 		}
 		if err := p.pollContained(ctx, info.Name); err != nil && ctx.Err() == nil {
 			p.svc.log.LogAttrs(ctx, slog.LevelWarn, "could not poll a store's secret versions",
 				slog.String("store", info.Name), slog.String("error", err.Error()))
 		}
-		p.schedule(info.Name, p.now().Add(jitter(interval)))
+		p.schedule(info.Name, p.now().Add(jitter(interval)), interval)
 	}
 }
 
@@ -120,10 +128,10 @@ func (p *Poller) pollContained(ctx context.Context, store string) (err error) {
 	return err
 }
 
-func (p *Poller) schedule(store string, at time.Time) {
+func (p *Poller) schedule(store string, at time.Time, every time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.next[store] = at
+	p.next[store], p.every[store] = at, every
 }
 
 // jitter spreads d by ±10%.

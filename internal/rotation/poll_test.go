@@ -172,3 +172,118 @@ func TestPollerSurvivesAPanickingStore(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// settable is a poll interval that a test changes while the poller runs;
+// seen counts the lookups that returned the current value.
+type settable struct {
+	mu    sync.Mutex
+	every time.Duration
+	seen  int
+}
+
+func (s *settable) PollInterval(context.Context, string) (time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen++
+	return s.every, nil
+}
+
+func (s *settable) set(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.every, s.seen = d, 0
+}
+
+func (s *settable) current() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.every
+}
+
+// lookedUp reports whether the poller has read the current value.
+func (s *settable) lookedUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen > 0
+}
+
+// fakeClock is a clock that moves only when told.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestPollerTakesAShorterIntervalAtOnce: a store polled every 5 minutes
+// whose interval becomes 10 seconds is next polled within 10 seconds (11
+// with the jitter), not after the rest of the 5 minutes. The clock is the
+// poller's own, moved by the test: no wait depends on the machine's speed.
+func TestPollerTakesAShorterIntervalAtOnce(t *testing.T) {
+	f := newFixture(t)
+	f.vault.Set("db-pass", "one")
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	every := &settable{every: 5 * time.Minute}
+	polled := make(chan time.Time, 100)
+	p := rotation.NewPoller(f.svc, every, f.reg, rotation.WithTick(time.Millisecond), rotation.WithClock(clock.Now),
+		rotation.OnPolled(func(_ string, at time.Time) { polled <- at }))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+
+	// wait waits (by the real clock, generously) until the poller has read
+	// the interval as it is now, so that the next move of the clock comes
+	// after its schedule.
+	wait := func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !every.lookedUp() {
+			if time.Now().After(deadline) {
+				t.Fatal("the poller did not read the store's interval again: a change of it would go unseen")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// pollAfter moves the clock by d and reports whether a poll followed.
+	// The poller reads the interval once per store and tick, after reading
+	// the clock: the second tick seen reading it after the move read the
+	// moved clock, and the third one starts after the second one (and any
+	// poll it made) has finished.
+	pollAfter := func(d time.Duration) bool {
+		t.Helper()
+		clock.advance(d)
+		for range 3 {
+			every.set(every.current())
+			wait()
+		}
+		n := 0
+		for len(polled) > 0 {
+			<-polled
+			n++
+		}
+		return n > 0
+	}
+	wait()
+	if !pollAfter(5*time.Minute + time.Second) {
+		t.Fatal("not polled within its 5-minute interval")
+	}
+	// Now on a 5-minute schedule; the interval becomes 10 s.
+	every.set(10 * time.Second)
+	wait()
+	if !pollAfter(11 * time.Second) {
+		t.Fatal("not polled within the new 10-second interval: the old schedule still held")
+	}
+	if !pollAfter(11 * time.Second) {
+		t.Fatal("not polled again within the 10-second interval")
+	}
+}

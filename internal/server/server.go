@@ -84,7 +84,9 @@ type Server struct {
 	// others).
 	events *events.Receiver
 	poller *rotation.Poller
-	prop   *rotation.Propagation
+	// pollClock replaces the poller's clock (tests).
+	pollClock func() time.Time
+	prop      *rotation.Propagation
 	// sessions are the web interface's session limits.
 	sessions webui.SessionOptions
 	// local is the built-in store; rotationStop stops its rotations after
@@ -350,7 +352,11 @@ func (s *Server) wire(ctx context.Context, stderr io.Writer) error {
 			s.prop.Expect(c.Store, c.Secret, c.At)
 		}})
 	s.watchEvents(m)
-	s.poller = rotation.NewPoller(rot, admin, stores, rotation.OnPolled(s.events.RecordPoll))
+	pollOpts := []rotation.PollerOption{rotation.OnPolled(s.events.RecordPoll)}
+	if s.pollClock != nil {
+		pollOpts = append(pollOpts, rotation.WithClock(s.pollClock))
+	}
+	s.poller = rotation.NewPoller(rot, admin, stores, pollOpts...)
 	s.startWorkers(connRepo, conns, admin)
 	var snap backup.Snapshotter
 	if s.db.Dialect() == metadb.SQLite {
@@ -607,6 +613,10 @@ func WithSignInWindow(d time.Duration) Option { return func(s *Server) { s.signI
 // WithCheckInterval changes how often connections are checked in the
 // background.
 func WithCheckInterval(d time.Duration) Option { return func(s *Server) { s.checkEvery = d } }
+
+// WithPollClock replaces the clock by which the version poller decides
+// which stores are due, for tests that move time on rather than wait.
+func WithPollClock(now func() time.Time) Option { return func(s *Server) { s.pollClock = now } }
 
 // startWorkers starts the goroutines the server owns: the group committer
 // of resolve records, the periodic check of every store and connection and

@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,7 +29,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -351,11 +349,12 @@ func retryOptions(o *policy.RetryOptions) policy.RetryOptions {
 
 // unreachable reports whether a transport error says the vault cannot be
 // reached at all from here: the connection was refused (nothing listens
-// on that address, or a firewall rejects it) or the host name does not
-// resolve.
+// on that address, or a firewall rejects it), the host name does not
+// resolve, or the TLS handshake failed (a certificate that is not trusted
+// now is not trusted a second later either).
 func unreachable(err error) bool {
-	var dns *net.DNSError
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound
+	ce := secretstore.Connect("", err)
+	return ce != nil && ce.Permanent()
 }
 
 // challengeError: the vault's 401 challenge is malformed.

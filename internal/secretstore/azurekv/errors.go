@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -224,7 +225,18 @@ func (s *Store) mapError(ctx context.Context, op string, ref secretstore.Ref, er
 		}
 		return fmt.Errorf("%s: %w", prefix, cause)
 	}
+	if ce := secretstore.Connect(hostPort(s.vaultURL), err); ce != nil {
+		return fmt.Errorf("%s: %w", prefix, ce)
+	}
 	return fmt.Errorf("%s: %w: %s", prefix, secretstore.ErrUnavailable, summary(err))
+}
+
+// hostPort is the host[:port] of a URL, for messages.
+func hostPort(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
 }
 
 func (s *Store) responseError(op string, ref secretstore.Ref, re *azcore.ResponseError) *Error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -571,32 +572,50 @@ func (c *countingTransport) count() int {
 // TestRefusedIsNotRetried: a vault whose port refuses connections fails the
 // read at its first try, as unavailable, with the dialer's cause in the
 // error, under the production retry options.
-func TestRefusedIsNotRetried(t *testing.T) {
+// TestUnreachableIsNotRetried: a vault that refuses connections, whose
+// host name does not resolve, or whose certificate is not trusted fails at
+// its first try, with the production retry options, saying which: asking
+// again gets the same answer and only turns "unavailable" into a timeout.
+func TestUnreachableIsNotRetried(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
+	refused := l.Addr().String()
 	l.Close()
-	var ct *countingTransport
-	f := newFixture(t, customHost, func(s *azurekv.Settings, o *azurekv.Options) {
-		s.VaultURLOverride = "https://" + addr + "/"
-		ct = &countingTransport{next: o.Transport}
-		o.Transport, o.Retry = ct, nil
-	})
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	_, err = f.store.Get(ctx, secretstore.Ref{Name: "s"})
-	if !errors.Is(err, secretstore.ErrUnavailable) || errors.Is(err, secretstore.ErrTimeout) {
-		t.Fatalf("Get: %v, want ErrUnavailable", err)
-	}
-	if !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("the error does not say the connection was refused: %v", err)
-	}
-	if n := ct.count(); n != 1 {
-		t.Errorf("%d tries of a refused connection, want 1", n)
-	}
-	if ctx.Err() != nil {
-		t.Error("the read ran into its deadline")
+	untrusted := httptest.NewTLSServer(nil) // a certificate the vault client does not trust
+	t.Cleanup(untrusted.Close)
+	for _, tc := range []struct {
+		name, url, says string
+		reason          string
+	}{
+		{"refused", "https://" + refused + "/", "connection refused", secretstore.ConnectRefused},
+		{"unresolvable", "https://kv.invalid/", "kv.invalid does not resolve", secretstore.ConnectDNS},
+		{"untrusted", untrusted.URL + "/", "certificate is not trusted", secretstore.ConnectCertificate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ct *countingTransport
+			f := newFixture(t, customHost, func(s *azurekv.Settings, o *azurekv.Options) {
+				s.VaultURLOverride = tc.url
+				ct = &countingTransport{next: o.Transport}
+				o.Transport, o.Retry = ct, nil
+			})
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			_, err := f.store.Get(ctx, secretstore.Ref{Name: "s"})
+			var ce *secretstore.ConnectError
+			if !errors.Is(err, secretstore.ErrUnavailable) || errors.Is(err, secretstore.ErrTimeout) || !errors.As(err, &ce) || ce.Reason != tc.reason {
+				t.Fatalf("Get: %v, want ErrUnavailable, a %s ConnectError", err, tc.reason)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("the error does not say %q: %v", tc.says, err)
+			}
+			if n := ct.count(); n != 1 {
+				t.Errorf("%d tries, want 1", n)
+			}
+			if ctx.Err() != nil {
+				t.Error("the read ran into its deadline")
+			}
+		})
 	}
 }

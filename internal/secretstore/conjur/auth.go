@@ -160,7 +160,7 @@ func (s *Store) authenticate(ctx context.Context) (*token, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.roundTrip(req)
 	if err != nil {
-		return nil, fail(0, transportError(ctx, err))
+		return nil, fail(0, transportError(ctx, hostOf(s.base), err))
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusOK {

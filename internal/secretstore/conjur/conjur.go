@@ -319,14 +319,14 @@ func retryAfter(resp *http.Response) time.Duration {
 // transportFailure maps an error of the transport (or a cancelled
 // context) for a read.
 func (s *Store) transportFailure(ctx context.Context, op string, ref secretstore.Ref, err error) error {
-	return fmt.Errorf("conjur: %s variable %q: %w", op, display(ref), transportError(ctx, err))
+	return fmt.Errorf("conjur: %s variable %q: %w", op, display(ref), transportError(ctx, hostOf(s.base), err))
 }
 
 // transportError maps a failure to send a request onto the sentinels:
 // the caller's cancellation stays context.Canceled, a deadline is
 // ErrTimeout, a spent budget stays a *secretstore.ThrottledError, the rest
 // is ErrUnavailable. It keeps only a short description of the cause.
-func transportError(ctx context.Context, err error) error {
+func transportError(ctx context.Context, host string, err error) error {
 	var te *secretstore.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -337,6 +337,9 @@ func transportError(ctx context.Context, err error) error {
 		return context.Canceled
 	case errors.Is(err, errCA):
 		return fmt.Errorf("%w: %w", secretstore.ErrUnavailable, err)
+	}
+	if ce := secretstore.Connect(host, err); ce != nil {
+		return ce
 	}
 	return fmt.Errorf("%w: %s", secretstore.ErrUnavailable, describeDialError(err))
 }
@@ -356,7 +359,7 @@ func describeDialError(err error) string {
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("%s does not resolve", dnsErr.Name)
 	case errors.As(err, &certErr), errors.As(err, &unknown):
-		return "Conjur's TLS certificate is not trusted"
+		return "Conjur's TLS certificate is not trusted (the TLS handshake failed its certificate verification)"
 	case errors.As(err, &hostErr):
 		return "Conjur's TLS certificate does not name its host"
 	case errors.Is(err, syscall.ECONNREFUSED):

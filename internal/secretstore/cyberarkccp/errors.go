@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"syscall"
@@ -182,6 +183,9 @@ func (s *Store) transportError(ctx context.Context, op, ref string, err error) e
 	}
 	e := &Error{Op: op, Ref: ref, kind: secretstore.ErrUnavailable}
 	e.what, e.hint = describeDialError(err)
+	if ce := secretstore.Connect(s.host(), err); ce != nil {
+		e.kind, e.what = ce, ""
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		e.kind = secretstore.ErrTimeout
 	}
@@ -235,4 +239,12 @@ func firstLine(err error) string {
 		s = s[:300] + "..."
 	}
 	return s
+}
+
+// host is CCP's host[:port], for messages.
+func (s *Store) host() string {
+	if u, err := url.Parse(s.settings.URL); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return s.settings.URL
 }

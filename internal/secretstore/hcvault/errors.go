@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,9 @@ func (s *Store) mapError(ctx context.Context, op, display string, err error) err
 	var re *api.ResponseError
 	if !errors.As(err, &re) {
 		e.kind = fmt.Errorf("%w: %s", secretstore.ErrUnavailable, describeTransport(err))
+		if ce := s.connectError(err); ce != nil {
+			e.kind = ce
+		}
 		e.hint = transportHint(err)
 		return e
 	}
@@ -141,9 +145,22 @@ func (s *Store) transportAuthError(ctx context.Context, what string, err error) 
 	default:
 		ae.kind = secretstore.ErrUnavailable
 		ae.Detail += describeTransport(err)
+		if ce := s.connectError(err); ce != nil {
+			ae.kind = ce
+		}
 		ae.hint = transportHint(err)
 	}
 	return ae
+}
+
+// connectError classifies a failure to reach the server (nil: another
+// failure).
+func (s *Store) connectError(err error) *secretstore.ConnectError {
+	host := s.address
+	if u, perr := url.Parse(s.address); perr == nil && u.Host != "" {
+		host = u.Host
+	}
+	return secretstore.Connect(host, err)
 }
 
 // describeTransport says in a few words why no answer came, without the
@@ -154,8 +171,12 @@ func describeTransport(err error) string {
 		var ce *caFileError
 		errors.As(err, &ce)
 		return ce.Error()
-	case permanent(err):
-		return "the server cannot be reached or its certificate is not trusted (" + rootCause(err) + ")"
+	}
+	if ce := secretstore.Connect("the server", err); ce != nil {
+		return ce.Detail()
+	}
+	if permanent(err) {
+		return "the server cannot be reached (" + rootCause(err) + ")"
 	}
 	return "no answer from the server (" + rootCause(err) + ")"
 }
