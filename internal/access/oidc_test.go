@@ -13,30 +13,13 @@ import (
 	"time"
 
 	"github.com/credflow/credflow/internal/access/oidctest"
+	"github.com/credflow/credflow/internal/testclock"
 )
 
 // idpNow is the fixed time the verifiers under test believe it is.
 var idpNow = time.Unix(1_750_000_000, 0).UTC()
 
-// oidcClock is a settable clock for the verifier.
-type oidcClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *oidcClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *oidcClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestOIDC(t *testing.T, p *oidctest.Provider, edit func(*OIDCConfig)) (*OIDC, *oidcClock) {
+func newTestOIDC(t *testing.T, p *oidctest.Provider, edit func(*OIDCConfig)) (*OIDC, *testclock.Clock) {
 	t.Helper()
 	cfg := OIDCConfig{Issuer: p.Issuer(), Audience: oidctest.Audience, HTTPClient: p.Client()}
 	if edit != nil {
@@ -46,8 +29,8 @@ func newTestOIDC(t *testing.T, p *oidctest.Provider, edit func(*OIDCConfig)) (*O
 	if err != nil {
 		t.Fatalf("NewOIDC: %v", err)
 	}
-	clock := &oidcClock{t: idpNow}
-	o.now = clock.now
+	clock := testclock.New(idpNow)
+	o.now = clock.Now
 	return o, clock
 }
 
@@ -277,7 +260,7 @@ func TestOIDCKeyRotation(t *testing.T) {
 	if n := p.KeyFetches(); n != 1 {
 		t.Fatalf("key set fetched %d times within the refetch interval, want 1", n)
 	}
-	clock.advance(oidcKeyRefetch)
+	clock.Advance(oidcKeyRefetch)
 	id, err := o.Verify(ctx, newToken)
 	if err != nil {
 		t.Fatalf("Verify with the rotated key: %v", err)
@@ -326,7 +309,7 @@ func TestOIDCForgedTokensDoNotFloodTheProvider(t *testing.T) {
 		t.Fatalf("key set fetched %d times for 40 forged tokens, want 1 (the first valid token's)", n)
 	}
 	// After the interval, one forged token may cause one fetch, no more.
-	clock.advance(oidcKeyRefetch)
+	clock.Advance(oidcKeyRefetch)
 	for i := range 5 {
 		raw := oidctest.NewECKey(t, fmt.Sprintf("later-%d", i)).Sign(t, p.Claims(idpNow))
 		_, err := o.Verify(ctx, raw)
@@ -362,7 +345,7 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 		t.Errorf("discovery tried %d times, want 1: a failure is remembered for %s", n, oidcRetryAfter)
 	}
 
-	clock.advance(oidcRetryAfter)
+	clock.Advance(oidcRetryAfter)
 	id, err := o.Verify(ctx, raw)
 	if err != nil {
 		t.Fatalf("Verify once the provider is up: %v", err)

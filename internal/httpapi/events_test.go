@@ -20,6 +20,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/azurekv/fakekv"
 	"github.com/credflow/credflow/internal/server"
 	"github.com/credflow/credflow/internal/server/servertest"
+	"github.com/credflow/credflow/internal/testclock"
 )
 
 const (
@@ -465,25 +466,6 @@ func TestNotifySecretChange(t *testing.T) {
 	})
 }
 
-// pollClock is the version poller's clock in a test: it moves only when
-// the test moves it.
-type pollClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *pollClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *pollClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // lastPoll is the store's last poll in the event status ("" before the
 // first).
 func lastPoll(a api, store string) string {
@@ -506,7 +488,7 @@ func TestStorePollInterval(t *testing.T) {
 		cfg := config.Defaults()
 		cfg.DataDir = t.TempDir()
 		cfg.Database = e.DSN(t)
-		clock := &pollClock{now: time.Now()}
+		clock := testclock.New(time.Now())
 		env := startRotationWith(t, cfg, vault, server.WithPollClock(clock.Now))
 		env.setUp(t)
 		st := env.admin.must(200, "GET", "/api/v1/stores/kv", nil)
@@ -521,7 +503,7 @@ func TestStorePollInterval(t *testing.T) {
 			t.Helper()
 			before := lastPoll(env.admin, "kv")
 			for moved := step; moved <= limit; moved += step {
-				clock.advance(step)
+				clock.Advance(step)
 				deadline := time.Now().Add(5 * time.Second)
 				for time.Now().Before(deadline) {
 					if lastPoll(env.admin, "kv") != before {

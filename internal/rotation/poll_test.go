@@ -11,6 +11,7 @@ import (
 	"github.com/credflow/credflow/internal/rotation"
 	"github.com/credflow/credflow/internal/secretstore"
 	"github.com/credflow/credflow/internal/secretstore/memstore"
+	"github.com/credflow/credflow/internal/testclock"
 )
 
 type intervals map[string]time.Duration
@@ -207,24 +208,6 @@ func (s *settable) lookedUp() bool {
 	return s.seen > 0
 }
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestPollerTakesAShorterIntervalAtOnce: a store polled every 5 minutes
 // whose interval becomes 10 seconds is next polled within 10 seconds (11
 // with the jitter), not after the rest of the 5 minutes. The clock is the
@@ -232,7 +215,7 @@ func (c *fakeClock) advance(d time.Duration) {
 func TestPollerTakesAShorterIntervalAtOnce(t *testing.T) {
 	f := newFixture(t)
 	f.vault.Set("db-pass", "one")
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	every := &settable{every: 5 * time.Minute}
 	polled := make(chan time.Time, 100)
 	p := rotation.NewPoller(f.svc, every, f.reg, rotation.WithTick(time.Millisecond), rotation.WithClock(clock.Now),
@@ -261,7 +244,7 @@ func TestPollerTakesAShorterIntervalAtOnce(t *testing.T) {
 	// poll it made) has finished.
 	pollAfter := func(d time.Duration) bool {
 		t.Helper()
-		clock.advance(d)
+		clock.Advance(d)
 		for range 3 {
 			every.set(every.current())
 			wait()
