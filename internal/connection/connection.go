@@ -633,13 +633,17 @@ func (s *Service) readSecret(ctx context.Context, storeName, rawRef string) (sec
 	if err != nil {
 		return secretstore.Secret{}, &StoreError{Store: storeName, Ref: rawRef, Err: err}
 	}
-	start := time.Now()
+	debug := s.log.Enabled(ctx, slog.LevelDebug)
+	var start time.Time
+	if debug {
+		start = time.Now()
+	}
 	ref, err := store.ParseRef(rawRef)
 	var sec secretstore.Secret
 	if err == nil {
 		sec, err = store.Get(ctx, ref)
 	}
-	if s.log.Enabled(ctx, slog.LevelDebug) {
+	if debug {
 		// What was read, never the value: the version, whether it was a
 		// stale serve, and how the read ended.
 		outcome := "read"

@@ -258,12 +258,12 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	var b seqBounds
 	var err error
 	if !f.From.IsZero() {
-		if b.from, err = a.seqFrom(ctx, f.From); err != nil {
+		if b.from, _, err = a.seqFrom(ctx, f.From); err != nil {
 			return nil, err
 		}
 	}
 	if !f.To.IsZero() {
-		if b.to, err = a.seqFrom(ctx, f.To); err != nil {
+		if b.to, _, err = a.seqFrom(ctx, f.To); err != nil {
 			return nil, err
 		}
 	}
@@ -290,16 +290,17 @@ func (a Audit) List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 type seqBounds struct{ from, to int64 }
 
 // seqFrom returns the sequence number of the first record at or after t,
-// or one past the last record when none is. The chain's times do not go
-// back along its sequence numbers (appendRecords), so a binary search
-// finds it with a few point reads, at any size of the log.
-func (a Audit) seqFrom(ctx context.Context, t time.Time) (int64, error) {
+// or one past the last record when none is, and the last record's (0 for
+// an empty log). The chain's times do not go back along its sequence
+// numbers (appendRecords), so a binary search finds it with a few point
+// reads, at any size of the log.
+func (a Audit) seqFrom(ctx context.Context, t time.Time) (from, last int64, err error) {
 	var lo, hi sql.NullInt64
 	if err := a.db.queryRow(ctx, `SELECT min(seq), max(seq) FROM audit_log`).Scan(&lo, &hi); err != nil {
-		return 0, fmt.Errorf("audit: find records by time: %w", err)
+		return 0, 0, fmt.Errorf("audit: find records by time: %w", err)
 	}
 	if !lo.Valid {
-		return 1, nil
+		return 1, 0, nil
 	}
 	// The smallest n in [lo, hi+1] such that the first record at or
 	// after n is at or after t (hi+1 stands for no such record).
@@ -309,7 +310,7 @@ func (a Audit) seqFrom(ctx context.Context, t time.Time) (int64, error) {
 		var at time.Time
 		err := a.db.queryRow(ctx, `SELECT at FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1`, mid).Scan(&at)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("audit: find records by time: %w", err)
+			return 0, 0, fmt.Errorf("audit: find records by time: %w", err)
 		}
 		if err == nil && at.Before(t) {
 			l = mid + 1
@@ -317,7 +318,7 @@ func (a Audit) seqFrom(ctx context.Context, t time.Time) (int64, error) {
 			h = mid
 		}
 	}
-	return l, nil
+	return l, hi.Int64, nil
 }
 
 // listAuditQuery is List's query, with b the sequence numbers of its time
@@ -493,19 +494,12 @@ var _ audit.Archiver = Audit{}
 
 // ArchiveBound implements audit.Archiver.
 func (a Audit) ArchiveBound(ctx context.Context, before time.Time) (int64, error) {
-	var last sql.NullInt64
-	if err := a.db.sql.QueryRowContext(ctx, `SELECT max(seq) FROM audit_log`).Scan(&last); err != nil {
-		return 0, fmt.Errorf("find audit records to archive: %w", err)
-	}
-	if !last.Valid {
-		return 0, nil
-	}
-	first, err := a.seqFrom(ctx, before)
+	first, last, err := a.seqFrom(ctx, before)
 	if err != nil {
 		return 0, fmt.Errorf("find audit records to archive: %w", err)
 	}
 	// The newest record stays, so that the next one has a record to link to.
-	return max(min(last.Int64-1, first-1), 0), nil
+	return max(min(last-1, first-1), 0), nil
 }
 
 // RemoveArchived implements audit.Archiver.
