@@ -549,12 +549,17 @@ var putShareSQL = buildInsertSQL("shares", shareColumns, 1) + `
 	ON CONFLICT (object_kind, object_id, principal_kind, principal_id, via_credential)
 	DO UPDATE SET role = excluded.role, expires_at = excluded.expires_at`
 
+// shareRow is s as the values of shareColumns.
+func shareRow(s access.Share) []any {
+	return []any{string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt, s.Via.ID}
+}
+
 // insertNewShares inserts the shares of objects just created, many rows per
 // statement: there is nothing for them to replace.
 func insertNewShares(ctx context.Context, db *DB, tx *sql.Tx, shares []access.Share) error {
 	rows := make([][]any, len(shares))
 	for i, s := range shares {
-		rows[i] = []any{string(s.Object.Kind), s.Object.ID, string(s.Principal.Kind), s.Principal.ID, string(s.Role), nullTime(s.ExpiresAt), s.CreatedAt, s.Via.ID}
+		rows[i] = shareRow(s)
 	}
 	if err := db.insertRows(ctx, tx, "shares", shareColumns, rows); err != nil {
 		return fmt.Errorf("put shares: %w", err)

@@ -77,12 +77,26 @@ func secretMetaColumns(v envvar.Variable) (enabled, expires, checked, problem, n
 }
 
 // Create implements envvar.Repository.
+//
+// Concurrent creates are written together: their variables, shares and
+// audit records in a few multi-row statements (see writeRows). Like
+// writeNew, a create leaves the caches alone.
 func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.Share, e audit.Entry) error {
-	return r.db.writeNew(ctx, e, func(tx *sql.Tx) error {
+	w := &rowWrite{
+		inserts: []tableRows{
+			{"environment_variables", variableInsertColumns, [][]any{variableInsertRow(v)}},
+			{"shares", shareColumns, [][]any{shareRow(owner)}},
+		},
+		records: []pendingRecord{{Entry: e, Request: audit.RequestFrom(ctx)}},
+	}
+	return r.db.writeRows(ctx, w, func(tx *sql.Tx) error {
 		if err := r.insert(ctx, tx, v); err != nil {
 			return err
 		}
-		return putShares(ctx, r.db, tx, owner)
+		if err := insertNewShares(ctx, r.db, tx, []access.Share{owner}); err != nil {
+			return err
+		}
+		return r.db.appendAudit(ctx, tx, e)
 	})
 }
 

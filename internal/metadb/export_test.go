@@ -22,6 +22,9 @@ func WriteTx(db *DB, ctx context.Context, fn func(tx *sql.Tx) error) error {
 // WriteGroups counts the transactions the writer has committed or rolled back.
 func WriteGroups(db *DB) int64 { return db.writeGroups.Load() }
 
+// RowRuns counts the runs of row writes committed together.
+func RowRuns(db *DB) int64 { return db.rowRuns.Load() }
+
 // WriteQueued counts the writes waiting for the writer.
 func WriteQueued(db *DB) int { return len(db.writes) }
 

@@ -84,8 +84,10 @@ type DB struct {
 	writes      chan *writeJob
 	urgent      chan *writeJob
 	writeGroups atomic.Int64
-	stopWriter  context.CancelFunc
-	writerDone  chan struct{}
+	// rowRuns counts the runs of row writes committed together.
+	rowRuns    atomic.Int64
+	stopWriter context.CancelFunc
+	writerDone chan struct{}
 }
 
 //go:embed migrations

@@ -45,6 +45,10 @@ type writeJob struct {
 	fn     func(tx *sql.Tx) error
 	urgent bool
 	done   chan error // buffered: the writer never waits for the caller
+	// rows, when set, is what fn writes, as rows: the writer may then run
+	// the job together with its neighbours' in multi-row statements, and
+	// falls back to fn, job by job, when that fails.
+	rows *rowWrite
 	// state is jobQueued until the writer takes the job to run it
 	// (jobTaken) or its caller gives up waiting first (jobWithdrawn): a
 	// caller never returns while its fn may still run, since fn writes the
@@ -85,6 +89,89 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // than one change, urgentBudget of changes and two commits.
 func (db *DB) urgentTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.queueWrite(ctx, &writeJob{ctx: ctx, fn: fn, urgent: true, done: make(chan error, 1)})
+}
+
+// rowWrite is a write that only inserts new rows and appends audit
+// records: creating an object with its owner's share.
+type rowWrite struct {
+	inserts []tableRows // in the order they must go in
+	records []pendingRecord
+}
+
+// tableRows are rows for one table, each len(cols) values.
+type tableRows struct {
+	table string
+	cols  []string
+	rows  [][]any
+}
+
+// writeRows runs w as a write of its own, as writeTx does: alone it runs
+// fn, which must write exactly w; in a group of such writes the writer
+// inserts all their rows with a few multi-row statements, and when that
+// fails it runs each one's fn in its own savepoint, so that each caller
+// hears its own error.
+func (db *DB) writeRows(ctx context.Context, w *rowWrite, fn func(tx *sql.Tx) error) error {
+	return db.queueWrite(ctx, &writeJob{ctx: ctx, fn: fn, rows: w, done: make(chan error, 1)})
+}
+
+// sameShape reports whether a and b insert into the same tables in the
+// same order, so that their rows can go in together.
+func (a *rowWrite) sameShape(b *rowWrite) bool {
+	if len(a.inserts) != len(b.inserts) {
+		return false
+	}
+	for i := range a.inserts {
+		if a.inserts[i].table != b.inserts[i].table {
+			return false
+		}
+	}
+	return true
+}
+
+// maxRunWhileUrgent bounds the row writes run together in a group that
+// holds urgent writes (see urgentBudget).
+const maxRunWhileUrgent = 8
+
+// takeRun returns the jobs from group[i] on that can run with it as one
+// row write: row writes of its shape, changes not urgent, taken from their
+// callers here. It stops at the first that is not.
+func takeRun(group []*writeJob, i, max int) []*writeJob {
+	first := group[i]
+	end := i
+	for end < len(group) && end-i < max {
+		j := group[end]
+		if j.rows == nil || j.urgent || !first.rows.sameShape(j.rows) {
+			break
+		}
+		if !j.state.CompareAndSwap(jobQueued, jobTaken) && j.state.Load() != jobTaken {
+			break // withdrawn: the group's loop passes over it
+		}
+		if j.ctx.Err() != nil {
+			break // the group's loop answers it
+		}
+		end++
+	}
+	return group[i:end]
+}
+
+// runRows writes the rows and records of run's jobs in multi-row
+// statements.
+func (db *DB) runRows(ctx context.Context, tx *sql.Tx, run []*writeJob) error {
+	for t := range run[0].rows.inserts {
+		var rows [][]any
+		for _, j := range run {
+			rows = append(rows, j.rows.inserts[t].rows...)
+		}
+		ins := run[0].rows.inserts[t]
+		if err := db.insertRows(ctx, tx, ins.table, ins.cols, rows); err != nil {
+			return err
+		}
+	}
+	var records []pendingRecord
+	for _, j := range run {
+		records = append(records, j.rows.records...)
+	}
+	return db.appendRecords(ctx, tx, records)
 }
 
 func (db *DB) queueWrite(ctx context.Context, j *writeJob) error {
@@ -225,7 +312,22 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 	}
 	start := time.Now()
 	urgent := false // the group holds urgent writes
-	for i, j := range group {
+	oneByOne := 0   // group[:oneByOne] run job by job: their run failed
+	// savepoint begins the next write (or run of row writes) in the
+	// savepoint "write". The one that held the previous write is released
+	// as the next is made, in one round trip; the commit releases the last.
+	savepoint := func() error {
+		var err error
+		switch sp {
+		case spNone:
+			_, err = tx.ExecContext(ctx, `SAVEPOINT write`)
+		case spHeld:
+			_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT write; SAVEPOINT write`)
+		}
+		return err
+	}
+	for i := 0; i < len(group); i++ {
+		j := group[i]
 		if !j.urgent && len(ran)+len(failed) > 0 &&
 			(urgent && time.Since(start) > urgentBudget || !urgent && len(db.urgent) > 0) {
 			rest = group[i:]
@@ -249,16 +351,34 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 			ran = append(ran, j)
 			break
 		}
-		// Each write runs in the savepoint "write". The one that held the
-		// previous write is released as the next is made, in one round
-		// trip; the commit releases the last.
-		switch sp {
-		case spNone:
-			_, err = tx.ExecContext(ctx, `SAVEPOINT write`)
-		case spHeld:
-			_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT write; SAVEPOINT write`)
+		if j.rows != nil && !j.urgent && i >= oneByOne {
+			max := maxGroup
+			if urgent {
+				max = maxRunWhileUrgent
+			}
+			if run := takeRun(group, i, max); len(run) > 1 {
+				if err := savepoint(); err != nil {
+					return broken(i, j, fmt.Errorf("begin write: %w", err))
+				}
+				mark := db.chainMark(tx)
+				if db.runRows(ctx, tx, run) == nil {
+					db.rowRuns.Add(1)
+					sp = spHeld
+					ran = append(ran, run...)
+					i += len(run) - 1
+					continue
+				}
+				// One of them failed: each runs alone, to hear its own
+				// error.
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT write`); err != nil {
+					return broken(i, j, fmt.Errorf("begin write: %w", err))
+				}
+				db.chainReset(tx, mark)
+				sp = spEmpty
+				oneByOne = i + len(run)
+			}
 		}
-		if err != nil {
+		if err := savepoint(); err != nil {
 			return broken(i, j, fmt.Errorf("begin write: %w", err))
 		}
 		mark := db.chainMark(tx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -357,6 +358,159 @@ func TestCreatingAVariableKeepsTheCaches(t *testing.T) {
 			}
 			if after, _ := db.Generation(); after == before {
 				t.Error("changing a variable left the generation where it was")
+			}
+		})
+	}
+}
+
+// TestConcurrentCreatesWriteTogether queues variable creates behind a held
+// writer and checks that they commit in one group, their rows written
+// together when nothing stands in the way, and one by one when a name is
+// taken, so that exactly the create that lost hears ErrNameTaken and the
+// others are stored with their shares and audit records, the chain whole.
+func TestConcurrentCreatesWriteTogether(t *testing.T) {
+	cases := []struct {
+		name     string
+		taken    string   // created before
+		creates  []string // in queue order; "-" a create whose caller leaves while it waits
+		refused  []string // the creates that must hear ErrNameTaken
+		together int64    // runs of rows written together
+	}{
+		{"all new", "", []string{"cf_a", "cf_b", "cf_c", "cf_d"}, nil, 1},
+		{"a name taken before", "cf_b", []string{"cf_a", "cf_b", "cf_c"}, []string{"cf_b"}, 0},
+		{"one name twice", "", []string{"cf_a", "cf_dup", "CF_DUP", "cf_c"}, []string{"CF_DUP"}, 0},
+		{"a caller leaves", "", []string{"cf_a", "-", "cf_c", "cf_d"}, nil, 1},
+	}
+	for _, e := range metadbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					ctx := t.Context()
+					db := metadbtest.Open(t, e)
+					key := testAuditKey(t)
+					if err := db.Audit().UseKey(ctx, key); err != nil {
+						t.Fatal(err)
+					}
+					now := time.Now().UTC().Truncate(time.Millisecond)
+					owner := access.User{ID: uuid.NewString(), Name: "mona", Role: access.RoleMaker, Source: access.SourceLocal, CreatedAt: now}
+					if err := db.Access().CreateUser(ctx, owner, audit.Entry{Actor: "t", Action: "user.create", Resource: "user:mona", Outcome: audit.Success}); err != nil {
+						t.Fatal(err)
+					}
+					create := func(ctx context.Context, name string) (envvar.Variable, error) {
+						v := envvar.Variable{ID: uuid.NewString(), SchemaName: name, DisplayName: name, Type: envvar.TypeText, Value: "x",
+							OwnerID: owner.ID, CreatedAt: now, UpdatedAt: now}
+						share := access.Share{Object: envvar.Object(v), Principal: access.PrincipalRef{Kind: access.PrincipalUser, ID: owner.ID, Name: "mona"},
+							Role: access.RoleOwner, CreatedAt: now}
+						return v, db.Variables().Create(ctx, v, share, audit.Entry{Actor: "mona", Action: "variable.create", Resource: "variable:" + name, Outcome: audit.Success})
+					}
+					if tc.taken != "" {
+						if _, err := create(ctx, tc.taken); err != nil {
+							t.Fatal(err)
+						}
+					}
+					runs := metadb.RowRuns(db)
+
+					release := make(chan struct{})
+					blocked := make(chan struct{})
+					blocker := make(chan error, 1)
+					go func() {
+						blocker <- metadb.WriteTx(db, ctx, func(tx *sql.Tx) error {
+							close(blocked)
+							<-release
+							return nil
+						})
+					}()
+					<-blocked
+					groups := metadb.WriteGroups(db)
+
+					type outcome struct {
+						v   envvar.Variable
+						err error
+					}
+					out := make([]outcome, len(tc.creates))
+					var wg sync.WaitGroup
+					for i, name := range tc.creates {
+						cctx, leave := context.WithCancel(ctx)
+						defer leave()
+						if name == "-" {
+							name = "cf_left"
+						}
+						wg.Add(1)
+						returned := make(chan struct{})
+						go func() {
+							defer wg.Done()
+							defer close(returned)
+							out[i].v, out[i].err = create(cctx, name)
+						}()
+						for metadb.WriteQueued(db) < i+1 {
+							time.Sleep(time.Millisecond)
+						}
+						if tc.creates[i] == "-" {
+							leave()
+							<-returned
+						}
+					}
+					close(release)
+					if err := <-blocker; err != nil {
+						t.Fatalf("blocking write: %v", err)
+					}
+					wg.Wait()
+
+					if got := metadb.WriteGroups(db) - groups; got != 1 {
+						t.Errorf("transactions after the blocking one: got %d, want 1", got)
+					}
+					if got := metadb.RowRuns(db) - runs; got != tc.together {
+						t.Errorf("runs of rows written together: got %d, want %d", got, tc.together)
+					}
+					stored := 0
+					for i, name := range tc.creates {
+						o := out[i]
+						switch {
+						case name == "-":
+							if !errors.Is(o.err, context.Canceled) {
+								t.Errorf("the create whose caller left: err %v, want context.Canceled", o.err)
+							}
+						case slices.Contains(tc.refused, name):
+							if !errors.Is(o.err, envvar.ErrNameTaken) {
+								t.Errorf("create %s: err %v, want ErrNameTaken", name, o.err)
+							}
+						default:
+							if o.err != nil {
+								t.Errorf("create %s: %v", name, o.err)
+							}
+						}
+						got, err := db.Variables().Get(ctx, o.v.ID)
+						if (err == nil) != (o.err == nil) {
+							t.Errorf("create %s (err %v): read back: %v", name, o.err, err)
+						}
+						if o.err != nil {
+							continue
+						}
+						stored++
+						if got.SchemaName != name {
+							t.Errorf("create %s: stored as %q", name, got.SchemaName)
+						}
+						shares, err := db.Access().Shares(ctx, access.KindVariable, o.v.ID)
+						if err != nil || len(shares) != 1 || shares[0].Principal.ID != owner.ID || shares[0].Role != access.RoleOwner {
+							t.Errorf("create %s: shares %+v, %v; want the owner's", name, shares, err)
+						}
+					}
+					recs, err := db.Audit().List(ctx, audit.Filter{Action: "variable.create", Limit: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := stored
+					if tc.taken != "" {
+						want++
+					}
+					if len(recs) != want {
+						t.Errorf("audit records of creates: got %d, want %d", len(recs), want)
+					}
+					trail := audit.NewTrail(db.Audit(), key, filepath.Join(t.TempDir(), "checkpoints"))
+					if v, err := trail.Verify(ctx, audit.VerifyOptions{Full: true}); err != nil || !v.OK {
+						t.Errorf("chain after the creates: %+v, %v", v, err)
+					}
+				})
 			}
 		})
 	}
