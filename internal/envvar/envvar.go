@@ -391,7 +391,9 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		return Variable{}, err
 	}
 
-	now := s.now().UTC()
+	// Stored times keep microseconds (PostgreSQL's precision), so that
+	// the answer below says what a later read says.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	v := Variable{
 		ID:          uuid.Must(uuid.NewV7()).String(),
 		SchemaName:  in.SchemaName,
@@ -421,11 +423,23 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 	create := func() error {
 		return s.repo.Create(ctx, v, access.Own(p, Object(v), now), entry(p, "variable.create", v, "type "+string(v.Type)))
 	}
+	// created is the variable as stored. A plain text variable is what
+	// was written, with its owner's name: reading it back would cost a
+	// query per create. One that names a store is read back, for the
+	// store's name and state.
+	created := func() (Variable, error) {
+		if v.Type == TypeText && v.From == nil {
+			out := v
+			out.Owner = p.Name
+			return out, nil
+		}
+		return s.repo.Get(ctx, v.ID)
+	}
 	if in.SchemaName != "" {
 		if err := create(); err != nil {
 			return Variable{}, fmt.Errorf("create environment variable %s: %w", v.SchemaName, err)
 		}
-		return s.repo.Get(ctx, v.ID)
+		return created()
 	}
 	// A generated name takes the smallest free suffix; a concurrent create
 	// may take it first, so try again with a fresh look.
@@ -437,7 +451,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, in CreateInput
 		v.SchemaName = name
 		err = create()
 		if err == nil {
-			return s.repo.Get(ctx, v.ID)
+			return created()
 		}
 		if !errors.Is(err, ErrNameTaken) || attempt == 4 {
 			return Variable{}, fmt.Errorf("create environment variable %s: %w", name, err)

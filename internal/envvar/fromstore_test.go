@@ -3,8 +3,10 @@ package envvar_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credflow/credflow/internal/access"
 	"github.com/credflow/credflow/internal/audit"
@@ -13,28 +15,47 @@ import (
 	"github.com/credflow/credflow/internal/validation"
 )
 
-// memRepo keeps created variables in memory; the methods the rules under
-// test do not use are left to the embedded nil interface.
+// memRepo keeps created variables in memory, as a database would after
+// storing them at microsecond precision, and counts reads; the methods the
+// rules under test do not use are left to the embedded nil interface.
 type memRepo struct {
 	envvar.Repository
-	vars map[string]envvar.Variable
+	vars  map[string]envvar.Variable
+	owner string // the owner's name, as the repository fills it on reads
+	reads int
 }
 
 func (r *memRepo) Create(_ context.Context, v envvar.Variable, _ access.Share, _ audit.Entry) error {
+	for _, have := range r.vars {
+		if strings.EqualFold(have.SchemaName, v.SchemaName) {
+			return fmt.Errorf("%w: %s", envvar.ErrNameTaken, v.SchemaName)
+		}
+	}
+	v.CreatedAt, v.UpdatedAt = v.CreatedAt.Truncate(time.Microsecond), v.UpdatedAt.Truncate(time.Microsecond)
 	r.vars[v.ID] = v
 	return nil
 }
 
 func (r *memRepo) Get(_ context.Context, idOrName string) (envvar.Variable, error) {
+	r.reads++
 	for _, v := range r.vars {
 		if v.ID == idOrName || strings.EqualFold(v.SchemaName, idOrName) {
+			v.Owner = r.owner
 			return v, nil
 		}
 	}
 	return envvar.Variable{}, envvar.ErrNotFound
 }
 
-func (r *memRepo) SchemaNamesWithPrefix(context.Context, string) ([]string, error) { return nil, nil }
+func (r *memRepo) SchemaNamesWithPrefix(_ context.Context, prefix string) ([]string, error) {
+	var out []string
+	for _, v := range r.vars {
+		if strings.HasPrefix(strings.ToLower(v.SchemaName), strings.ToLower(prefix)) {
+			out = append(out, v.SchemaName)
+		}
+	}
+	return out, nil
+}
 
 // propStore is a store whose secrets carry properties, as CyberArk
 // accounts do.
