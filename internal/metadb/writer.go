@@ -135,10 +135,10 @@ const maxRunWhileUrgent = 8
 // takeRun returns the jobs from group[i] on that can run with it as one
 // row write: row writes of its shape, changes not urgent, taken from their
 // callers here. It stops at the first that is not.
-func takeRun(group []*writeJob, i, max int) []*writeJob {
+func takeRun(group []*writeJob, i, limit int) []*writeJob {
 	first := group[i]
 	end := i
-	for end < len(group) && end-i < max {
+	for end < len(group) && end-i < limit {
 		j := group[end]
 		if j.rows == nil || j.urgent || !first.rows.sameShape(j.rows) {
 			break
@@ -352,11 +352,11 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 			break
 		}
 		if j.rows != nil && !j.urgent && i >= oneByOne {
-			max := maxGroup
+			limit := maxGroup
 			if urgent {
-				max = maxRunWhileUrgent
+				limit = maxRunWhileUrgent
 			}
-			if run := takeRun(group, i, max); len(run) > 1 {
+			if run := takeRun(group, i, limit); len(run) > 1 {
 				if err := savepoint(); err != nil {
 					return broken(i, j, fmt.Errorf("begin write: %w", err))
 				}
@@ -371,7 +371,7 @@ func (db *DB) commitGroup(group []*writeJob) (rest []*writeJob) {
 				// One of them failed: each runs alone, to hear its own
 				// error.
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT write`); err != nil {
-					return broken(i, j, fmt.Errorf("begin write: %w", err))
+					return broken(i, j, fmt.Errorf("undo writes run together: %w", err))
 				}
 				db.chainReset(tx, mark)
 				sp = spEmpty
