@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/credflow/credflow/internal/metadb/metadbtest"
 	"github.com/credflow/credflow/internal/server"
 	"github.com/credflow/credflow/internal/server/servertest"
+	"github.com/credflow/credflow/internal/testclock"
 	"github.com/credflow/credflow/internal/webui"
 )
 
@@ -155,26 +155,8 @@ func TestFormsWithoutTheSessionsTokenAreRefused(t *testing.T) {
 	})
 }
 
-// clock is a test's clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestSessionsExpireAndSignOutEnds(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	inst := servertest.StartConfig(t, cfg, server.WithSessions(webui.SessionOptions{IdleTimeout: 10 * time.Minute, MaxAge: time.Hour, Now: clk.Now}))
@@ -185,15 +167,15 @@ func TestSessionsExpireAndSignOutEnds(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		b := newBrowser(t, inst.URL, nil)
 		b.signIn(inst.AdminToken)
-		clk.add(9 * time.Minute)
+		clk.Advance(9 * time.Minute)
 		if !signedIn(b) {
 			t.Fatal("signed out before the idle timeout")
 		}
-		clk.add(9 * time.Minute) // 9 minutes since the last request
+		clk.Advance(9 * time.Minute) // 9 minutes since the last request
 		if !signedIn(b) {
 			t.Fatal("a request did not renew the idle timeout")
 		}
-		clk.add(10 * time.Minute)
+		clk.Advance(10 * time.Minute)
 		p := b.get("/credentials")
 		if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/signin") {
 			t.Fatalf("idle session still works: %d", p.status)
@@ -203,12 +185,12 @@ func TestSessionsExpireAndSignOutEnds(t *testing.T) {
 		b := newBrowser(t, inst.URL, nil)
 		b.signIn(inst.AdminToken)
 		for range 6 {
-			clk.add(9 * time.Minute)
+			clk.Advance(9 * time.Minute)
 			if !signedIn(b) {
 				t.Fatal("signed out early")
 			}
 		}
-		clk.add(9 * time.Minute) // 63 minutes since sign-in
+		clk.Advance(9 * time.Minute) // 63 minutes since sign-in
 		if signedIn(b) {
 			t.Fatal("session outlived its maximum age")
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/credflow/credflow/internal/secretstore/hcvault"
 	"github.com/credflow/credflow/internal/secretstore/hcvault/fakevault"
 	"github.com/credflow/credflow/internal/secretstore/storetest"
+	"github.com/credflow/credflow/internal/testclock"
 )
 
 // fixture is a store over a fake server.
@@ -38,26 +39,6 @@ const (
 )
 
 func (m authMode) String() string { return [...]string{"token", "approle"}[m] }
-
-// clock is a settable clock shared by a fake and a store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func newFixture(t *testing.T, mode authMode, fo fakevault.Options, tok fakevault.TokenSpec, edit func(*hcvault.Settings)) *fixture {
 	t.Helper()
@@ -204,7 +185,7 @@ func TestDenied(t *testing.T) {
 }
 
 func TestTokenRenewal(t *testing.T) {
-	c := newClock()
+	c := testclock.New(time.Now())
 	f := newFixture(t, tokenAuth, fakevault.Options{Now: c.Now}, fakevault.TokenSpec{TTL: time.Hour, Renewable: true}, nil)
 	f.vault.Put("app/db", map[string]string{"password": "p"})
 	ref, _ := f.store.ParseRef("app/db")
@@ -230,7 +211,7 @@ func TestTokenRenewal(t *testing.T) {
 }
 
 func TestNonRenewableTokenExpires(t *testing.T) {
-	c := newClock()
+	c := testclock.New(time.Now())
 	f := newFixture(t, tokenAuth, fakevault.Options{Now: c.Now}, fakevault.TokenSpec{TTL: time.Hour}, nil)
 	f.vault.Put("app/db", map[string]string{"password": "p"})
 	ref, _ := f.store.ParseRef("app/db")
@@ -254,7 +235,7 @@ func TestNonRenewableTokenExpires(t *testing.T) {
 }
 
 func TestAppRoleLogsInAgain(t *testing.T) {
-	c := newClock()
+	c := testclock.New(time.Now())
 	f := newFixture(t, appRoleAuth, fakevault.Options{Now: c.Now, LoginTTL: time.Hour, LoginMaxTTL: 2 * time.Hour}, fakevault.TokenSpec{}, nil)
 	f.vault.Put("app/db", map[string]string{"password": "p"})
 	ref, _ := f.store.ParseRef("app/db")
