@@ -27,6 +27,30 @@ type writeOutcome struct {
 	panicked any
 }
 
+// holdWriter starts a write that holds db's writer until release is
+// called; then body (nil: nothing) runs inside it, and release returns the
+// held write's error.
+func holdWriter(ctx context.Context, db *metadb.DB, body func(tx *sql.Tx) error) (release func() error) {
+	free := make(chan struct{})
+	held := make(chan struct{})
+	out := make(chan error, 1)
+	go func() {
+		out <- metadb.WriteTx(db, ctx, func(tx *sql.Tx) error {
+			close(held)
+			<-free
+			if body == nil {
+				return nil
+			}
+			return body(tx)
+		})
+	}()
+	<-held
+	return func() error {
+		close(free)
+		return <-out
+	}
+}
+
 // TestWriterCommitsQueuedWritesTogether holds the writer on one write while
 // others queue, then checks that the queued ones committed as one group, and
 // that the ones that failed, panicked, or broke the whole transaction were
@@ -62,17 +86,7 @@ func TestWriterCommitsQueuedWritesTogether(t *testing.T) {
 					appended := db.Audit().Appended()
 					groups := metadb.WriteGroups(db)
 
-					release := make(chan struct{})
-					blocked := make(chan struct{})
-					blocker := make(chan error, 1)
-					go func() {
-						blocker <- metadb.WriteTx(db, ctx, func(tx *sql.Tx) error {
-							close(blocked)
-							<-release
-							return put(tx, "blocker")
-						})
-					}()
-					<-blocked
+					release := holdWriter(ctx, db, func(tx *sql.Tx) error { return put(tx, "blocker") })
 
 					out := make([]writeOutcome, len(tc.writes))
 					var wg sync.WaitGroup
@@ -103,8 +117,7 @@ func TestWriterCommitsQueuedWritesTogether(t *testing.T) {
 					for metadb.WriteQueued(db) < len(tc.writes) {
 						time.Sleep(time.Millisecond)
 					}
-					close(release)
-					if err := <-blocker; err != nil {
+					if err := release(); err != nil {
 						t.Fatalf("blocking write: %v", err)
 					}
 					wg.Wait()
@@ -164,17 +177,7 @@ func TestWriterLeavesAWriteWhoseCallerLeft(t *testing.T) {
 	for _, e := range metadbtest.Engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			db := metadbtest.Open(t, e)
-			release := make(chan struct{})
-			blocked := make(chan struct{})
-			done := make(chan error, 1)
-			go func() {
-				done <- metadb.WriteTx(db, t.Context(), func(tx *sql.Tx) error {
-					close(blocked)
-					<-release
-					return nil
-				})
-			}()
-			<-blocked
+			release := holdWriter(t.Context(), db, nil)
 			ctx, cancel := context.WithCancel(t.Context())
 			ran := make(chan struct{}, 1)
 			left := make(chan error, 1)
@@ -191,8 +194,7 @@ func TestWriterLeavesAWriteWhoseCallerLeft(t *testing.T) {
 			if err := <-left; !errors.Is(err, context.Canceled) {
 				t.Errorf("caller that left: %v, want context.Canceled", err)
 			}
-			close(release)
-			if err := <-done; err != nil {
+			if err := release(); err != nil {
 				t.Fatal(err)
 			}
 			// The writer has taken the abandoned write by the time the next
@@ -410,17 +412,7 @@ func TestConcurrentCreatesWriteTogether(t *testing.T) {
 					}
 					runs := metadb.RowRuns(db)
 
-					release := make(chan struct{})
-					blocked := make(chan struct{})
-					blocker := make(chan error, 1)
-					go func() {
-						blocker <- metadb.WriteTx(db, ctx, func(tx *sql.Tx) error {
-							close(blocked)
-							<-release
-							return nil
-						})
-					}()
-					<-blocked
+					release := holdWriter(ctx, db, nil)
 					groups := metadb.WriteGroups(db)
 
 					type outcome struct {
@@ -450,8 +442,7 @@ func TestConcurrentCreatesWriteTogether(t *testing.T) {
 							<-returned
 						}
 					}
-					close(release)
-					if err := <-blocker; err != nil {
+					if err := release(); err != nil {
 						t.Fatalf("blocking write: %v", err)
 					}
 					wg.Wait()
