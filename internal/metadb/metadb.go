@@ -244,15 +244,45 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // q adapts a query written with PostgreSQL's $N placeholders to the engine.
-// SQLite's ?N placeholders have the same meaning, so only the sigil changes.
+// On SQLite, $1, $2, ... $n written once each and in that order become
+// plain ? placeholders, which SQLite numbers the same way; any other use
+// (a number twice, or out of order) becomes ?N, which means what $N does.
+// The plain form matters for multi-row INSERTs: the driver asks SQLite for
+// each parameter's name, and SQLite finds a ?N's name by walking the list
+// of every name in the statement, so binding n numbered parameters costs
+// n²/2 steps (a 64-row INSERT of 12 columns spent more time there than in
+// the insert).
 func (db *DB) q(query string) string {
 	if db.dialect != SQLite {
 		return query
 	}
-	b := []byte(query)
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '$' && b[i+1] >= '0' && b[i+1] <= '9' {
-			b[i] = '?'
+	// placeholder returns the number of the $N at query[i] and where it
+	// ends, or ok false when there is none.
+	placeholder := func(i int) (n, end int, ok bool) {
+		if query[i] != '$' || i+1 == len(query) || query[i+1] < '0' || query[i+1] > '9' {
+			return 0, i, false
+		}
+		for end = i + 1; end < len(query) && query[end] >= '0' && query[end] <= '9'; end++ {
+			n = n*10 + int(query[end]-'0')
+		}
+		return n, end, true
+	}
+	plain, want := true, 1
+	for i := 0; i < len(query) && plain; i++ {
+		if n, end, ok := placeholder(i); ok {
+			plain, want, i = n == want, want+1, end-1
+		}
+	}
+	b := make([]byte, 0, len(query))
+	for i := 0; i < len(query); i++ {
+		_, end, ok := placeholder(i)
+		switch {
+		case !ok:
+			b = append(b, query[i])
+		case plain:
+			b, i = append(b, '?'), end-1
+		default:
+			b = append(b, '?')
 		}
 	}
 	return string(b)
