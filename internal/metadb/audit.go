@@ -402,21 +402,24 @@ func (a Audit) Last(ctx context.Context) (audit.Record, bool, error) {
 
 // Walk implements audit.Repository.
 func (a Audit) Walk(ctx context.Context, after, upTo int64, fn func(audit.Record) bool) error {
-	cols, scan := auditColumns, scanAudit
+	cols := auditColumns
 	if a.db.dialect == SQLite {
-		cols, scan = packedAuditColumns, a.scanPacked(ctx)
+		cols = packedAuditColumns
 	}
 	q, args := `SELECT `+cols+` FROM audit_log WHERE seq > $1 ORDER BY seq`, []any{after}
 	if upTo > 0 {
 		q, args = `SELECT `+cols+` FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{after, upTo}
 	}
-	rows, err := a.db.sql.QueryContext(ctx, a.db.q(q), args...)
+	if a.db.dialect == SQLite {
+		return a.walkPacked(ctx, a.db.q(q), args, fn)
+	}
+	rows, err := a.db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("walk audit chain: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scan(rows)
+		r, err := scanAudit(rows)
 		if err != nil {
 			return err
 		}
