@@ -10,6 +10,7 @@
 # instead of SQLite; psql measures its size. The server
 # runs with a write timeout of an hour, so that a full check of millions of
 # records can finish its answer.
+# CREDFLOW_BIN names a credflow binary to measure instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db=""
@@ -18,33 +19,30 @@ n="${1:-1000000}"
 dur="${2:-10s}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/bench-setup.sh
 
-go build -buildvcs=true -o "$work/credflow" ./cmd/credflow
-go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
+bench_build
 port="${PORT:-18767}"
 base="http://127.0.0.1:$port"
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 start_server() {
   local t0
   t0=$(date +%s%N)
-  "$work/credflow" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false \
+  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false \
     --write-timeout 1h 2>>"$work/server.log" &
   pid=$!
-  for _ in $(seq 1 6000); do
-    curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-  echo "start-up to ready: $(( ($(date +%s%N) - t0) / 1000000 )) ms (load $(load))"
+  # A first start on millions of records may build indexes first.
+  bench_wait_ready "$base" 300 "$work/server.log"
+  echo "start-up to ready: $(( ($(date +%s%N) - t0) / 1000000 )) ms (load $(bench_load))"
 }
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); engine: $([ -n "$db" ] && echo PostgreSQL || echo SQLite)"
+echo "machine: $(bench_machine); engine: $([ -n "$db" ] && echo PostgreSQL || echo SQLite)"
 # A first start makes the database, its master key and the admin token.
 start_server
 stop_server
-echo "seeding $n resolve records (load $(load))"
-"$work/credflow-bench" seed-audit -data-dir "$work/data" -database "$db" -n "$n"
+echo "seeding $n resolve records (load $(bench_load))"
+"$bench" seed-audit -data-dir "$work/data" -database "$db" -n "$n"
 
 if [ -z "$db" ]; then
   # The seeder closed the database: its write-ahead log is checkpointed
@@ -64,16 +62,16 @@ resource="connection:scale-0000123"
 actor="runner-042"
 for run in 1 2 3; do
   echo "--- run $run"
-  l=$(load); t0=$(date +%s%N)
-  "$work/credflow" audit verify >/dev/null
+  l=$(bench_load); t0=$(date +%s%N)
+  "$bin" audit verify >/dev/null
   echo "audit verify (from the newest checkpoint): $(ms_since "$t0") ms (load $l)"
-  l=$(load); t0=$(date +%s%N)
-  "$work/credflow" audit verify --full >/dev/null
+  l=$(bench_load); t0=$(date +%s%N)
+  "$bin" audit verify --full >/dev/null
   el=$(ms_since "$t0")
   echo "audit verify --full: $el ms, $(( records * 1000 / (el > 0 ? el : 1) )) records/s (load $l)"
   for q in "resource=$resource" "actor=$actor"; do
-    l=$(load)
-    echo "$("$work/credflow-bench" get -addr "$base" -path "/api/v1/audit?$q&order=newest&limit=50" -c 8 -d "$dur") (load $l)"
+    l=$(bench_load)
+    echo "$("$bench" get -addr "$base" -path "/api/v1/audit?$q&order=newest&limit=50" -c 8 -d "$dur") (load $l)"
   done
 done
 stop_server

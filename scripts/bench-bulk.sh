@@ -13,25 +13,19 @@ if [ "${1:-}" = "--database" ]; then db="$2"; shift 2; fi
 n="${1:-100000}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/bench-setup.sh
 
-bin="${CREDFLOW_BIN:-$work/credflow}"
-[ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
-go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
-"$work/credflow-bench" package -n "$n" -out "$work/bulk.zip"
-if [ -n "$db" ]; then
-  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1
-fi
+bench_build
+"$bench" package -n "$n" -out "$work/bulk.zip"
+[ -z "$db" ] || bench_empty_database "$db"
 port=18768
 base="http://127.0.0.1:$port"
 "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false 2>"$work/server.log" &
 pid=$!
-for _ in $(seq 1 100); do
-  [ -s "$work/data/initial-admin-token" ] && curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_wait_ready "$base" 10 "$work/server.log"
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 tick=$(getconf CLK_TCK)
-echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(bench_load)"
 c0=$(cpu); t0=$(date +%s%N)
 CREDFLOW_ADDR="$base" CREDFLOW_TOKEN="$(cat "$work/data/initial-admin-token")" "$bin" solution import "$work/bulk.zip" | head -2 | cut -c1-120
 t1=$(date +%s%N); c1=$(cpu)

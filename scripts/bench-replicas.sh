@@ -14,29 +14,25 @@ c="${2:-16}"
 work="$(mktemp -d)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/bench-setup.sh
 
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-bin="${CREDFLOW_BIN:-$work/credflow}"
-[ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
-go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
-psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1
+bench_need_wrk
+bench_build
+bench_empty_database "$db"
 
-ready() { for _ in $(seq 1 100); do curl -fsS "$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 a="http://127.0.0.1:18770"; b="http://127.0.0.1:18771"
 "$bin" serve --addr 127.0.0.1:18770 --data-dir "$work/a" --database "$db" --access-log=false 2>"$work/a.log" &
 pids+=($!)
-ready "$a"
+bench_wait_ready "$a" 10 "$work/a.log"
 admin="$(cat "$work/a/initial-admin-token")"
-runner="$("$work/credflow-bench" seed -addr "$a" -token "$admin" -connection bench)"
+runner="$("$bench" seed -addr "$a" -token "$admin" -connection bench)"
 "$bin" serve --addr 127.0.0.1:18771 --data-dir "$work/b" --database "$db" --master-key-file "$work/a/master.key" --access-log=false 2>"$work/b.log" &
 pids+=($!)
-ready "$b"
+bench_wait_ready "$b" 10 "$work/b.log"
 
 size="$(curl -fsS -X POST -H "Authorization: Bearer $runner" "$a/api/v1/connections/bench/resolve" | wc -c)"
 mkdir -p "$work/sync"
-"$work/credflow-bench" bare-server "$size" "$work/sync" >"$work/sync.addr" &
+"$bench" bare-server "$size" "$work/sync" >"$work/sync.addr" &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$work/sync.addr" ] && break; sleep 0.1; done
 
@@ -45,7 +41,7 @@ run() { # name url token
   printf '%-22s ' "$1"
   CREDFLOW_TOKEN="$3" wrk -t1 -c"$c" -d"$dur" -s scripts/wrk/resolve.lua "$2" | grep '^wrk:'
 }
-echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3); PostgreSQL $(psql -At "$db" -c 'show server_version'); $c clients per target, wrk -t1, $dur; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); PostgreSQL $(psql -At "$db" -c 'show server_version'); $c clients per target, wrk -t1, $dur; load before: $(bench_load)"
 run "ceiling (bare+sync)" "http://$(cat "$work/sync.addr")/" ""
 run "one replica" "$a/api/v1/connections/bench/resolve" "$runner"
 # Two replicas at once, each with its own load.

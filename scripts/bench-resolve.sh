@@ -17,26 +17,18 @@ dur="${1:-10s}"
 work="$(mktemp -d)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/bench-setup.sh
 
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-bin="${CREDFLOW_BIN:-$work/credflow}"
-[ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
-go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
-if [ -n "$db" ]; then
-  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1
-fi
+bench_need_wrk
+bench_build
+[ -z "$db" ] || bench_empty_database "$db"
 port=18765
 base="http://127.0.0.1:$port"
 "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false 2>"$work/server.log" &
 pids+=($!)
-for _ in $(seq 1 100); do
-  [ -s "$work/data/initial-admin-token" ] && curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_wait_ready "$base" 10 "$work/server.log"
 admin="$(cat "$work/data/initial-admin-token")"
-runner="$("$work/credflow-bench" seed -addr "$base" -token "$admin" -connection bench)"
+runner="$("$bench" seed -addr "$base" -token "$admin" -connection bench)"
 server="${pids[0]}"
 # What the server did for the resolves it served: its CPU time, the bytes it
 # wrote to disk, and its group commits (from its metrics).
@@ -49,16 +41,16 @@ counters() {
     "$(awk '/^write_bytes/ {print $2}' "/proc/$server/io")"
 }
 read -r r0 g0 c0 w0 < <(counters)
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-out="$("$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work")"
+echo "machine: $(bench_machine); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(bench_load)"
+out="$("$bench" -addr "$base" -token "$runner" -connection bench -c 16,32 -d "$dur" -durable-dir "$work")"
 echo "$out"
 
 # The same three targets under wrk: the bare handlers run on their own.
 size="$(curl -fsS -X POST -H "Authorization: Bearer $runner" "$base/api/v1/connections/bench/resolve" | wc -c)"
-"$work/credflow-bench" bare-server "$size" >"$work/bare.addr" &
+"$bench" bare-server "$size" >"$work/bare.addr" &
 pids+=($!)
 mkdir -p "$work/sync"
-"$work/credflow-bench" bare-server "$size" "$work/sync" >"$work/sync.addr" &
+"$bench" bare-server "$size" "$work/sync" >"$work/sync.addr" &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$work/bare.addr" ] && [ -s "$work/sync.addr" ] && break; sleep 0.1; done
 echo "wrk -t2, $dur measured after 2s of warm-up, each target in turn:"
@@ -79,7 +71,7 @@ done
 ceiling="$(awk '$1 == 16 && $2 == "bare+sync" {print $3}' <<<"$out")"
 if [ -n "$ceiling" ]; then
   rate=$(( ${ceiling%.*} / 2 ))
-  "$work/credflow-bench" -addr "$base" -token "$runner" -connection bench -c 64 -d "$dur" -rate "$rate" -durable-dir "$work" | sed 1d
+  "$bench" -addr "$base" -token "$runner" -connection bench -c 64 -d "$dur" -rate "$rate" -durable-dir "$work" | sed 1d
 fi
 
 read -r r1 g1 c1 w1 < <(counters)

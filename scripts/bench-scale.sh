@@ -12,6 +12,7 @@
 # --runs R        measure R times (default 3) on the one seed
 # --keep DIR      keep the data directory (and the tokens) in DIR; with a
 #                 DIR seeded before, skip the seed and measure it again
+# CREDFLOW_BIN names a credflow binary to measure instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg="" runs=3 keep=""
@@ -28,13 +29,12 @@ dur="${2:-10s}"
 work="$(mktemp -d)"
 data="${keep:-$work/data}"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/bench-setup.sh
 
-go build -buildvcs=true -o "$work/credflow" ./cmd/credflow
-go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
-bench="$work/credflow-bench"
+bench_build
 port=18766
 base="http://127.0.0.1:$port"
-load() { echo "load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+load() { echo "load $(bench_load)"; }
 start_server() {
   local t0
   if curl -fsS "$base/readyz" >/dev/null 2>&1; then
@@ -42,20 +42,16 @@ start_server() {
     exit 1
   fi
   t0=$(date +%s%N)
-  "$work/credflow" serve --addr "127.0.0.1:$port" --data-dir "$data" ${pg:+--database "$pg"} --access-log=false 2>>"$work/server.log" &
+  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$data" ${pg:+--database "$pg"} --access-log=false 2>>"$work/server.log" &
   pid=$!
-  for _ in $(seq 1 600); do
-    curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-    sleep 0.02
-  done
-  curl -fsS "$base/readyz" >/dev/null || { echo "the server did not get ready; its log:" >&2; tail -20 "$work/server.log" >&2; exit 1; }
+  bench_wait_ready "$base" 12 "$work/server.log"
   echo "start-up to ready: $(( ($(date +%s%N) - t0) / 1000000 )) ms   ($(load))"
 }
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 
 engine=sqlite
 [ -z "$pg" ] || engine=postgresql
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: $engine; N=$n"
+echo "machine: $(bench_machine); database: $engine; N=$n"
 mkdir -p "$data"
 if [ -s "$data/scale-tokens" ]; then
   echo "seeded before: $data"

@@ -14,33 +14,25 @@ if [ "${1:-}" = "--database" ]; then db="$2"; shift 2; fi
 dur="${1:-10s}"
 work="$(mktemp -d)"
 trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/bench-setup.sh
 
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-bin="${CREDFLOW_BIN:-$work/credflow}"
-[ -n "${CREDFLOW_BIN:-}" ] || go build -buildvcs=true -o "$bin" ./cmd/credflow
-go build -buildvcs=true -o "$work/credflow-bench" ./cmd/credflow-bench
-if [ -n "$db" ]; then
-  psql -q "$db" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1
-fi
+bench_need_wrk
+bench_build
+[ -z "$db" ] || bench_empty_database "$db"
 port=18767
 base="http://127.0.0.1:$port"
 "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --database "$db" --access-log=false 2>"$work/server.log" &
 pid=$!
-for _ in $(seq 1 100); do
-  [ -s "$work/data/initial-admin-token" ] && curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_wait_ready "$base" 10 "$work/server.log"
 admin="$(cat "$work/data/initial-admin-token")"
-runner="$("$work/credflow-bench" seed -addr "$base" -token "$admin" -connection bench)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+runner="$("$bench" seed -addr "$base" -token "$admin" -connection bench)"
+echo "machine: $(bench_machine); database: $([ -n "$db" ] && echo postgres || echo sqlite); load before: $(bench_load)"
 echo "writes alone:"
-"$work/credflow-bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix a
+"$bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix a
 echo "writes with resolves alongside:"
-"$work/credflow-bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix b -resolve-connection bench -resolve-token "$runner" -resolve-c 8
+"$bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix b -resolve-connection bench -resolve-token "$runner" -resolve-c 8
 echo "resolves alone:"
-"$work/credflow-bench" writes -addr "$base" -token "$admin" -c 0 -d "$dur" -resolve-connection bench -resolve-token "$runner" -resolve-c 8
+"$bench" writes -addr "$base" -token "$admin" -c 0 -d "$dur" -resolve-connection bench -resolve-token "$runner" -resolve-c 8
 echo "writes with wrk -t2 -c16:"
 PREFIX=warm CREDFLOW_TOKEN="$admin" wrk -t2 -c16 -d2s -s scripts/wrk/create-variable.lua "$base/api/v1/environment-variables" >/dev/null
 PREFIX=wrk CREDFLOW_TOKEN="$admin" wrk -t2 -c16 -d"$dur" -s scripts/wrk/create-variable.lua "$base/api/v1/environment-variables" | grep '^wrk:'
