@@ -30,21 +30,6 @@ func (db *DB) write(ctx context.Context, e audit.Entry, fn func(tx *sql.Tx) erro
 	})
 }
 
-// writeNew is write for a change that only adds a new object (a fresh ID,
-// its owner's share, its audit record): no token, principal or resolve
-// plan that the caches hold can mention it, and a miss is never cached, so
-// the caches stay valid and the generation stays where it is. Moving it on
-// would make every resolve read its plan again while objects are created
-// in bulk.
-func (db *DB) writeNew(ctx context.Context, e audit.Entry, fn func(tx *sql.Tx) error) error {
-	return db.inTxQuiet(ctx, func(tx *sql.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return db.appendAudit(ctx, tx, e)
-	})
-}
-
 // Generation implements access.Repository.
 func (r AccessRepo) Generation() (uint64, bool) { return r.db.Generation() }
 

@@ -203,20 +203,30 @@ func (c *Connections) SetStatus(ctx context.Context, id, status string, at time.
 }
 
 // Create implements connection.Repository.
+//
+// Concurrent creates are written together, as variables' are (see
+// writeRows), and a create leaves the caches alone: a plan is cached only
+// for a connection that was found, so no cached plan can name a new one.
 func (c *Connections) Create(ctx context.Context, conn connection.Connection, e audit.Entry) error {
-	return c.db.write(ctx, e, func(tx *sql.Tx) error {
-		_, err := c.db.exec(ctx, tx, `INSERT INTO connections (id, name, credential_id, runner_group_id, owner_id, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			conn.ID, conn.Name, conn.CredentialID, conn.RunnerGroupID, conn.OwnerID, conn.Status, conn.CreatedAt, conn.UpdatedAt)
+	row := []any{conn.ID, conn.Name, conn.CredentialID, conn.RunnerGroupID, conn.OwnerID, conn.Status, conn.CreatedAt, conn.UpdatedAt}
+	w := &rowWrite{
+		inserts: []tableRows{{"connections", connectionInsertColumns, [][]any{row}}},
+		records: []pendingRecord{{Entry: e, Request: audit.RequestFrom(ctx)}},
+	}
+	return c.db.writeRows(ctx, w, func(tx *sql.Tx) error {
+		_, err := c.db.exec(ctx, tx, insertSQL("connections", connectionInsertColumns, 1), row...)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: %q", connection.ErrNameTaken, conn.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("insert connection: %w", err)
 		}
-		return nil
+		return c.db.appendAudit(ctx, tx, e)
 	})
 }
+
+// connectionInsertColumns are the columns a new connection is written with.
+var connectionInsertColumns = []string{"id", "name", "credential_id", "runner_group_id", "owner_id", "status", "created_at", "updated_at"}
 
 const connectionColumns = `c.id, c.name, COALESCE(c.credential_id, ''), COALESCE(cr.name, ''), c.runner_group_id, rg.name,
 	c.owner_id, u.name, CASE WHEN c.credential_id IS NULL THEN 'broken' ELSE c.status END, c.last_error, c.last_error_at,

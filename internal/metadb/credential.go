@@ -62,20 +62,39 @@ func (s secretStateColumns) ref() *envvar.SecretRef {
 }
 
 // Create implements credential.Repository.
+//
+// Concurrent creates are written together, as variables' are (see
+// writeRows), and a create leaves the caches alone: a new credential is in
+// no cached plan or principal, and a miss is never cached.
 func (r Credentials) Create(ctx context.Context, c credential.Credential, owner access.Share, e audit.Entry) error {
-	return r.db.write(ctx, e, func(tx *sql.Tx) error {
+	w := &rowWrite{
+		inserts: []tableRows{
+			{"credentials", credentialInsertColumns, [][]any{credentialInsertRow(c)}},
+			{"shares", shareColumns, [][]any{shareRow(owner)}},
+		},
+		records: []pendingRecord{{Entry: e, Request: audit.RequestFrom(ctx)}},
+	}
+	return r.db.writeRows(ctx, w, func(tx *sql.Tx) error {
 		if err := insertCredential(ctx, r.db, tx, c); err != nil {
 			return err
 		}
-		return putShares(ctx, r.db, tx, owner)
+		if err := insertNewShares(ctx, r.db, tx, []access.Share{owner}); err != nil {
+			return err
+		}
+		return r.db.appendAudit(ctx, tx, e)
 	})
 }
 
+// credentialInsertColumns are the columns a new credential is written with.
+var credentialInsertColumns = []string{"id", "name", "description", "username_var_id", "password_var_id", "owner_id", "enabled", "created_at", "updated_at"}
+
+// credentialInsertRow is c as the values of credentialInsertColumns.
+func credentialInsertRow(c credential.Credential) []any {
+	return []any{c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt}
+}
+
 func insertCredential(ctx context.Context, db *DB, tx *sql.Tx, c credential.Credential) error {
-	_, err := db.exec(ctx, tx, `
-		INSERT INTO credentials (id, name, description, username_var_id, password_var_id, owner_id, enabled, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID, c.Name, c.Description, c.UsernameVarID, c.PasswordVarID, c.OwnerID, c.Enabled, c.CreatedAt, c.UpdatedAt)
+	_, err := db.exec(ctx, tx, insertSQL("credentials", credentialInsertColumns, 1), credentialInsertRow(c)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %q", credential.ErrNameTaken, c.Name)
 	}

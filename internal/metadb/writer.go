@@ -109,7 +109,11 @@ type tableRows struct {
 // fn, which must write exactly w; in a group of such writes the writer
 // inserts all their rows with a few multi-row statements, and when that
 // fails it runs each one's fn in its own savepoint, so that each caller
-// hears its own error.
+// hears its own error. Like inTxQuiet it leaves the caches alone: it is for
+// new objects (a fresh ID, its owner's share, its audit record), which no
+// token, principal or resolve plan that the caches hold can mention, and a
+// miss is never cached. Moving the generation on would make every resolve
+// read its plan again while objects are created.
 func (db *DB) writeRows(ctx context.Context, w *rowWrite, fn func(tx *sql.Tx) error) error {
 	return db.queueWrite(ctx, &writeJob{ctx: ctx, fn: fn, rows: w, done: make(chan error, 1)})
 }

@@ -329,21 +329,7 @@ func TestCreatingAVariableKeepsTheCaches(t *testing.T) {
 			if err := db.Access().CreateUser(ctx, owner, audit.Entry{Actor: "t", Action: "user.create", Resource: "user:mona", Outcome: audit.Success}); err != nil {
 				t.Fatal(err)
 			}
-			// On PostgreSQL a change also comes back through the listener,
-			// which moves the generation once more, a little later.
-			settled := func() uint64 {
-				last, ok := db.Generation()
-				if !ok {
-					t.Fatal("generation not usable")
-				}
-				for stable := time.Now(); time.Since(stable) < 300*time.Millisecond; time.Sleep(10 * time.Millisecond) {
-					if g, _ := db.Generation(); g != last {
-						last, stable = g, time.Now()
-					}
-				}
-				return last
-			}
-			before := settled()
+			before := settledGeneration(t, db)
 			v := envvar.Variable{ID: uuid.NewString(), SchemaName: "cf_new", DisplayName: "new", Type: envvar.TypeText, Value: "x",
 				OwnerID: owner.ID, CreatedAt: now, UpdatedAt: now}
 			share := access.Share{Object: envvar.Object(v), Principal: access.PrincipalRef{Kind: access.PrincipalUser, ID: owner.ID, Name: "mona"},
@@ -351,7 +337,7 @@ func TestCreatingAVariableKeepsTheCaches(t *testing.T) {
 			if err := db.Variables().Create(ctx, v, share, audit.Entry{Actor: "mona", Action: "variable.create", Resource: "variable:cf_new", Outcome: audit.Success}); err != nil {
 				t.Fatal(err)
 			}
-			if after := settled(); after != before {
+			if after := settledGeneration(t, db); after != before {
 				t.Errorf("creating a variable moved the generation from %d to %d", before, after)
 			}
 			v.Value = "y"
