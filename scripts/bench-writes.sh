@@ -3,7 +3,8 @@
 # in a fresh data directory (SQLite, or PostgreSQL with --database URL, which
 # is emptied first), then create text variables through the API at 16
 # concurrent clients, alone and then with 8 clients resolving a connection
-# at the same time; then the creates again with wrk (installed from
+# at the same time, and credentials created with resolves alongside; then
+# the variable creates again with wrk (installed from
 # Debian's packages when missing).
 #   scripts/bench-writes.sh [--database postgres://...] [duration, default 10s]
 # CREDFLOW_BIN names a credflow binary to measure instead of building one.
@@ -31,6 +32,8 @@ echo "writes alone:"
 "$bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix a
 echo "writes with resolves alongside:"
 "$bench" writes -addr "$base" -token "$admin" -c 16 -d "$dur" -prefix b -resolve-connection bench -resolve-token "$runner" -resolve-c 8
+echo "credential creates with resolves alongside:"
+"$bench" writes -addr "$base" -token "$admin" -kind credential -c 16 -d "$dur" -prefix cred -resolve-connection bench -resolve-token "$runner" -resolve-c 8
 echo "resolves alone:"
 "$bench" writes -addr "$base" -token "$admin" -c 0 -d "$dur" -resolve-connection bench -resolve-token "$runner" -resolve-c 8
 echo "writes with wrk -t2 -c16:"

@@ -14,14 +14,18 @@ import (
 )
 
 // writesCmd measures durable writes: n closed-loop clients create text
-// environment variables with unique names through the API. With
+// environment variables (or, with -kind credential, credentials of two
+// existing variables) with unique names through the API. With
 // -resolve-connection it also runs resolves of that connection at the same
 // time, from clients of their own, and reports them apart: a resolve must
 // not stall behind writes.
 func writesCmd(args []string) int {
 	fs := flag.NewFlagSet("credflow-bench writes", flag.ContinueOnError)
 	addr := fs.String("addr", "http://127.0.0.1:8080", "credflow server URL")
-	token := fs.String("token", os.Getenv("CREDFLOW_TOKEN"), "a token allowed to create variables (default $CREDFLOW_TOKEN)")
+	token := fs.String("token", os.Getenv("CREDFLOW_TOKEN"), "a token allowed to create them (default $CREDFLOW_TOKEN)")
+	kind := fs.String("kind", "variable", "what to create: variable or credential")
+	user := fs.String("username", "cf_bench_user", "-kind credential: the username variable (seed -connection bench makes it)")
+	pass := fs.String("password", "cf_bench_password", "-kind credential: the password variable")
 	n := fs.Int("c", 16, "concurrent writing clients (0: resolves only)")
 	dur := fs.Duration("d", 10*time.Second, "measured duration")
 	warm := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up")
@@ -32,23 +36,26 @@ func writesCmd(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *token == "" || *n < 0 || (*n == 0 && *conn == "") {
-		fmt.Fprintln(os.Stderr, "credflow-bench writes: -token is required, and -c ≥ 1 unless -resolve-connection is given")
+	if *token == "" || *n < 0 || (*n == 0 && *conn == "") || (*kind != "variable" && *kind != "credential") {
+		fmt.Fprintln(os.Stderr, "credflow-bench writes: -token is required, -c ≥ 1 unless -resolve-connection is given, and -kind is variable or credential")
 		return 2
 	}
 	base := strings.TrimRight(*addr, "/")
 	var seq atomic.Int64
 	create := func(c *http.Client) bool {
 		i := seq.Add(1)
-		body := fmt.Sprintf(`{"schemaName":"cf_%s_%d","displayName":"bench %d","type":"text","value":"v%d"}`, *prefix, i, i, i)
-		req, _ := http.NewRequest("POST", base+"/api/v1/environment-variables", bytes.NewBufferString(body))
+		path, body := "/api/v1/environment-variables", fmt.Sprintf(`{"schemaName":"cf_%s_%d","displayName":"bench %d","type":"text","value":"v%d"}`, *prefix, i, i, i)
+		if *kind == "credential" {
+			path, body = "/api/v1/credentials", fmt.Sprintf(`{"name":"%s-%d","username":%q,"password":%q}`, *prefix, i, *user, *pass)
+		}
+		req, _ := http.NewRequest("POST", base+path, bytes.NewBufferString(body))
 		req.Header.Set("Authorization", "Bearer "+*token)
 		req.Header.Set("Content-Type", "application/json")
 		return send(c, req, http.StatusCreated)
 	}
 	var jobs []loadJob
 	if *n > 0 {
-		jobs = append(jobs, loadJob{name: "create variable", clients: *n, do: create})
+		jobs = append(jobs, loadJob{name: "create " + *kind, clients: *n, do: create})
 	}
 	if *conn != "" {
 		url := base + "/api/v1/connections/" + *conn + "/resolve"
