@@ -214,17 +214,7 @@ func TestConcurrentCredentialAndConnectionCreates(t *testing.T) {
 								time.Sleep(time.Millisecond)
 							}
 						}
-						if err := release(); err != nil {
-							t.Fatalf("blocking write: %v", err)
-						}
-						wg.Wait()
-
-						if got := metadb.WriteGroups(db) - groups; got != 1 {
-							t.Errorf("transactions after the blocking one: got %d, want 1", got)
-						}
-						if got := metadb.RowRuns(db) - runs; got != tc.together {
-							t.Errorf("runs of rows written together: got %d, want %d", got, tc.together)
-						}
+						releaseOneGroup(t, db, release, &wg, groups, runs, tc.together)
 						stored := 0
 						for i, name := range tc.creates {
 							full := k.name + "-" + name

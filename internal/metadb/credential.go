@@ -67,13 +67,7 @@ func (s secretStateColumns) ref() *envvar.SecretRef {
 // writeRows), and a create leaves the caches alone: a new credential is in
 // no cached plan or principal, and a miss is never cached.
 func (r Credentials) Create(ctx context.Context, c credential.Credential, owner access.Share, e audit.Entry) error {
-	w := &rowWrite{
-		inserts: []tableRows{
-			{"credentials", credentialInsertColumns, [][]any{credentialInsertRow(c)}},
-			{"shares", shareColumns, [][]any{shareRow(owner)}},
-		},
-		records: []pendingRecord{{Entry: e, Request: audit.RequestFrom(ctx)}},
-	}
+	w := ownedRows(ctx, tableRows{"credentials", credentialInsertColumns, [][]any{credentialInsertRow(c)}}, owner, e)
 	return r.db.writeRows(ctx, w, func(tx *sql.Tx) error {
 		if err := insertCredential(ctx, r.db, tx, c); err != nil {
 			return err

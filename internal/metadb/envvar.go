@@ -82,13 +82,7 @@ func secretMetaColumns(v envvar.Variable) (enabled, expires, checked, problem, n
 // audit records in a few multi-row statements (see writeRows). Like
 // writeNew, a create leaves the caches alone.
 func (r Variables) Create(ctx context.Context, v envvar.Variable, owner access.Share, e audit.Entry) error {
-	w := &rowWrite{
-		inserts: []tableRows{
-			{"environment_variables", variableInsertColumns, [][]any{variableInsertRow(v)}},
-			{"shares", shareColumns, [][]any{shareRow(owner)}},
-		},
-		records: []pendingRecord{{Entry: e, Request: audit.RequestFrom(ctx)}},
-	}
+	w := ownedRows(ctx, tableRows{"environment_variables", variableInsertColumns, [][]any{variableInsertRow(v)}}, owner, e)
 	return r.db.writeRows(ctx, w, func(tx *sql.Tx) error {
 		if err := r.insert(ctx, tx, v); err != nil {
 			return err

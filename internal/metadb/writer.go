@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/credflow/credflow/internal/access"
+	"github.com/credflow/credflow/internal/audit"
 )
 
 // Every write transaction of this process runs on one goroutine, the
@@ -96,6 +99,15 @@ func (db *DB) urgentTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 type rowWrite struct {
 	inserts []tableRows // in the order they must go in
 	records []pendingRecord
+}
+
+// ownedRows is the row write of a new object with its owner: its row,
+// its owner's share and its audit record.
+func ownedRows(ctx context.Context, object tableRows, owner access.Share, e audit.Entry) *rowWrite {
+	return &rowWrite{
+		inserts: []tableRows{object, {"shares", shareColumns, [][]any{shareRow(owner)}}},
+		records: []pendingRecord{{Entry: e, Request: audit.RequestFrom(ctx)}},
+	}
 }
 
 // tableRows are rows for one table, each len(cols) values.

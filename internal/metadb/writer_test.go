@@ -51,6 +51,24 @@ func holdWriter(ctx context.Context, db *metadb.DB, body func(tx *sql.Tx) error)
 	}
 }
 
+// releaseOneGroup releases the writer that holdWriter held, waits for the
+// writes queued behind it, and checks that they committed in one group
+// holding together runs of rows written together, counted from groups and
+// runs (read while the writer was held).
+func releaseOneGroup(t *testing.T, db *metadb.DB, release func() error, wg *sync.WaitGroup, groups, runs, together int64) {
+	t.Helper()
+	if err := release(); err != nil {
+		t.Fatalf("blocking write: %v", err)
+	}
+	wg.Wait()
+	if got := metadb.WriteGroups(db) - groups; got != 1 {
+		t.Errorf("transactions after the blocking one: got %d, want 1", got)
+	}
+	if got := metadb.RowRuns(db) - runs; got != together {
+		t.Errorf("runs of rows written together: got %d, want %d", got, together)
+	}
+}
+
 // TestWriterCommitsQueuedWritesTogether holds the writer on one write while
 // others queue, then checks that the queued ones committed as one group, and
 // that the ones that failed, panicked, or broke the whole transaction were
@@ -428,17 +446,7 @@ func TestConcurrentCreatesWriteTogether(t *testing.T) {
 							<-returned
 						}
 					}
-					if err := release(); err != nil {
-						t.Fatalf("blocking write: %v", err)
-					}
-					wg.Wait()
-
-					if got := metadb.WriteGroups(db) - groups; got != 1 {
-						t.Errorf("transactions after the blocking one: got %d, want 1", got)
-					}
-					if got := metadb.RowRuns(db) - runs; got != tc.together {
-						t.Errorf("runs of rows written together: got %d, want %d", got, tc.together)
-					}
+					releaseOneGroup(t, db, release, &wg, groups, runs, tc.together)
 					stored := 0
 					for i, name := range tc.creates {
 						o := out[i]
