@@ -29,7 +29,7 @@ type objects struct {
 	owner       access.User
 	user, pass  envvar.Variable
 	runnerGroup access.RunnerGroup
-	credential  credential.Credential // the last credential created
+	credential  credential.Credential // what createConnection connects: set by useCredential
 }
 
 func newObjects(t *testing.T, db *metadb.DB) *objects {
@@ -61,20 +61,30 @@ func (o *objects) ownerShare(obj access.Object) access.Share {
 		Role: access.RoleOwner, CreatedAt: o.now}
 }
 
-// createCredential creates a credential named name and returns its id.
-func (o *objects) createCredential(ctx context.Context, name string) (string, error) {
+// newCredential creates a credential named name. Safe to call at once
+// from several goroutines.
+func (o *objects) newCredential(ctx context.Context, name string) (credential.Credential, error) {
 	c := credential.Credential{ID: uuid.NewString(), Name: name, UsernameVarID: o.user.ID, PasswordVarID: o.pass.ID,
 		OwnerID: o.owner.ID, Enabled: true, CreatedAt: o.now, UpdatedAt: o.now}
-	err := o.db.Credentials().Create(ctx, c, o.ownerShare(credential.Object(c)),
+	return c, o.db.Credentials().Create(ctx, c, o.ownerShare(credential.Object(c)),
 		audit.Entry{Actor: "mona", Action: "credential.create", Resource: "credential:" + name, Outcome: audit.Success})
-	if err == nil {
-		o.credential = c
-	}
+}
+
+// createCredential creates a credential named name and returns its id.
+func (o *objects) createCredential(ctx context.Context, name string) (string, error) {
+	c, err := o.newCredential(ctx, name)
 	return c.ID, err
 }
 
-// createConnection creates a connection named name, of the last credential
-// created, and returns its id.
+// useCredential creates a credential named name for the connections
+// created after it.
+func (o *objects) useCredential(ctx context.Context, name string) (err error) {
+	o.credential, err = o.newCredential(ctx, name)
+	return err
+}
+
+// createConnection creates a connection named name, of the credential
+// useCredential made, and returns its id.
 func (o *objects) createConnection(ctx context.Context, name string) (string, error) {
 	c := connection.Connection{ID: uuid.NewString(), Name: name, CredentialID: o.credential.ID, RunnerGroupID: o.runnerGroup.ID,
 		OwnerID: o.owner.ID, Status: "ok", CreatedAt: o.now, UpdatedAt: o.now}
@@ -115,7 +125,7 @@ func TestCreatingKeepsTheCaches(t *testing.T) {
 				change func() error
 			}{
 				{"credential",
-					func() error { _, err := o.createCredential(ctx, "cred-new"); return err },
+					func() error { return o.useCredential(ctx, "cred-new") },
 					func() error {
 						c := o.credential
 						c.Description = "changed"
@@ -198,7 +208,7 @@ func TestConcurrentCredentialAndConnectionCreates(t *testing.T) {
 						}
 						o := newObjects(t, db)
 						if k.name == "connection" {
-							if _, err := o.createCredential(ctx, "cred"); err != nil {
+							if err := o.useCredential(ctx, "cred"); err != nil {
 								t.Fatal(err)
 							}
 						}
